@@ -1,0 +1,160 @@
+#include "config/options.h"
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <vector>
+
+#include "dynamo/service_name.h"
+
+namespace mk::config {
+namespace {
+
+constexpr const char* kProgram = "metrics-keda";
+
+struct BadValue {
+  std::string line;
+};
+
+// The whole text as a finite number, or nothing.
+std::optional<double> ParseNumber(const std::string& text) {
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text.front()))) return std::nullopt;
+  errno = 0;
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+BadValue Bad(const std::string& flag, const std::string& value, const std::string& accepted) {
+  return {std::string(kProgram) + ": " + flag + ": \"" + value + "\" is not accepted; " + accepted};
+}
+
+// A number within [low, high] (or (low, high] when `low_open`).
+double Number(const std::string& flag, const std::string& text, double low, bool low_open,
+              double high, const std::string& accepted) {
+  const std::optional<double> value = ParseNumber(text);
+  if (!value || *value < low || (low_open && *value == low) || *value > high) {
+    throw Bad(flag, text, accepted);
+  }
+  return *value;
+}
+
+std::string Name(const std::string& flag, const std::string& text) {
+  if (!dynamo::IsSubjectSafeName(text)) {
+    throw Bad(flag, text, "expected 1-128 characters of [A-Za-z0-9_-]");
+  }
+  return text;
+}
+
+}  // namespace
+
+CommandLine ParseCommandLine(std::span<const char* const> args) {
+  CLI::App app{"KEDA external scaler for NVIDIA Dynamo LLM workers, fed over NATS", kProgram};
+  app.set_version_flag("--version", std::string(kProgram) + " " + METRICS_KEDA_VERSION);
+  Options defaults;
+  std::string component = defaults.component_name, endpoint = defaults.endpoint_name,
+              host = defaults.host, dynamo_namespace = defaults.dynamo_namespace,
+              nats_server = defaults.nats_server, log_level = defaults.log_level;
+  std::string port = "9090", threshold = "0.7", check_interval = "5", cache_ttl = "5",
+              max_staleness, scrape_window = "0.5", target_idle = "600";
+  bool legacy = false;
+
+  app.add_option("--component-name", component, "Default Dynamo component to monitor")
+      ->capture_default_str();
+  app.add_option("--endpoint-name", endpoint, "Default endpoint whose stats carry the load")
+      ->capture_default_str();
+  app.add_option("--host", host, "gRPC listen address")->capture_default_str();
+  app.add_option("--port", port, "gRPC listen port (0: any free port)")->capture_default_str();
+  app.add_option("--threshold", threshold, "Default target load per worker, (0, 1]")
+      ->capture_default_str();
+  app.add_option("--check-interval", check_interval, "Seconds between background collections")
+      ->capture_default_str();
+  app.add_option("--cache-ttl", cache_ttl, "Seconds a snapshot may be served without a refresh")
+      ->capture_default_str();
+  app.add_option("--namespace", dynamo_namespace, "Dynamo namespace")
+      ->envname("DYN_NAMESPACE")
+      ->capture_default_str();
+  app.add_option("--nats-server", nats_server, "NATS URL(s), comma separated")
+      ->envname("NATS_SERVER")
+      ->capture_default_str();
+  app.add_option("--max-staleness", max_staleness,
+                 "Seconds after which no snapshot is served and silent workers leave "
+                 "(default: 3 x --cache-ttl)");
+  app.add_option("--scrape-window", scrape_window,
+                 "Seconds a scrape round waits for replies at most")
+      ->capture_default_str();
+  app.add_flag("--legacy-service-names", legacy,
+               "Also scrape Dynamo 0.1 workers, whose service names carry a hash "
+               "(broadcasts to $SRV.STATS)");
+  app.add_option("--target-idle-timeout", target_idle,
+                 "Seconds after which an unqueried non-default target is dropped")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+
+  CommandLine result;
+  try {
+    app.parse(static_cast<int>(args.size()), args.data());
+  } catch (const CLI::CallForHelp&) {
+    result.output = app.help();
+    return result;
+  } catch (const CLI::CallForVersion&) {
+    result.output = std::string(kProgram) + " " + METRICS_KEDA_VERSION + "\n";
+    return result;
+  } catch (const CLI::ParseError& e) {
+    result.exit_code = 2;
+    result.output = std::string(kProgram) + ": " + e.what() + " (see --help)\n";
+    return result;
+  }
+
+  try {
+    Options options;
+    options.component_name = Name("--component-name", component);
+    options.endpoint_name = Name("--endpoint-name", endpoint);
+    options.dynamo_namespace = Name("--namespace", dynamo_namespace);
+    if (host.empty()) throw Bad("--host", host, "expected an address to listen on");
+    options.host = host;
+    options.port = static_cast<int>(
+        Number("--port", port, 0, false, 65535, "expected an integer port in [0, 65535]"));
+    if (std::to_string(options.port) != port) {
+      throw Bad("--port", port, "expected an integer port in [0, 65535]");
+    }
+    options.threshold = Number("--threshold", threshold, 0, true, 1, "expected a number in (0, 1]");
+    options.check_interval_seconds =
+        Number("--check-interval", check_interval, 0, true, 3600, "expected seconds in (0, 3600]");
+    options.cache_ttl_seconds =
+        Number("--cache-ttl", cache_ttl, 0, true, 3600, "expected seconds in (0, 3600]");
+    options.max_staleness_seconds = 3 * options.cache_ttl_seconds;
+    if (!max_staleness.empty()) {
+      options.max_staleness_seconds =
+          Number("--max-staleness", max_staleness, options.cache_ttl_seconds, false, 86400,
+                 "expected seconds in [--cache-ttl, 86400]");
+    }
+    options.scrape_window_seconds =
+        Number("--scrape-window", scrape_window, 0.01, false, 10, "expected seconds in [0.01, 10]");
+    options.target_idle_seconds = Number("--target-idle-timeout", target_idle, 1, false, 86400 * 7,
+                                         "expected seconds in [1, 604800]");
+    if (nats_server.empty() || nats_server.find_first_not_of(" ,") == std::string::npos) {
+      throw Bad("--nats-server", nats_server, "expected NATS URLs, comma separated");
+    }
+    options.nats_server = nats_server;
+    static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+    if (std::find(kLevels.begin(), kLevels.end(), log_level) == kLevels.end()) {
+      throw Bad("--log-level", log_level, "expected trace, debug, info, warn or error");
+    }
+    options.log_level = log_level;
+    options.legacy_service_names = legacy;
+    result.options = std::move(options);
+  } catch (const BadValue& bad) {
+    result.exit_code = 2;
+    result.output = bad.line + "\n";
+  }
+  return result;
+}
+
+}  // namespace mk::config

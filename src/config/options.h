@@ -1,0 +1,43 @@
+// The command line and environment, parsed into one validated Options. A bad
+// flag or value is one line naming the flag and what it accepts (exit code 2).
+// Pure apart from reading the environment variables named in the flag table.
+#ifndef METRICS_KEDA_CONFIG_OPTIONS_H_
+#define METRICS_KEDA_CONFIG_OPTIONS_H_
+
+#include <optional>
+#include <span>
+#include <string>
+
+namespace mk::config {
+
+struct Options {
+  std::string component_name = "llm-worker";
+  std::string endpoint_name = "kv-router";
+  std::string host = "0.0.0.0";
+  int port = 9090;
+  double threshold = 0.7;
+  double check_interval_seconds = 5;
+  double cache_ttl_seconds = 5;
+  std::string dynamo_namespace = "dynamo";
+  std::string nats_server = "nats://localhost:4222";
+  // Beyond this age no snapshot is served (UNAVAILABLE) and silent workers leave.
+  double max_staleness_seconds = 15;
+  double scrape_window_seconds = 0.5;
+  bool legacy_service_names = false;
+  double target_idle_seconds = 600;
+  std::string log_level = "info";
+};
+
+// Either options to run with, or an exit: --help/--version text (code 0) or an
+// error line (code 2).
+struct CommandLine {
+  std::optional<Options> options;
+  int exit_code = 0;
+  std::string output;
+};
+
+CommandLine ParseCommandLine(std::span<const char* const> args);
+
+}  // namespace mk::config
+
+#endif  // METRICS_KEDA_CONFIG_OPTIONS_H_

@@ -1,0 +1,236 @@
+#include "config/options.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mk::config {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// Unsets the environment variables the parser reads, and restores them after.
+class OptionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* name : kEnv) {
+      const char* value = std::getenv(name);
+      saved_.push_back(value == nullptr ? std::nullopt : std::optional<std::string>(value));
+      unsetenv(name);
+    }
+  }
+
+  void TearDown() override {
+    for (size_t i = 0; i < std::size(kEnv); ++i) {
+      if (saved_[i]) {
+        setenv(kEnv[i], saved_[i]->c_str(), 1);
+      } else {
+        unsetenv(kEnv[i]);
+      }
+    }
+  }
+
+  static CommandLine Parse(std::vector<const char*> flags) {
+    flags.insert(flags.begin(), "metrics-keda");
+    return ParseCommandLine(flags);
+  }
+
+  static Options Parsed(std::vector<const char*> flags) {
+    const CommandLine result = Parse(std::move(flags));
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_TRUE(result.options.has_value()) << result.output;
+    return result.options.value_or(Options{});
+  }
+
+  // Rejected with exit code 2 and one line that names `flag`.
+  static void ExpectRejected(std::vector<const char*> flags, const std::string& flag) {
+    std::string command;
+    for (const char* arg : flags) command += std::string(" ") + arg;
+    SCOPED_TRACE(command);
+    const CommandLine result = Parse(std::move(flags));
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_FALSE(result.options.has_value());
+    EXPECT_THAT(result.output, HasSubstr(flag));
+    EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
+    EXPECT_TRUE(result.output.ends_with("\n")) << result.output;
+  }
+
+  static constexpr const char* kEnv[] = {"DYN_NAMESPACE", "NATS_SERVER"};
+  std::vector<std::optional<std::string>> saved_;
+};
+
+// ---- Defaults ---------------------------------------------------------------
+
+TEST_F(OptionsTest, DefaultsMatchTheDesign) {
+  const CommandLine result = Parse({});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.output, "");
+  ASSERT_TRUE(result.options.has_value());
+  const Options& options = *result.options;
+  EXPECT_EQ(options.component_name, "llm-worker");
+  EXPECT_EQ(options.endpoint_name, "kv-router");
+  EXPECT_EQ(options.host, "0.0.0.0");
+  EXPECT_EQ(options.port, 9090);
+  EXPECT_EQ(options.threshold, 0.7);
+  EXPECT_EQ(options.check_interval_seconds, 5);
+  EXPECT_EQ(options.cache_ttl_seconds, 5);
+  EXPECT_EQ(options.dynamo_namespace, "dynamo");
+  EXPECT_EQ(options.nats_server, "nats://localhost:4222");
+  EXPECT_EQ(options.max_staleness_seconds, 15);
+  EXPECT_FALSE(options.legacy_service_names);
+}
+
+// ---- Each flag --------------------------------------------------------------
+
+TEST_F(OptionsTest, ParsesTheOriginalFlags) {
+  const Options options = Parsed(
+      {"--component-name", "VllmWorker", "--endpoint-name", "load_metrics", "--host", "127.0.0.1",
+       "--port", "50051", "--threshold", "0.5", "--check-interval", "2.5", "--cache-ttl", "3"});
+  EXPECT_EQ(options.component_name, "VllmWorker");
+  EXPECT_EQ(options.endpoint_name, "load_metrics");
+  EXPECT_EQ(options.host, "127.0.0.1");
+  EXPECT_EQ(options.port, 50051);
+  EXPECT_EQ(options.threshold, 0.5);
+  EXPECT_EQ(options.check_interval_seconds, 2.5);
+  EXPECT_EQ(options.cache_ttl_seconds, 3);
+}
+
+TEST_F(OptionsTest, ParsesNamespaceAndNatsServer) {
+  const Options options =
+      Parsed({"--namespace", "prod", "--nats-server", "nats://a:4222,nats://b:4222"});
+  EXPECT_EQ(options.dynamo_namespace, "prod");
+  EXPECT_EQ(options.nats_server, "nats://a:4222,nats://b:4222");
+}
+
+TEST_F(OptionsTest, ParsesTheAddedFlags) {
+  const Options options =
+      Parsed({"--max-staleness", "20", "--scrape-window", "0.2", "--legacy-service-names",
+              "--target-idle-timeout", "60", "--log-level", "debug"});
+  EXPECT_EQ(options.max_staleness_seconds, 20);
+  EXPECT_EQ(options.scrape_window_seconds, 0.2);
+  EXPECT_TRUE(options.legacy_service_names);
+  EXPECT_EQ(options.target_idle_seconds, 60);
+  EXPECT_EQ(options.log_level, "debug");
+}
+
+TEST_F(OptionsTest, AcceptsEqualsForm) {
+  const Options options = Parsed({"--port=8080", "--threshold=0.9", "--namespace=ns1"});
+  EXPECT_EQ(options.port, 8080);
+  EXPECT_EQ(options.threshold, 0.9);
+  EXPECT_EQ(options.dynamo_namespace, "ns1");
+}
+
+TEST_F(OptionsTest, ThresholdOfOneIsAccepted) {
+  EXPECT_EQ(Parsed({"--threshold", "1"}).threshold, 1);
+}
+
+TEST_F(OptionsTest, PortRangeEndsAreAccepted) {
+  EXPECT_EQ(Parsed({"--port", "65535"}).port, 65535);
+  EXPECT_EQ(Parsed({"--port", "1"}).port, 1);
+}
+
+TEST_F(OptionsTest, MaxStalenessDefaultsToThreeCacheTtls) {
+  EXPECT_EQ(Parsed({"--cache-ttl", "4"}).max_staleness_seconds, 12);
+  EXPECT_EQ(Parsed({"--cache-ttl", "0.5"}).max_staleness_seconds, 1.5);
+}
+
+TEST_F(OptionsTest, ExplicitMaxStalenessWins) {
+  const Options options = Parsed({"--cache-ttl", "4", "--max-staleness", "30"});
+  EXPECT_EQ(options.cache_ttl_seconds, 4);
+  EXPECT_EQ(options.max_staleness_seconds, 30);
+}
+
+// ---- Bad values -------------------------------------------------------------
+
+TEST_F(OptionsTest, RejectsBadThresholds) {
+  ExpectRejected({"--threshold", "0"}, "--threshold");
+  ExpectRejected({"--threshold", "1.5"}, "--threshold");
+  ExpectRejected({"--threshold", "abc"}, "--threshold");
+  ExpectRejected({"--threshold=-0.1"}, "--threshold");
+  ExpectRejected({"--threshold", "nan"}, "--threshold");
+  ExpectRejected({"--threshold", ""}, "--threshold");
+}
+
+TEST_F(OptionsTest, RejectsBadCheckInterval) {
+  ExpectRejected({"--check-interval", "0"}, "--check-interval");
+  ExpectRejected({"--check-interval", "soon"}, "--check-interval");
+}
+
+TEST_F(OptionsTest, RejectsBadCacheTtl) { ExpectRejected({"--cache-ttl", "0"}, "--cache-ttl"); }
+
+TEST_F(OptionsTest, RejectsBadPorts) {
+  ExpectRejected({"--port", "70000"}, "--port");
+  ExpectRejected({"--port", "65536"}, "--port");
+  ExpectRejected({"--port", "-1"}, "--port");
+  ExpectRejected({"--port=-1"}, "--port");
+  ExpectRejected({"--port", "1.5"}, "--port");
+  ExpectRejected({"--port", "http"}, "--port");
+}
+
+TEST_F(OptionsTest, RejectsBadNames) {
+  ExpectRejected({"--component-name", "llm.worker"}, "--component-name");
+  ExpectRejected({"--component-name", ""}, "--component-name");
+  ExpectRejected({"--endpoint-name", "kv router"}, "--endpoint-name");
+  ExpectRejected({"--endpoint-name", "kv-*"}, "--endpoint-name");
+  ExpectRejected({"--namespace", "a>b"}, "--namespace");
+  ExpectRejected({"--namespace", ""}, "--namespace");
+}
+
+TEST_F(OptionsTest, RejectsMaxStalenessBelowCacheTtl) {
+  ExpectRejected({"--cache-ttl", "5", "--max-staleness", "4"}, "--max-staleness");
+  // The default TTL is 5 s.
+  ExpectRejected({"--max-staleness", "2"}, "--max-staleness");
+}
+
+TEST_F(OptionsTest, RejectsUnknownFlag) { ExpectRejected({"--bogus", "1"}, "--bogus"); }
+
+// ---- --help and --version ---------------------------------------------------
+
+TEST_F(OptionsTest, HelpExitsZeroWithUsage) {
+  const CommandLine result = Parse({"--help"});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_FALSE(result.options.has_value());
+  EXPECT_THAT(result.output, HasSubstr("--component-name"));
+  EXPECT_THAT(result.output, HasSubstr("--threshold"));
+  EXPECT_THAT(result.output, HasSubstr("--nats-server"));
+}
+
+TEST_F(OptionsTest, VersionExitsZeroWithProgramName) {
+  const CommandLine result = Parse({"--version"});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_FALSE(result.options.has_value());
+  EXPECT_THAT(result.output, StartsWith("metrics-keda "));
+  EXPECT_GT(result.output.size(), std::string("metrics-keda ").size());
+}
+
+// ---- Environment ------------------------------------------------------------
+
+TEST_F(OptionsTest, EnvironmentUsedWhenFlagAbsent) {
+  setenv("DYN_NAMESPACE", "staging", 1);
+  setenv("NATS_SERVER", "nats://nats.infra:4222", 1);
+  const Options options = Parsed({});
+  EXPECT_EQ(options.dynamo_namespace, "staging");
+  EXPECT_EQ(options.nats_server, "nats://nats.infra:4222");
+}
+
+TEST_F(OptionsTest, FlagWinsOverEnvironment) {
+  setenv("DYN_NAMESPACE", "staging", 1);
+  setenv("NATS_SERVER", "nats://nats.infra:4222", 1);
+  const Options options = Parsed({"--namespace", "prod", "--nats-server", "nats://local:4222"});
+  EXPECT_EQ(options.dynamo_namespace, "prod");
+  EXPECT_EQ(options.nats_server, "nats://local:4222");
+}
+
+TEST_F(OptionsTest, BadNamespaceFromEnvironmentNamesTheFlag) {
+  setenv("DYN_NAMESPACE", "bad.namespace", 1);
+  ExpectRejected({}, "--namespace");
+}
+
+}  // namespace
+}  // namespace mk::config

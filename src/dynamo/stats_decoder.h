@@ -1,0 +1,71 @@
+// Decodes one `$SRV.STATS` reply of a Dynamo worker (a NATS micro stats_response)
+// into the worker units of the monitored endpoint. Both ForwardPassMetrics forms are
+// read: flat (Dynamo 0.1 - 0.3) and nested worker_stats/kv_stats (0.4 - 0.5).
+//
+// Strict: a field of the wrong type, a negative or oversized count, or a fraction
+// outside [0, 1] drops that endpoint's report (with a reason) and never another's.
+// Malformed JSON drops the whole reply. A StatsDecoder reuses its parser's buffers
+// and is not thread-safe: one per scraping thread.
+#ifndef METRICS_KEDA_DYNAMO_STATS_DECODER_H_
+#define METRICS_KEDA_DYNAMO_STATS_DECODER_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "dynamo/service_name.h"
+#include "dynamo/worker_load.h"
+
+namespace mk::dynamo {
+
+// Why a reply, or one endpoint report in it, was not used.
+enum class DropReason {
+  kMalformedJson,   // not a JSON object, truncated, or trailing bytes
+  kNoLoadEndpoint,  // a reply of the service without the monitored endpoint
+  kNoData,          // the monitored endpoint carries no stats (`data` null/absent)
+  kBadWorkerId,     // the subject's lease id is not 1-16 hex digits
+  kMissingField,    // a required ForwardPassMetrics field is absent
+  kWrongType,       // a field of the wrong JSON type, negative or fractional count
+  kOutOfRange,      // a number too large, or a fraction outside [0, 1]
+  kOversized,       // larger than the accepted message size
+};
+inline constexpr size_t kDropReasonCount = 8;
+std::string_view DropReasonName(DropReason reason);
+
+struct DropCounts {
+  std::array<uint64_t, kDropReasonCount> by_reason{};
+  void Add(DropReason reason, uint64_t n = 1) { by_reason[static_cast<size_t>(reason)] += n; }
+  uint64_t Get(DropReason reason) const { return by_reason[static_cast<size_t>(reason)]; }
+  uint64_t Total() const;
+  void Merge(const DropCounts& other);
+};
+
+struct DecodedReply {
+  std::vector<WorkerLoad> units;      // the monitored endpoint's valid reports
+  std::vector<uint64_t> leases_seen;  // leases of every monitored endpoint, valid or not
+  DropCounts drops;
+  bool other_service = false;  // no endpoint of the monitored service at all
+};
+
+class StatsDecoder {
+ public:
+  explicit StatsDecoder(EndpointMatcher matcher);
+  ~StatsDecoder();
+  StatsDecoder(const StatsDecoder&) = delete;
+  StatsDecoder& operator=(const StatsDecoder&) = delete;
+
+  DecodedReply Decode(std::string_view json);
+
+  const EndpointMatcher& matcher() const { return matcher_; }
+
+ private:
+  struct Parser;
+  EndpointMatcher matcher_;
+  std::unique_ptr<Parser> parser_;
+};
+
+}  // namespace mk::dynamo
+
+#endif  // METRICS_KEDA_DYNAMO_STATS_DECODER_H_

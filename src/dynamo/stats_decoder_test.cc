@@ -1,0 +1,534 @@
+#include "dynamo/stats_decoder.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dynamo/service_name.h"
+#include "dynamo/worker_load.h"
+
+namespace mk::dynamo {
+
+// Found by argument-dependent lookup: readable failures for WorkerLoad comparisons.
+static void PrintTo(const WorkerLoad& unit, std::ostream* os) {
+  *os << "{lease=0x" << LeaseHex(unit.key.lease_id) << " rank=";
+  if (unit.key.dp_rank) {
+    *os << *unit.key.dp_rank;
+  } else {
+    *os << "none";
+  }
+  *os << " slots=" << unit.request_active_slots << "/" << unit.request_total_slots
+      << " kv=" << unit.kv_active_blocks << "/" << unit.kv_total_blocks
+      << " waiting=" << unit.num_requests_waiting << " gpu_cache=";
+  if (unit.gpu_cache_usage_perc) {
+    *os << *unit.gpu_cache_usage_perc;
+  } else {
+    *os << "none";
+  }
+  *os << " hit_rate=";
+  if (unit.gpu_prefix_cache_hit_rate) {
+    *os << *unit.gpu_prefix_cache_hit_rate;
+  } else {
+    *os << "none";
+  }
+  *os << "}";
+}
+
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+std::string ReadFixture(const std::string& name) {
+  const std::string path = std::string(MK_TEST_DATA_DIR) + "/stats/" + name;
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot open " << path;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+WorkerLoad Unit(uint64_t lease, std::optional<uint32_t> rank, uint64_t active_slots,
+                uint64_t total_slots, uint64_t kv_active, uint64_t kv_total, uint64_t waiting,
+                std::optional<double> gpu_cache, std::optional<double> hit_rate) {
+  WorkerLoad unit;
+  unit.key = WorkerKey{lease, rank};
+  unit.request_active_slots = active_slots;
+  unit.request_total_slots = total_slots;
+  unit.kv_active_blocks = kv_active;
+  unit.kv_total_blocks = kv_total;
+  unit.num_requests_waiting = waiting;
+  unit.gpu_cache_usage_perc = gpu_cache;
+  unit.gpu_prefix_cache_hit_rate = hit_rate;
+  return unit;
+}
+
+EndpointMatcher DefaultMatcher() {
+  return EndpointMatcher("dynamo", "llm-worker", "kv-router", false);
+}
+
+// ---- Fixtures in tests/data/stats -----------------------------------------
+
+TEST(StatsDecoderFixtureTest, FlatV03GivesOneUnitAndIgnoresGenerate) {
+  StatsDecoder decoder(DefaultMatcher());
+  const DecodedReply reply = decoder.Decode(ReadFixture("flat_v0.3.json"));
+  EXPECT_THAT(reply.units, ElementsAre(Unit(0x7587867c5a2d3e01, std::nullopt, 48, 64, 5120, 8192, 3,
+                                            0.625, 0.41)));
+  // The generate endpoint (data null) neither counts as a worker report nor a drop.
+  EXPECT_THAT(reply.leases_seen, ElementsAre(0x7587867c5a2d3e01u));
+  EXPECT_EQ(reply.drops.Total(), 0u);
+  EXPECT_FALSE(reply.other_service);
+}
+
+TEST(StatsDecoderFixtureTest, FlatV03GenerateEndpointHasNoData) {
+  // Monitoring the generate endpoint instead: its `data` is null.
+  StatsDecoder decoder(EndpointMatcher("dynamo", "llm-worker", "generate", false));
+  const DecodedReply reply = decoder.Decode(ReadFixture("flat_v0.3.json"));
+  EXPECT_THAT(reply.units, IsEmpty());
+  EXPECT_THAT(reply.leases_seen, ElementsAre(0x7587867c5a2d3e01u));
+  EXPECT_EQ(reply.drops.Get(DropReason::kNoData), 1u);
+  EXPECT_EQ(reply.drops.Total(), 1u);
+}
+
+TEST(StatsDecoderFixtureTest, NestedV04ReadsWorkerStatsAndKvStats) {
+  StatsDecoder decoder(EndpointMatcher("dynamo", "backend", "load_metrics", false));
+  const DecodedReply reply = decoder.Decode(ReadFixture("nested_v0.4.json"));
+  EXPECT_THAT(reply.units, ElementsAre(Unit(0x694d988806b92e39, std::nullopt, 3, 256, 412, 8192, 0,
+                                            0.0503, 0.31)));
+  EXPECT_THAT(reply.leases_seen, ElementsAre(0x694d988806b92e39u));
+  EXPECT_EQ(reply.drops.Total(), 0u);
+  EXPECT_FALSE(reply.other_service);
+}
+
+TEST(StatsDecoderFixtureTest, NestedV04IsAnotherServiceForDefaultTarget) {
+  StatsDecoder decoder(DefaultMatcher());
+  const DecodedReply reply = decoder.Decode(ReadFixture("nested_v0.4.json"));
+  EXPECT_THAT(reply.units, IsEmpty());
+  EXPECT_THAT(reply.leases_seen, IsEmpty());
+  EXPECT_TRUE(reply.other_service);
+  EXPECT_EQ(reply.drops.Total(), 0u);
+}
+
+TEST(StatsDecoderFixtureTest, HashedNameDecodedWithLegacyNames) {
+  StatsDecoder decoder(EndpointMatcher("dynamo", "VllmWorker", "load_metrics", true));
+  const DecodedReply reply = decoder.Decode(ReadFixture("flat_v0.1_hashed_name.json"));
+  // No num_requests_waiting in the report: 0.
+  EXPECT_THAT(reply.units,
+              ElementsAre(Unit(0x1a2b3c, std::nullopt, 0, 1024, 0, 1024, 0, 0.0, 0.0)));
+  EXPECT_THAT(reply.leases_seen, ElementsAre(0x1a2b3cu));
+  EXPECT_EQ(reply.drops.Total(), 0u);
+  EXPECT_FALSE(reply.other_service);
+}
+
+TEST(StatsDecoderFixtureTest, HashedNameIsAnotherServiceWithoutLegacyNames) {
+  StatsDecoder decoder(EndpointMatcher("dynamo", "VllmWorker", "load_metrics", false));
+  const DecodedReply reply = decoder.Decode(ReadFixture("flat_v0.1_hashed_name.json"));
+  EXPECT_THAT(reply.units, IsEmpty());
+  EXPECT_THAT(reply.leases_seen, IsEmpty());
+  EXPECT_TRUE(reply.other_service);
+  EXPECT_EQ(reply.drops.Total(), 0u);
+}
+
+TEST(StatsDecoderFixtureTest, DataParallelRanksAreSeparateUnits) {
+  StatsDecoder decoder(DefaultMatcher());
+  const DecodedReply reply = decoder.Decode(ReadFixture("dp_ranks_zero_totals.json"));
+  // Rank 0 reports zero totals: kept, with gpu_cache_usage_perc to stand in for blocks.
+  EXPECT_THAT(reply.units, ElementsAre(Unit(0x3e8, 0u, 10, 0, 0, 0, 7, 0.92, 0.0),
+                                       Unit(0x3e8, 1u, 2, 8, 100, 400, 0, 0.25, 0.0)));
+  EXPECT_THAT(reply.leases_seen, ElementsAre(0x3e8u, 0x3e8u));
+  EXPECT_EQ(reply.drops.Total(), 0u);
+  EXPECT_FALSE(reply.other_service);
+}
+
+TEST(StatsDecoderFixtureTest, NoLoadEndpointIsDroppedAndLookalikeIgnored) {
+  StatsDecoder decoder(DefaultMatcher());
+  const DecodedReply reply = decoder.Decode(ReadFixture("no_load_endpoint.json"));
+  // `kv-router_x-ff01` only starts like `kv-router`: its figures (99s) must not be used.
+  EXPECT_THAT(reply.units, IsEmpty());
+  EXPECT_THAT(reply.leases_seen, IsEmpty());
+  EXPECT_EQ(reply.drops.Get(DropReason::kNoLoadEndpoint), 1u);
+  EXPECT_EQ(reply.drops.Total(), 1u);
+  EXPECT_FALSE(reply.other_service);
+}
+
+TEST(StatsDecoderFixtureTest, TruncatedReplyIsMalformed) {
+  StatsDecoder decoder(DefaultMatcher());
+  const DecodedReply reply = decoder.Decode(ReadFixture("malformed_truncated.json"));
+  EXPECT_THAT(reply.units, IsEmpty());
+  EXPECT_THAT(reply.leases_seen, IsEmpty());
+  EXPECT_EQ(reply.drops.Get(DropReason::kMalformedJson), 1u);
+  EXPECT_EQ(reply.drops.Total(), 1u);
+}
+
+TEST(StatsDecoderFixtureTest, BadTypesDropsFirstEndpointAndKeepsSecond) {
+  StatsDecoder decoder(DefaultMatcher());
+  const DecodedReply reply = decoder.Decode(ReadFixture("bad_types.json"));
+  EXPECT_THAT(reply.units, ElementsAre(Unit(0x2a, std::nullopt, 1, 4, 10, 40, 0, 0.25, 0.0)));
+  // The first endpoint's subject carries `zz9q`, which is no lease: it cannot be
+  // attributed to a worker, whatever its data says.
+  EXPECT_EQ(reply.drops.Get(DropReason::kBadWorkerId), 1u);
+  EXPECT_EQ(reply.drops.Total(), 1u);
+  EXPECT_THAT(reply.leases_seen, ElementsAre(0x2au));
+  EXPECT_FALSE(reply.other_service);
+}
+
+// ---- Inline replies --------------------------------------------------------
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+// A valid flat ForwardPassMetrics, as (key, raw JSON value) pairs.
+Fields ValidFields() {
+  return {{"request_active_slots", "1"}, {"request_total_slots", "4"},
+          {"kv_active_blocks", "10"},    {"kv_total_blocks", "40"},
+          {"num_requests_waiting", "2"}, {"gpu_cache_usage_perc", "0.25"}};
+}
+// The unit that ValidFields() reports for lease 0x2a.
+WorkerLoad ValidUnit() { return Unit(0x2a, std::nullopt, 1, 4, 10, 40, 2, 0.25, std::nullopt); }
+
+Fields With(Fields fields, const std::string& key, const std::string& value) {
+  for (auto& [k, v] : fields) {
+    if (k == key) {
+      v = value;
+      return fields;
+    }
+  }
+  fields.emplace_back(key, value);
+  return fields;
+}
+
+Fields Without(Fields fields, const std::string& key) {
+  std::erase_if(fields, [&](const auto& field) { return field.first == key; });
+  return fields;
+}
+
+std::string Json(const Fields& fields) {
+  std::string json = "{";
+  for (const auto& [key, value] : fields) {
+    if (json.size() > 1) json += ",";
+    json += "\"" + key + "\":" + value;
+  }
+  return json + "}";
+}
+
+std::string Endpoint(const std::string& subject, const std::string& data) {
+  return R"({"name":"x","subject":")" + subject + R"(","num_requests":0,"data":)" + data +
+         R"(,"queue_group":"q"})";
+}
+
+std::string LoadEndpoint(const std::string& lease_hex, const std::string& data) {
+  return Endpoint("dynamo_llm-worker.kv-router-" + lease_hex, data);
+}
+
+std::string Reply(const std::vector<std::string>& endpoints) {
+  std::string json =
+      R"({"type":"io.nats.micro.v1.stats_response","name":"dynamo_llm-worker","endpoints":[)";
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    if (i > 0) json += ",";
+    json += endpoints[i];
+  }
+  return json + "]}";
+}
+
+std::string ReplyWith(const Fields& fields) { return Reply({LoadEndpoint("2a", Json(fields))}); }
+
+class StatsDecoderTest : public ::testing::Test {
+ protected:
+  // One endpoint report for lease 0x2a was dropped for `reason`, and nothing else.
+  void ExpectDropped(const std::string& json, DropReason reason) {
+    SCOPED_TRACE(json);
+    const DecodedReply reply = decoder_.Decode(json);
+    EXPECT_THAT(reply.units, IsEmpty());
+    EXPECT_EQ(reply.drops.Get(reason), 1u) << DropReasonName(reason);
+    EXPECT_EQ(reply.drops.Total(), 1u);
+    // The worker did answer, so it counts as heard even though its report is unusable.
+    EXPECT_THAT(reply.leases_seen, ElementsAre(0x2au));
+    EXPECT_FALSE(reply.other_service);
+  }
+
+  void ExpectMalformed(const std::string& json) {
+    SCOPED_TRACE(json);
+    const DecodedReply reply = decoder_.Decode(json);
+    EXPECT_THAT(reply.units, IsEmpty());
+    EXPECT_THAT(reply.leases_seen, IsEmpty());
+    EXPECT_EQ(reply.drops.Get(DropReason::kMalformedJson), 1u);
+    EXPECT_EQ(reply.drops.Total(), 1u);
+  }
+
+  StatsDecoder decoder_{DefaultMatcher()};
+};
+
+TEST_F(StatsDecoderTest, ValidFlatReportIsOneUnit) {
+  const DecodedReply reply = decoder_.Decode(ReplyWith(ValidFields()));
+  EXPECT_THAT(reply.units, ElementsAre(ValidUnit()));
+  EXPECT_THAT(reply.leases_seen, ElementsAre(0x2au));
+  EXPECT_EQ(reply.drops.Total(), 0u);
+  EXPECT_FALSE(reply.other_service);
+}
+
+TEST_F(StatsDecoderTest, DataParallelRankIsPartOfTheKey) {
+  const DecodedReply reply =
+      decoder_.Decode(ReplyWith(With(ValidFields(), "data_parallel_rank", "3")));
+  ASSERT_EQ(reply.units.size(), 1u);
+  EXPECT_EQ(reply.units[0].key, (WorkerKey{0x2a, 3u}));
+}
+
+TEST_F(StatsDecoderTest, NullDataParallelRankIsNoRank) {
+  const DecodedReply reply =
+      decoder_.Decode(ReplyWith(With(ValidFields(), "data_parallel_rank", "null")));
+  EXPECT_THAT(reply.units, ElementsAre(ValidUnit()));
+}
+
+TEST_F(StatsDecoderTest, RankBeyondUint32IsOutOfRange) {
+  ExpectDropped(ReplyWith(With(ValidFields(), "data_parallel_rank", "4294967296")),
+                DropReason::kOutOfRange);
+}
+
+TEST_F(StatsDecoderTest, NegativeCountIsWrongType) {
+  ExpectDropped(ReplyWith(With(ValidFields(), "kv_active_blocks", "-5")), DropReason::kWrongType);
+}
+
+TEST_F(StatsDecoderTest, FractionalCountIsWrongType) {
+  ExpectDropped(ReplyWith(With(ValidFields(), "request_active_slots", "1.5")),
+                DropReason::kWrongType);
+}
+
+TEST_F(StatsDecoderTest, StringNumberIsWrongType) {
+  ExpectDropped(ReplyWith(With(ValidFields(), "kv_total_blocks", R"("40")")),
+                DropReason::kWrongType);
+}
+
+TEST_F(StatsDecoderTest, BooleanCountIsWrongType) {
+  ExpectDropped(ReplyWith(With(ValidFields(), "request_total_slots", "true")),
+                DropReason::kWrongType);
+}
+
+TEST_F(StatsDecoderTest, CountOf2To64IsOutOfRange) {
+  ExpectDropped(ReplyWith(With(ValidFields(), "kv_total_blocks", "18446744073709551616")),
+                DropReason::kOutOfRange);
+}
+
+TEST_F(StatsDecoderTest, CountOfManyDigitsIsOutOfRange) {
+  ExpectDropped(ReplyWith(With(ValidFields(), "kv_total_blocks", "99999999999999999999999")),
+                DropReason::kOutOfRange);
+}
+
+TEST_F(StatsDecoderTest, LargestUint64CountIsKept) {
+  const DecodedReply reply =
+      decoder_.Decode(ReplyWith(With(ValidFields(), "kv_total_blocks", "18446744073709551615")));
+  ASSERT_EQ(reply.units.size(), 1u);
+  EXPECT_EQ(reply.units[0].kv_total_blocks, std::numeric_limits<uint64_t>::max());
+  EXPECT_EQ(reply.drops.Total(), 0u);
+}
+
+TEST_F(StatsDecoderTest, GpuCacheUsageAboveOneIsOutOfRange) {
+  ExpectDropped(ReplyWith(With(ValidFields(), "gpu_cache_usage_perc", "1.5")),
+                DropReason::kOutOfRange);
+}
+
+TEST_F(StatsDecoderTest, NegativeGpuCacheUsageIsOutOfRange) {
+  ExpectDropped(ReplyWith(With(ValidFields(), "gpu_cache_usage_perc", "-0.1")),
+                DropReason::kOutOfRange);
+}
+
+TEST_F(StatsDecoderTest, GpuCacheUsageNaNStringIsWrongType) {
+  ExpectDropped(ReplyWith(With(ValidFields(), "gpu_cache_usage_perc", R"("NaN")")),
+                DropReason::kWrongType);
+}
+
+TEST_F(StatsDecoderTest, HitRateAboveOneIsOutOfRange) {
+  ExpectDropped(ReplyWith(With(ValidFields(), "gpu_prefix_cache_hit_rate", "2")),
+                DropReason::kOutOfRange);
+}
+
+TEST_F(StatsDecoderTest, GpuCacheUsageOfExactlyOneIsKept) {
+  const DecodedReply reply =
+      decoder_.Decode(ReplyWith(With(ValidFields(), "gpu_cache_usage_perc", "1")));
+  ASSERT_EQ(reply.units.size(), 1u);
+  EXPECT_EQ(reply.units[0].gpu_cache_usage_perc, 1.0);
+}
+
+TEST_F(StatsDecoderTest, MissingRequiredFieldIsDropped) {
+  for (const char* field :
+       {"request_active_slots", "request_total_slots", "kv_active_blocks", "kv_total_blocks"}) {
+    ExpectDropped(ReplyWith(Without(ValidFields(), field)), DropReason::kMissingField);
+  }
+}
+
+TEST_F(StatsDecoderTest, MissingWaitingIsZero) {
+  const DecodedReply reply =
+      decoder_.Decode(ReplyWith(Without(ValidFields(), "num_requests_waiting")));
+  ASSERT_EQ(reply.units.size(), 1u);
+  EXPECT_EQ(reply.units[0].num_requests_waiting, 0u);
+}
+
+TEST_F(StatsDecoderTest, ZeroKvTotalWithoutGpuCacheUsageIsMissingField) {
+  ExpectDropped(
+      ReplyWith(Without(With(ValidFields(), "kv_total_blocks", "0"), "gpu_cache_usage_perc")),
+      DropReason::kMissingField);
+}
+
+TEST_F(StatsDecoderTest, ZeroKvTotalWithGpuCacheUsageIsKept) {
+  const DecodedReply reply = decoder_.Decode(
+      ReplyWith(With(With(ValidFields(), "kv_total_blocks", "0"), "gpu_cache_usage_perc", "0.5")));
+  EXPECT_THAT(reply.units,
+              ElementsAre(Unit(0x2a, std::nullopt, 1, 4, 10, 0, 2, 0.5, std::nullopt)));
+}
+
+TEST_F(StatsDecoderTest, NullDataIsNoData) {
+  ExpectDropped(Reply({LoadEndpoint("2a", "null")}), DropReason::kNoData);
+}
+
+TEST_F(StatsDecoderTest, AbsentDataIsNoData) {
+  ExpectDropped(Reply({R"({"name":"x","subject":"dynamo_llm-worker.kv-router-2a"})"}),
+                DropReason::kNoData);
+}
+
+TEST_F(StatsDecoderTest, DataOfWrongJsonTypeIsWrongType) {
+  ExpectDropped(Reply({LoadEndpoint("2a", R"("busy")")}), DropReason::kWrongType);
+  ExpectDropped(Reply({LoadEndpoint("2a", "[1,2]")}), DropReason::kWrongType);
+}
+
+TEST_F(StatsDecoderTest, TrailingGarbageIsMalformed) {
+  const std::string valid = ReplyWith(ValidFields());
+  ExpectMalformed(valid + "x");
+  ExpectMalformed(valid + "{}");
+  ExpectMalformed(valid + "]");
+}
+
+TEST_F(StatsDecoderTest, TrailingWhitespaceIsFine) {
+  const DecodedReply reply = decoder_.Decode(ReplyWith(ValidFields()) + "\r\n \t");
+  EXPECT_THAT(reply.units, ElementsAre(ValidUnit()));
+  EXPECT_EQ(reply.drops.Total(), 0u);
+}
+
+TEST_F(StatsDecoderTest, NonObjectIsMalformed) {
+  ExpectMalformed("[]");
+  ExpectMalformed("42");
+  ExpectMalformed(R"("stats")");
+  ExpectMalformed("null");
+  ExpectMalformed("{");
+  ExpectMalformed("not json at all");
+}
+
+TEST_F(StatsDecoderTest, EmptyInputIsMalformed) {
+  ExpectMalformed("");
+  ExpectMalformed("   ");
+}
+
+TEST_F(StatsDecoderTest, ReplyFromAnotherServiceIsNotADrop) {
+  const DecodedReply reply =
+      decoder_.Decode(Reply({Endpoint("dynamo_backend.kv-router-2a", Json(ValidFields()))}));
+  EXPECT_TRUE(reply.other_service);
+  EXPECT_THAT(reply.units, IsEmpty());
+  EXPECT_THAT(reply.leases_seen, IsEmpty());
+  EXPECT_EQ(reply.drops.Total(), 0u);
+}
+
+TEST_F(StatsDecoderTest, BadEndpointNeverShiftsAnotherEndpointsFigures) {
+  // Dynamo's metrics component paired decoded data with endpoints by position, so
+  // the bad report of `b` shifted `c`'s figures onto the wrong worker.
+  const std::string reply_json = Reply({
+      Endpoint("dynamo_llm-worker.generate-a", "null"),
+      LoadEndpoint("a", Json(With(ValidFields(), "kv_active_blocks", "11"))),
+      LoadEndpoint("b", Json(With(ValidFields(), "kv_active_blocks", R"("x")"))),
+      LoadEndpoint("c", Json(With(ValidFields(), "kv_active_blocks", "33"))),
+      LoadEndpoint("d", Json(Without(ValidFields(), "request_total_slots"))),
+      LoadEndpoint("e", Json(With(ValidFields(), "kv_active_blocks", "35"))),
+  });
+  const DecodedReply reply = decoder_.Decode(reply_json);
+  EXPECT_THAT(reply.units,
+              ElementsAre(Unit(0xa, std::nullopt, 1, 4, 11, 40, 2, 0.25, std::nullopt),
+                          Unit(0xc, std::nullopt, 1, 4, 33, 40, 2, 0.25, std::nullopt),
+                          Unit(0xe, std::nullopt, 1, 4, 35, 40, 2, 0.25, std::nullopt)));
+  EXPECT_EQ(reply.drops.Get(DropReason::kWrongType), 1u);
+  EXPECT_EQ(reply.drops.Get(DropReason::kMissingField), 1u);
+  EXPECT_EQ(reply.drops.Total(), 2u);
+  EXPECT_THAT(reply.leases_seen, ElementsAre(0xau, 0xbu, 0xcu, 0xdu, 0xeu));
+}
+
+TEST_F(StatsDecoderTest, BadFirstEndpointDoesNotShiftLaterOnes) {
+  const std::string reply_json = Reply({
+      LoadEndpoint("1", Json(With(ValidFields(), "gpu_cache_usage_perc", "7"))),
+      LoadEndpoint("2", Json(With(ValidFields(), "num_requests_waiting", "20"))),
+  });
+  const DecodedReply reply = decoder_.Decode(reply_json);
+  EXPECT_THAT(reply.units,
+              ElementsAre(Unit(0x2, std::nullopt, 1, 4, 10, 40, 20, 0.25, std::nullopt)));
+  EXPECT_EQ(reply.drops.Get(DropReason::kOutOfRange), 1u);
+  EXPECT_EQ(reply.drops.Total(), 1u);
+}
+
+TEST_F(StatsDecoderTest, ReusedDecoderKeepsNoStateBetweenReplies) {
+  const std::string first = Reply({
+      LoadEndpoint("a", Json(With(ValidFields(), "kv_active_blocks", "11"))),
+      LoadEndpoint("b", Json(With(ValidFields(), "kv_active_blocks", "22"))),
+  });
+  const std::string second =
+      Reply({LoadEndpoint("c", Json(With(ValidFields(), "num_requests_waiting", "9")))});
+
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    DecodedReply reply = decoder_.Decode(first);
+    EXPECT_THAT(reply.units,
+                ElementsAre(Unit(0xa, std::nullopt, 1, 4, 11, 40, 2, 0.25, std::nullopt),
+                            Unit(0xb, std::nullopt, 1, 4, 22, 40, 2, 0.25, std::nullopt)));
+    EXPECT_EQ(reply.drops.Total(), 0u);
+
+    // A shorter input after a longer one: the longer one's bytes left in the
+    // decoder's buffer must not complete the truncated reply.
+    ExpectMalformed(first.substr(0, first.size() - 2));
+
+    reply = decoder_.Decode(second);
+    EXPECT_THAT(reply.units,
+                ElementsAre(Unit(0xc, std::nullopt, 1, 4, 10, 40, 9, 0.25, std::nullopt)));
+    EXPECT_THAT(reply.leases_seen, ElementsAre(0xcu));
+    EXPECT_EQ(reply.drops.Total(), 0u);
+    EXPECT_FALSE(reply.other_service);
+
+    ExpectDropped(ReplyWith(With(ValidFields(), "kv_active_blocks", "-1")), DropReason::kWrongType);
+
+    reply = decoder_.Decode(Reply({Endpoint("dynamo_backend.kv-router-2a", "null")}));
+    EXPECT_TRUE(reply.other_service);
+    EXPECT_THAT(reply.units, IsEmpty());
+    EXPECT_EQ(reply.drops.Total(), 0u);
+  }
+}
+
+TEST(DropReasonTest, NamesAreStable) {
+  EXPECT_EQ(DropReasonName(DropReason::kMalformedJson), "malformed_json");
+  EXPECT_EQ(DropReasonName(DropReason::kNoLoadEndpoint), "no_load_endpoint");
+  EXPECT_EQ(DropReasonName(DropReason::kNoData), "no_data");
+  EXPECT_EQ(DropReasonName(DropReason::kBadWorkerId), "bad_worker_id");
+  EXPECT_EQ(DropReasonName(DropReason::kMissingField), "missing_field");
+  EXPECT_EQ(DropReasonName(DropReason::kWrongType), "wrong_type");
+  EXPECT_EQ(DropReasonName(DropReason::kOutOfRange), "out_of_range");
+  EXPECT_EQ(DropReasonName(DropReason::kOversized), "oversized");
+}
+
+TEST(DropCountsTest, AddsAndMergesPerReason) {
+  DropCounts a;
+  a.Add(DropReason::kNoData);
+  a.Add(DropReason::kWrongType, 3);
+  DropCounts b;
+  b.Add(DropReason::kWrongType);
+  b.Add(DropReason::kOversized, 2);
+  a.Merge(b);
+  EXPECT_EQ(a.Get(DropReason::kNoData), 1u);
+  EXPECT_EQ(a.Get(DropReason::kWrongType), 4u);
+  EXPECT_EQ(a.Get(DropReason::kOversized), 2u);
+  EXPECT_EQ(a.Get(DropReason::kMalformedJson), 0u);
+  EXPECT_EQ(a.Total(), 7u);
+  EXPECT_EQ(b.Total(), 3u);
+}
+
+}  // namespace
+}  // namespace mk::dynamo

@@ -1,0 +1,113 @@
+// A Collector keeps one target's fleet picture fresh. Its own thread runs a
+// scrape round every check interval, and sooner when a caller needs a snapshot
+// younger than the cache TTL; callers waiting meanwhile share that one round
+// (single flight). Every snapshot update is offered to listeners, which is how
+// push activation reacts within milliseconds.
+//
+// Thread-safe: any thread may call any method. Callbacks run on the collector's
+// thread (or inline, when a fresh snapshot is at hand) and must not block.
+#ifndef METRICS_KEDA_FLEET_COLLECTOR_H_
+#define METRICS_KEDA_FLEET_COLLECTOR_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "dynamo/stats_decoder.h"
+#include "fleet/load_source.h"
+#include "fleet/snapshot.h"
+#include "fleet/target.h"
+#include "fleet/worker_table.h"
+
+namespace mk::fleet {
+
+struct CollectorSettings {
+  std::chrono::nanoseconds check_interval = std::chrono::seconds(5);
+  std::chrono::nanoseconds cache_ttl = std::chrono::seconds(5);
+  std::chrono::nanoseconds max_staleness = std::chrono::seconds(15);
+  std::chrono::nanoseconds scrape_window = std::chrono::milliseconds(500);
+  // Every Nth round waits its whole window, so that workers that joined but
+  // answer after every known one still get heard.
+  uint32_t discovery_every = 5;
+};
+
+// Counters of a collector's life, for observability.
+struct CollectorStats {
+  uint64_t rounds = 0;
+  uint64_t failed_rounds = 0;
+  uint64_t replies = 0;
+  dynamo::DropCounts drops;
+  std::chrono::nanoseconds last_round_duration{};
+  std::string last_error;  // empty after a successful round
+};
+
+class Collector {
+ public:
+  using SnapshotCallback = std::function<void(absl::StatusOr<SnapshotPtr>)>;
+  using Listener = std::function<void(const SnapshotPtr&)>;
+
+  Collector(Target target, CollectorSettings settings, std::unique_ptr<TargetScraper> scraper);
+  ~Collector();  // stops the thread; waiters still pending get UNAVAILABLE
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  // Calls `done` with a snapshot younger than the cache TTL when one is at hand,
+  // else after the next round. If that round fails, a snapshot younger than the
+  // staleness bound still serves; without one, `done` gets UNAVAILABLE.
+  void WithFreshSnapshot(SnapshotCallback done);
+
+  // The latest snapshot whatever its age; null before the first good round.
+  SnapshotPtr Latest() const;
+
+  // Latest() if younger than the staleness bound, else UNAVAILABLE naming the age.
+  absl::StatusOr<SnapshotPtr> Servable() const;
+
+  // Listeners are called after each successful round. After RemoveListener
+  // returns, its listener is not running and will not run again.
+  uint64_t AddListener(Listener listener);
+  void RemoveListener(uint64_t id);
+
+  CollectorStats Stats() const;
+  const Target& target() const { return target_; }
+  const CollectorSettings& settings() const { return settings_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  void Run();
+  void RunRound();
+  absl::StatusOr<SnapshotPtr> ServableLocked(Clock::time_point now) const;
+
+  const Target target_;
+  const CollectorSettings settings_;
+  std::unique_ptr<TargetScraper> scraper_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  SnapshotPtr latest_;
+  // Callers waiting for the next round; any waiter makes that round start now.
+  std::vector<SnapshotCallback> waiters_;
+  CollectorStats stats_;
+  WorkerTable table_;  // touched by the collector thread only
+  uint64_t round_ = 0;
+
+  std::mutex listeners_mutex_;
+  std::map<uint64_t, Listener> listeners_;
+  uint64_t next_listener_id_ = 1;
+
+  std::thread thread_;
+};
+
+}  // namespace mk::fleet
+
+#endif  // METRICS_KEDA_FLEET_COLLECTOR_H_

@@ -1,0 +1,215 @@
+#include "fleet/fleet_figures.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "dynamo/worker_load.h"
+
+namespace mk::fleet {
+namespace {
+
+constexpr double kEps = 1e-9;
+
+dynamo::WorkerLoad Unit(uint64_t lease, uint64_t kv_active, uint64_t kv_total,
+                        uint64_t slots_active, uint64_t slots_total, uint64_t waiting = 0,
+                        std::optional<double> gpu_cache = std::nullopt) {
+  dynamo::WorkerLoad unit;
+  unit.key.lease_id = lease;
+  unit.kv_active_blocks = kv_active;
+  unit.kv_total_blocks = kv_total;
+  unit.request_active_slots = slots_active;
+  unit.request_total_slots = slots_total;
+  unit.num_requests_waiting = waiting;
+  unit.gpu_cache_usage_perc = gpu_cache;
+  return unit;
+}
+
+// The units of tests/data/stats/flat_v0.3.json and dp_ranks_zero_totals.json.
+dynamo::WorkerLoad FlatV03() { return Unit(1, 5120, 8192, 48, 64, 3, 0.625); }
+dynamo::WorkerLoad ZeroTotals() { return Unit(2, 0, 0, 10, 0, 7, 0.92); }
+dynamo::WorkerLoad Rank1() { return Unit(3, 100, 400, 2, 8, 0, 0.25); }
+
+// ---- FiguresOf --------------------------------------------------------------
+
+TEST(FiguresOfTest, RatiosOfBlocksAndSlots) {
+  const UnitFigures figures = FiguresOf(FlatV03());
+  EXPECT_DOUBLE_EQ(figures.kv_usage, 0.625);  // 5120 / 8192
+  ASSERT_TRUE(figures.slot_usage.has_value());
+  EXPECT_DOUBLE_EQ(*figures.slot_usage, 0.75);  // 48 / 64
+  EXPECT_DOUBLE_EQ(figures.load, 0.75);
+  EXPECT_DOUBLE_EQ(figures.waiting, 3);
+}
+
+TEST(FiguresOfTest, LoadIsTheTighterResource) {
+  // Blocks tighter than slots.
+  const UnitFigures figures = FiguresOf(Unit(1, 90, 100, 1, 4));
+  EXPECT_DOUBLE_EQ(figures.kv_usage, 0.9);
+  EXPECT_DOUBLE_EQ(*figures.slot_usage, 0.25);
+  EXPECT_DOUBLE_EQ(figures.load, 0.9);
+}
+
+TEST(FiguresOfTest, KvFallsBackToGpuCacheUsageWhenNoBlockTotal) {
+  const UnitFigures figures = FiguresOf(Unit(1, 0, 0, 1, 10, 0, 0.92));
+  EXPECT_DOUBLE_EQ(figures.kv_usage, 0.92);
+  EXPECT_DOUBLE_EQ(figures.load, 0.92);
+}
+
+TEST(FiguresOfTest, GpuCacheUsageIgnoredWhenBlockTotalKnown) {
+  const UnitFigures figures = FiguresOf(Unit(1, 10, 40, 0, 4, 0, 0.9));
+  EXPECT_DOUBLE_EQ(figures.kv_usage, 0.25);
+}
+
+TEST(FiguresOfTest, SlotUsageUndefinedWhenNoSlotTotal) {
+  const UnitFigures figures = FiguresOf(ZeroTotals());
+  EXPECT_FALSE(figures.slot_usage.has_value());
+  EXPECT_DOUBLE_EQ(figures.kv_usage, 0.92);
+  // Ten active requests against no known capacity do not count as load.
+  EXPECT_DOUBLE_EQ(figures.load, 0.92);
+  EXPECT_DOUBLE_EQ(figures.waiting, 7);
+}
+
+TEST(FiguresOfTest, ClampsWhenActiveExceedsTotal) {
+  const UnitFigures figures = FiguresOf(Unit(1, 150, 100, 9, 8));
+  EXPECT_DOUBLE_EQ(figures.kv_usage, 1.0);
+  EXPECT_DOUBLE_EQ(*figures.slot_usage, 1.0);
+  EXPECT_DOUBLE_EQ(figures.load, 1.0);
+}
+
+TEST(FiguresOfTest, ClampsFallbackFraction) {
+  EXPECT_DOUBLE_EQ(FiguresOf(Unit(1, 0, 0, 0, 0, 0, 1.5)).kv_usage, 1.0);
+}
+
+TEST(FiguresOfTest, IdleUnitIsZero) {
+  const UnitFigures figures = FiguresOf(Unit(1, 0, 1024, 0, 1024));
+  EXPECT_DOUBLE_EQ(figures.kv_usage, 0);
+  EXPECT_DOUBLE_EQ(*figures.slot_usage, 0);
+  EXPECT_DOUBLE_EQ(figures.load, 0);
+  EXPECT_DOUBLE_EQ(figures.waiting, 0);
+}
+
+// ---- Aggregate --------------------------------------------------------------
+
+TEST(AggregateTest, FleetFormulas) {
+  const std::vector<dynamo::WorkerLoad> units = {FlatV03(), ZeroTotals(), Rank1()};
+  const FleetFigures fleet = Aggregate(units);
+  EXPECT_EQ(fleet.units, 3u);
+  // Mean of the unit loads 0.75, 0.92 and 0.25.
+  EXPECT_NEAR(fleet.load_avg, (0.75 + 0.92 + 0.25) / 3, kEps);
+  // Blocks summed over the units with a block total (not ZeroTotals).
+  EXPECT_NEAR(fleet.kv_blocks_usage_percent, 100.0 * (5120 + 100) / (8192 + 400), kEps);
+  // Slots summed over the units with a slot total (not ZeroTotals).
+  ASSERT_TRUE(fleet.request_slots_usage_percent.has_value());
+  EXPECT_NEAR(*fleet.request_slots_usage_percent, 100.0 * (48 + 2) / (64 + 8), kEps);
+  EXPECT_NEAR(fleet.requests_waiting_avg, (3 + 7 + 0) / 3.0, kEps);
+}
+
+TEST(AggregateTest, KvPercentWeighsUnitsByCapacity) {
+  // Sum over sum, not the mean of ratios (which would be 50).
+  const std::vector<dynamo::WorkerLoad> units = {Unit(1, 90, 100, 0, 1), Unit(2, 100, 1000, 0, 1)};
+  EXPECT_NEAR(Aggregate(units).kv_blocks_usage_percent, 100.0 * 190 / 1100, kEps);
+}
+
+TEST(AggregateTest, KvPercentIgnoresUnitsWithoutBlockTotalWhenOthersHaveOne) {
+  const std::vector<dynamo::WorkerLoad> units = {FlatV03(), ZeroTotals()};
+  EXPECT_NEAR(Aggregate(units).kv_blocks_usage_percent, 62.5, kEps);
+}
+
+TEST(AggregateTest, KvPercentFallsBackToMeanUsageWhenNoUnitHasBlockTotal) {
+  const std::vector<dynamo::WorkerLoad> units = {ZeroTotals(), Unit(4, 0, 0, 1, 2, 0, 0.5)};
+  EXPECT_NEAR(Aggregate(units).kv_blocks_usage_percent, (92.0 + 50.0) / 2, kEps);
+}
+
+TEST(AggregateTest, SlotPercentUndefinedWhenNoUnitHasSlotTotal) {
+  const std::vector<dynamo::WorkerLoad> units = {ZeroTotals(), Unit(4, 10, 40, 3, 0)};
+  const FleetFigures fleet = Aggregate(units);
+  EXPECT_FALSE(fleet.request_slots_usage_percent.has_value());
+  const absl::StatusOr<double> slots = fleet.Value(FleetMetric::kRequestSlotsUsagePercent);
+  EXPECT_EQ(slots.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(slots.status().message().empty());
+  // The other figures stay defined.
+  EXPECT_TRUE(fleet.Value(FleetMetric::kLoadAvg).ok());
+  EXPECT_TRUE(fleet.Value(FleetMetric::kKvBlocksUsagePercent).ok());
+  EXPECT_TRUE(fleet.Value(FleetMetric::kRequestsWaiting).ok());
+  EXPECT_NEAR(*fleet.Value(FleetMetric::kLoadAvg), (0.92 + 0.25) / 2, kEps);
+}
+
+TEST(AggregateTest, EmptyFleetIsIdle) {
+  const FleetFigures fleet = Aggregate({});
+  EXPECT_EQ(fleet.units, 0u);
+  EXPECT_EQ(fleet.load_avg, 0);
+  EXPECT_EQ(fleet.kv_blocks_usage_percent, 0);
+  ASSERT_TRUE(fleet.request_slots_usage_percent.has_value());
+  EXPECT_EQ(*fleet.request_slots_usage_percent, 0);
+  EXPECT_EQ(fleet.requests_waiting_avg, 0);
+  for (FleetMetric metric : kAllFleetMetrics) {
+    const absl::StatusOr<double> value = fleet.Value(metric);
+    ASSERT_TRUE(value.ok()) << MetricName(metric) << ": " << value.status();
+    EXPECT_EQ(*value, 0) << MetricName(metric);
+  }
+}
+
+TEST(AggregateTest, SingleUnitFiguresAreItsOwn) {
+  const std::vector<dynamo::WorkerLoad> units = {FlatV03()};
+  const FleetFigures fleet = Aggregate(units);
+  EXPECT_EQ(fleet.units, 1u);
+  EXPECT_DOUBLE_EQ(fleet.load_avg, 0.75);
+  EXPECT_DOUBLE_EQ(fleet.kv_blocks_usage_percent, 62.5);
+  EXPECT_DOUBLE_EQ(*fleet.request_slots_usage_percent, 75);
+  EXPECT_DOUBLE_EQ(fleet.requests_waiting_avg, 3);
+}
+
+TEST(AggregateTest, HugeCountsDoNotOverflowSums) {
+  // Summed as uint64 these would wrap around 2^64.
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  constexpr uint64_t kHalf = uint64_t{1} << 63;
+  const std::vector<dynamo::WorkerLoad> units = {Unit(1, kHalf, kMax, kHalf, kMax),
+                                                 Unit(2, kHalf, kMax, kHalf, kMax)};
+  const FleetFigures fleet = Aggregate(units);
+  EXPECT_NEAR(fleet.kv_blocks_usage_percent, 50, 1e-6);
+  EXPECT_NEAR(*fleet.request_slots_usage_percent, 50, 1e-6);
+  EXPECT_NEAR(fleet.load_avg, 0.5, 1e-9);
+}
+
+TEST(FleetFiguresValueTest, SelectsTheFigureOfEachMetric) {
+  FleetFigures fleet;
+  fleet.units = 2;
+  fleet.load_avg = 0.1;
+  fleet.kv_blocks_usage_percent = 20;
+  fleet.request_slots_usage_percent = 30;
+  fleet.requests_waiting_avg = 4;
+  EXPECT_EQ(*fleet.Value(FleetMetric::kLoadAvg), 0.1);
+  EXPECT_EQ(*fleet.Value(FleetMetric::kKvBlocksUsagePercent), 20);
+  EXPECT_EQ(*fleet.Value(FleetMetric::kRequestSlotsUsagePercent), 30);
+  EXPECT_EQ(*fleet.Value(FleetMetric::kRequestsWaiting), 4);
+}
+
+// ---- Metric names -----------------------------------------------------------
+
+TEST(MetricNameTest, NamesOfTheDesign) {
+  EXPECT_EQ(MetricName(FleetMetric::kLoadAvg), "llm_load_avg");
+  EXPECT_EQ(MetricName(FleetMetric::kKvBlocksUsagePercent), "llm_kv_blocks_usage_percent");
+  EXPECT_EQ(MetricName(FleetMetric::kRequestSlotsUsagePercent), "llm_request_slots_usage_percent");
+  EXPECT_EQ(MetricName(FleetMetric::kRequestsWaiting), "llm_requests_waiting");
+}
+
+TEST(MetricNameTest, RoundTrips) {
+  for (FleetMetric metric : kAllFleetMetrics) {
+    EXPECT_EQ(MetricNamed(MetricName(metric)), metric) << MetricName(metric);
+  }
+}
+
+TEST(MetricNameTest, UnknownNamesAreNone) {
+  EXPECT_EQ(MetricNamed(""), std::nullopt);
+  EXPECT_EQ(MetricNamed("llm_load"), std::nullopt);
+  EXPECT_EQ(MetricNamed("LLM_LOAD_AVG"), std::nullopt);
+  EXPECT_EQ(MetricNamed("llm_load_avg "), std::nullopt);
+  EXPECT_EQ(MetricNamed("s0-llm_load_avg"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace mk::fleet

@@ -1,0 +1,7 @@
+#include "fleet/target.h"
+
+namespace mk::fleet {
+
+std::string Target::ToString() const { return dynamo_namespace + "/" + component + "/" + endpoint; }
+
+}  // namespace mk::fleet

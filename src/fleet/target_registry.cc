@@ -1,0 +1,77 @@
+#include "fleet/target_registry.h"
+
+#include <spdlog/spdlog.h>
+
+namespace mk::fleet {
+
+TargetRegistry::TargetRegistry(Target default_target, CollectorSettings settings,
+                               ScraperFactory make_scraper, std::chrono::nanoseconds idle_timeout)
+    : default_target_(std::move(default_target)),
+      settings_(settings),
+      make_scraper_(std::move(make_scraper)),
+      idle_timeout_(idle_timeout) {
+  CollectorFor(default_target_);
+  janitor_ = std::thread([this] { DropIdleUntilStopped(); });
+}
+
+TargetRegistry::~TargetRegistry() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  janitor_.join();
+  // Collectors stop outside the lock: their threads may still be finishing a round.
+  std::map<Target, Entry> entries;
+  {
+    std::lock_guard lock(mutex_);
+    entries.swap(entries_);
+  }
+}
+
+std::shared_ptr<Collector> TargetRegistry::CollectorFor(const Target& target) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(target);
+  if (it == entries_.end()) {
+    auto collector = std::make_shared<Collector>(target, settings_, make_scraper_(target));
+    it = entries_.emplace(target, Entry{std::move(collector), Clock::now()}).first;
+    spdlog::info("target {}: collector created", target.ToString());
+  }
+  it->second.last_used = Clock::now();
+  return it->second.collector;
+}
+
+std::vector<std::shared_ptr<Collector>> TargetRegistry::All() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<Collector>> all;
+  for (const auto& [target, entry] : entries_) all.push_back(entry.collector);
+  return all;
+}
+
+void TargetRegistry::DropIdleUntilStopped() {
+  const auto period =
+      std::max<std::chrono::nanoseconds>(idle_timeout_ / 4, std::chrono::seconds(1));
+  std::unique_lock lock(mutex_);
+  while (!wake_.wait_for(lock, period, [this] { return stopping_; })) {
+    std::vector<std::shared_ptr<Collector>> dropped;
+    const auto now = Clock::now();
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      const bool idle = now - it->second.last_used > idle_timeout_;
+      // use_count 1: nobody outside the registry (no stream) holds it.
+      if (it->first != default_target_ && idle && it->second.collector.use_count() == 1) {
+        spdlog::info(
+            "target {}: collector dropped (unqueried for {}s)", it->first.ToString(),
+            std::chrono::duration_cast<std::chrono::seconds>(now - it->second.last_used).count());
+        dropped.push_back(std::move(it->second.collector));
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    lock.unlock();
+    dropped.clear();  // joins the collectors' threads without holding the lock
+    lock.lock();
+  }
+}
+
+}  // namespace mk::fleet

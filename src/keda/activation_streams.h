@@ -1,0 +1,63 @@
+// StreamIsActive: each open stream sends its trigger's activation state when
+// known, again whenever a snapshot update flips it (from the collector's thread,
+// so within milliseconds of the round that flips it), and as a heartbeat every
+// check interval so idle proxies keep the stream. On shutdown every stream ends
+// with OK, which KEDA reconnects to without back-off.
+//
+// ActivationStreams owns the set of open streams and the heartbeat thread.
+// Thread-safe; streams delete themselves when gRPC is done with them.
+#ifndef METRICS_KEDA_KEDA_ACTIVATION_STREAMS_H_
+#define METRICS_KEDA_KEDA_ACTIVATION_STREAMS_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "externalscaler.grpc.pb.h"
+#include "fleet/collector.h"
+#include "keda/trigger_config.h"
+
+namespace mk::keda {
+
+class ActivationStream;
+
+class ActivationStreams {
+ public:
+  explicit ActivationStreams(std::chrono::nanoseconds heartbeat_interval);
+  ~ActivationStreams();  // after FinishAll and the server's shutdown
+  ActivationStreams(const ActivationStreams&) = delete;
+  ActivationStreams& operator=(const ActivationStreams&) = delete;
+
+  // A new stream for the trigger, fed by `collector`.
+  grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* Open(
+      TriggerConfig config, std::shared_ptr<fleet::Collector> collector);
+
+  // Ends every open stream with OK; streams opened later end at once.
+  void FinishAll();
+
+  size_t open_count() const;
+  uint64_t messages_sent() const;
+
+ private:
+  friend class ActivationStream;
+  void Remove(ActivationStream* stream);
+  void HeartbeatUntilStopped();
+
+  const std::chrono::nanoseconds heartbeat_interval_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool closing_ = false;
+  bool stopping_ = false;
+  std::set<ActivationStream*> streams_;
+  std::atomic<uint64_t> messages_sent_{0};
+  std::thread heartbeat_;
+};
+
+}  // namespace mk::keda
+
+#endif  // METRICS_KEDA_KEDA_ACTIVATION_STREAMS_H_

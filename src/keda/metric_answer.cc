@@ -1,0 +1,30 @@
+#include "keda/metric_answer.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mk::keda {
+
+absl::StatusOr<MetricAnswer> AnswerFor(const TriggerConfig& config,
+                                       const fleet::FleetFigures& figures) {
+  absl::StatusOr<double> figure = figures.Value(config.metric);
+  if (!figure.ok()) return figure.status();
+  MetricAnswer answer;
+  answer.figure = *figure;
+  answer.value = config.metric_type == MetricType::kValue
+                     ? *figure
+                     : static_cast<double>(figures.units) * *figure;
+  answer.active = *figure > config.activation_threshold;
+  return answer;
+}
+
+int64_t CeilToInt64(double x) {
+  constexpr double kMax = 9223372036854775808.0;  // 2^63, the first double above INT64_MAX
+  if (std::isnan(x)) return 0;
+  const double up = std::ceil(x);
+  if (up >= kMax) return std::numeric_limits<int64_t>::max();
+  if (up <= -kMax) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(up);
+}
+
+}  // namespace mk::keda

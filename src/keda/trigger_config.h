@@ -1,0 +1,42 @@
+// The one place where a KEDA trigger's metadata becomes a typed, validated
+// TriggerConfig. Every RPC of a trigger goes through ParseTriggerMetadata; a bad
+// value is an INVALID_ARGUMENT naming the key, the value and the rule. Keys this
+// scaler does not know (KEDA's scalerAddress, enableTLS, ...) are ignored.
+// Pure; thread-safe.
+#ifndef METRICS_KEDA_KEDA_TRIGGER_CONFIG_H_
+#define METRICS_KEDA_KEDA_TRIGGER_CONFIG_H_
+
+#include <google/protobuf/map.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "fleet/fleet_figures.h"
+#include "fleet/target.h"
+
+namespace mk::keda {
+
+enum class MetricType { kAverageValue, kValue };
+
+// What the command line sets for triggers that do not say otherwise.
+struct TriggerDefaults {
+  fleet::Target target;
+  double threshold = 0.7;  // the load threshold; percent metrics use 100x
+};
+
+struct TriggerConfig {
+  fleet::Target target;
+  fleet::FleetMetric metric = fleet::FleetMetric::kLoadAvg;
+  double threshold = 0.7;
+  double activation_threshold = 0;
+  MetricType metric_type = MetricType::kAverageValue;
+};
+
+using Metadata = google::protobuf::Map<std::string, std::string>;
+
+absl::StatusOr<TriggerConfig> ParseTriggerMetadata(const Metadata& metadata,
+                                                   const TriggerDefaults& defaults);
+
+}  // namespace mk::keda
+
+#endif  // METRICS_KEDA_KEDA_TRIGGER_CONFIG_H_

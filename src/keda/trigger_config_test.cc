@@ -1,0 +1,219 @@
+#include "keda/trigger_config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "fleet/fleet_figures.h"
+#include "fleet/target.h"
+
+namespace mk::keda {
+namespace {
+
+using ::testing::HasSubstr;
+
+Metadata Meta(std::initializer_list<std::pair<std::string, std::string>> entries) {
+  Metadata metadata;
+  for (const auto& [key, value] : entries) metadata[key] = value;
+  return metadata;
+}
+
+TriggerDefaults Defaults(double threshold = 0.7) {
+  TriggerDefaults defaults;
+  defaults.target = fleet::Target{"dynamo", "llm-worker", "kv-router"};
+  defaults.threshold = threshold;
+  return defaults;
+}
+
+// The metadata is rejected with INVALID_ARGUMENT naming `key` and `value`.
+void ExpectRejected(const Metadata& metadata, const std::string& key, const std::string& value) {
+  const absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(metadata, Defaults());
+  ASSERT_FALSE(config.ok()) << key << "=\"" << value << "\" was accepted";
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr(key));
+  // Long values may be shortened in the message; their first 128 characters are quoted.
+  const std::string quoted = value.size() > 128 ? value.substr(0, 128) : value + "\"";
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("\"" + quoted));
+}
+
+TriggerConfig Parsed(const Metadata& metadata, const TriggerDefaults& defaults = Defaults()) {
+  absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(metadata, defaults);
+  EXPECT_TRUE(config.ok()) << config.status();
+  return config.ok() ? *std::move(config) : TriggerConfig{};
+}
+
+// ---- Defaults ---------------------------------------------------------------
+
+TEST(TriggerConfigTest, EmptyMetadataTakesTheDefaults) {
+  const TriggerConfig config = Parsed({}, Defaults(0.55));
+  EXPECT_EQ(config.target, (fleet::Target{"dynamo", "llm-worker", "kv-router"}));
+  EXPECT_EQ(config.metric, fleet::FleetMetric::kLoadAvg);
+  EXPECT_EQ(config.threshold, 0.55);
+  EXPECT_EQ(config.activation_threshold, 0);
+  EXPECT_EQ(config.metric_type, MetricType::kAverageValue);
+}
+
+TEST(TriggerConfigTest, DefaultTargetComesFromTheDefaults) {
+  TriggerDefaults defaults = Defaults();
+  defaults.target = fleet::Target{"prod", "backend", "load_metrics"};
+  EXPECT_EQ(Parsed({}, defaults).target, (fleet::Target{"prod", "backend", "load_metrics"}));
+}
+
+TEST(TriggerConfigTest, UnknownKeysAreIgnored) {
+  const TriggerConfig config = Parsed(Meta({{"scalerAddress", "metrics-keda.keda:9090"},
+                                            {"enableTLS", "false"},
+                                            {"unsafeSsl", "maybe"},
+                                            {"caCert", "???"}}));
+  EXPECT_EQ(config.target, (fleet::Target{"dynamo", "llm-worker", "kv-router"}));
+  EXPECT_EQ(config.metric, fleet::FleetMetric::kLoadAvg);
+  EXPECT_EQ(config.threshold, 0.7);
+}
+
+// ---- Target -----------------------------------------------------------------
+
+TEST(TriggerConfigTest, TargetKeysOverrideTheDefaults) {
+  EXPECT_EQ(Parsed(Meta({{"namespace", "prod"}})).target,
+            (fleet::Target{"prod", "llm-worker", "kv-router"}));
+  EXPECT_EQ(Parsed(Meta({{"component", "VllmWorker"}})).target,
+            (fleet::Target{"dynamo", "VllmWorker", "kv-router"}));
+  EXPECT_EQ(Parsed(Meta({{"endpoint", "load_metrics"}})).target,
+            (fleet::Target{"dynamo", "llm-worker", "load_metrics"}));
+  EXPECT_EQ(Parsed(Meta({{"namespace", "a"}, {"component", "b"}, {"endpoint", "c"}})).target,
+            (fleet::Target{"a", "b", "c"}));
+}
+
+TEST(TriggerConfigTest, RejectsBadTargetNames) {
+  for (const std::string key : {"namespace", "component", "endpoint"}) {
+    SCOPED_TRACE(key);
+    for (const std::string& value :
+         std::vector<std::string>{"", "a.b", "a*", ">", "a b", std::string(129, 'x')}) {
+      ExpectRejected(Meta({{key, value}}), key, value);
+    }
+  }
+}
+
+TEST(TriggerConfigTest, AcceptsLongestTargetName) {
+  const std::string name(128, 'x');
+  EXPECT_EQ(Parsed(Meta({{"component", name}})).target.component, name);
+}
+
+// ---- metricName and threshold ---------------------------------------------
+
+TEST(TriggerConfigTest, MetricNameSelectsTheMetric) {
+  EXPECT_EQ(Parsed(Meta({{"metricName", "llm_load_avg"}})).metric, fleet::FleetMetric::kLoadAvg);
+  EXPECT_EQ(Parsed(Meta({{"metricName", "llm_kv_blocks_usage_percent"}})).metric,
+            fleet::FleetMetric::kKvBlocksUsagePercent);
+  EXPECT_EQ(Parsed(Meta({{"metricName", "llm_request_slots_usage_percent"}})).metric,
+            fleet::FleetMetric::kRequestSlotsUsagePercent);
+  EXPECT_EQ(Parsed(Meta({{"metricName", "llm_requests_waiting"}, {"threshold", "4"}})).metric,
+            fleet::FleetMetric::kRequestsWaiting);
+}
+
+TEST(TriggerConfigTest, RejectsUnknownMetricName) {
+  ExpectRejected(Meta({{"metricName", "llm_load"}}), "metricName", "llm_load");
+  ExpectRejected(Meta({{"metricName", "LLM_LOAD_AVG"}}), "metricName", "LLM_LOAD_AVG");
+  ExpectRejected(Meta({{"metricName", ""}}), "metricName", "");
+}
+
+TEST(TriggerConfigTest, LoadThresholdDefaultsToTheCommandLines) {
+  EXPECT_EQ(Parsed(Meta({{"metricName", "llm_load_avg"}}), Defaults(0.5)).threshold, 0.5);
+}
+
+TEST(TriggerConfigTest, PercentThresholdsDefaultTo100TimesTheCommandLines) {
+  EXPECT_DOUBLE_EQ(
+      Parsed(Meta({{"metricName", "llm_kv_blocks_usage_percent"}}), Defaults(0.5)).threshold, 50);
+  EXPECT_DOUBLE_EQ(
+      Parsed(Meta({{"metricName", "llm_request_slots_usage_percent"}}), Defaults(0.8)).threshold,
+      80);
+}
+
+TEST(TriggerConfigTest, RequestsWaitingRequiresAThreshold) {
+  const absl::StatusOr<TriggerConfig> config =
+      ParseTriggerMetadata(Meta({{"metricName", "llm_requests_waiting"}}), Defaults());
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("threshold"));
+}
+
+TEST(TriggerConfigTest, ExplicitThresholdWinsForEveryMetric) {
+  EXPECT_EQ(Parsed(Meta({{"threshold", "0.5"}})).threshold, 0.5);
+  EXPECT_EQ(
+      Parsed(Meta({{"metricName", "llm_kv_blocks_usage_percent"}, {"threshold", "85"}})).threshold,
+      85);
+  EXPECT_EQ(Parsed(Meta({{"metricName", "llm_request_slots_usage_percent"}, {"threshold", "60"}}))
+                .threshold,
+            60);
+  EXPECT_EQ(Parsed(Meta({{"metricName", "llm_requests_waiting"}, {"threshold", "2.5"}})).threshold,
+            2.5);
+}
+
+TEST(TriggerConfigTest, ThresholdAcceptsFiniteNumbersAboveZero) {
+  EXPECT_EQ(Parsed(Meta({{"threshold", "1e-3"}})).threshold, 0.001);
+  EXPECT_EQ(Parsed(Meta({{"threshold", "10"}})).threshold, 10);
+  EXPECT_EQ(Parsed(Meta({{"threshold", "6.111"}})).threshold, 6.111);
+}
+
+TEST(TriggerConfigTest, RejectsBadThresholds) {
+  for (const std::string value :
+       {"0", "-1", "-0", "abc", "nan", "NaN", "inf", "-inf", "1e999", " 1", "1 ", "", "0.7x"}) {
+    ExpectRejected(Meta({{"threshold", value}}), "threshold", value);
+  }
+}
+
+// ---- activationThreshold ----------------------------------------------------
+
+TEST(TriggerConfigTest, ActivationThresholdAcceptsZeroAndAbove) {
+  EXPECT_EQ(Parsed(Meta({{"activationThreshold", "0"}})).activation_threshold, 0);
+  EXPECT_EQ(Parsed(Meta({{"activationThreshold", "0.25"}})).activation_threshold, 0.25);
+  EXPECT_EQ(Parsed(Meta({{"activationThreshold", "40"}})).activation_threshold, 40);
+}
+
+TEST(TriggerConfigTest, RejectsBadActivationThresholds) {
+  for (const std::string value : {"-1", "-0.001", "abc", "nan", "inf", "1e999", " 1", "1 ", ""}) {
+    ExpectRejected(Meta({{"activationThreshold", value}}), "activationThreshold", value);
+  }
+}
+
+// ---- metricType -------------------------------------------------------------
+
+TEST(TriggerConfigTest, MetricTypeTakesExactValues) {
+  EXPECT_EQ(Parsed(Meta({{"metricType", "AverageValue"}})).metric_type, MetricType::kAverageValue);
+  EXPECT_EQ(Parsed(Meta({{"metricType", "Value"}})).metric_type, MetricType::kValue);
+}
+
+TEST(TriggerConfigTest, RejectsOtherMetricTypes) {
+  for (const std::string value : {"value", "averagevalue", "Utilization", "Value ", ""}) {
+    ExpectRejected(Meta({{"metricType", value}}), "metricType", value);
+  }
+}
+
+// ---- Everything at once -----------------------------------------------------
+
+TEST(TriggerConfigTest, FullMetadata) {
+  const TriggerConfig config = Parsed(Meta({{"scalerAddress", "metrics-keda:9090"},
+                                            {"namespace", "prod"},
+                                            {"component", "backend"},
+                                            {"endpoint", "load_metrics"},
+                                            {"metricName", "llm_kv_blocks_usage_percent"},
+                                            {"threshold", "75"},
+                                            {"activationThreshold", "5"},
+                                            {"metricType", "Value"}}));
+  EXPECT_EQ(config.target, (fleet::Target{"prod", "backend", "load_metrics"}));
+  EXPECT_EQ(config.metric, fleet::FleetMetric::kKvBlocksUsagePercent);
+  EXPECT_EQ(config.threshold, 75);
+  EXPECT_EQ(config.activation_threshold, 5);
+  EXPECT_EQ(config.metric_type, MetricType::kValue);
+}
+
+TEST(TriggerConfigTest, OneBadKeyRejectsTheWholeTrigger) {
+  ExpectRejected(Meta({{"namespace", "prod"}, {"threshold", "0.5"}, {"metricType", "Average"}}),
+                 "metricType", "Average");
+}
+
+}  // namespace
+}  // namespace mk::keda

@@ -1,0 +1,126 @@
+#include "nats/nats_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+
+namespace mk::nats {
+namespace {
+
+std::string ConnectedUrl(natsConnection* nc) {
+  char buffer[512] = {0};
+  if (natsConnection_GetConnectedUrl(nc, buffer, sizeof buffer) != NATS_OK) return "?";
+  return RedactUrl(buffer);
+}
+
+absl::Status NatsError(const std::string& what, natsStatus status) {
+  return absl::UnavailableError(what + ": " + natsStatus_GetText(status));
+}
+
+}  // namespace
+
+std::string RedactUrl(const std::string& url) {
+  const size_t scheme = url.find("://");
+  const size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  const size_t at = url.find('@', start);
+  if (at == std::string::npos) return url;
+  const std::string userinfo = url.substr(start, at - start);
+  const size_t colon = userinfo.find(':');
+  const std::string shown = colon == std::string::npos ? "***" : userinfo.substr(0, colon) + ":***";
+  return url.substr(0, start) + shown + url.substr(at);
+}
+
+absl::StatusOr<std::vector<std::string>> SplitServerList(const std::string& list) {
+  std::vector<std::string> servers;
+  size_t begin = 0;
+  while (true) {
+    const size_t comma = std::min(list.find(',', begin), list.size());
+    const size_t first = list.find_first_not_of(" \t", begin);
+    const size_t last = list.find_last_not_of(" \t", comma == 0 ? 0 : comma - 1);
+    if (first >= comma || last == std::string::npos || last < first) {
+      return absl::InvalidArgumentError("empty URL in the list \"" + RedactUrl(list) + "\"");
+    }
+    servers.push_back(list.substr(first, last - first + 1));
+    if (comma == list.size()) return servers;
+    begin = comma + 1;
+  }
+}
+
+absl::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Start(
+    const ConnectionSettings& settings) {
+  std::unique_ptr<NatsConnection> self(new NatsConnection());
+  natsOptions* options = nullptr;
+  if (natsStatus s = natsOptions_Create(&options); s != NATS_OK) {
+    return NatsError("creating NATS options", s);
+  }
+  std::vector<const char*> urls;
+  for (const std::string& url : settings.servers) urls.push_back(url.c_str());
+  natsStatus s = natsOptions_SetServers(options, urls.data(), static_cast<int>(urls.size()));
+  if (s == NATS_OK) s = natsOptions_SetName(options, settings.client_name.c_str());
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(options, -1);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(options, 250);
+  if (s == NATS_OK) s = natsOptions_SetTimeout(options, 2000);
+  // Detect a dead server within a few seconds even when no reply is due.
+  if (s == NATS_OK) s = natsOptions_SetPingInterval(options, 2000);
+  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(options, 2);
+  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(options, OnDisconnected, self.get());
+  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(options, OnReconnected, self.get());
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(options, OnClosed, self.get());
+  if (s == NATS_OK) s = natsOptions_SetErrorHandler(options, OnAsyncError, self.get());
+  if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(options, true, OnConnected, self.get());
+  if (s != NATS_OK) {
+    natsOptions_Destroy(options);
+    return absl::InvalidArgumentError(std::string("--nats-server: ") + natsStatus_GetText(s) +
+                                      " (accepted: nats:// URLs)");
+  }
+  s = natsConnection_Connect(&self->connection_, options);
+  natsOptions_Destroy(options);
+  if (s == NATS_OK) {
+    self->connected_ = true;
+    spdlog::info("NATS connected to {}", ConnectedUrl(self->connection_));
+  } else if (s == NATS_NOT_YET_CONNECTED) {
+    spdlog::warn("NATS not reachable yet; retrying in the background");
+  } else {
+    return NatsError("connecting to NATS", s);
+  }
+  return self;
+}
+
+NatsConnection::~NatsConnection() {
+  if (connection_ == nullptr) return;
+  natsConnection_Close(connection_);
+  natsConnection_Destroy(connection_);
+}
+
+void NatsConnection::OnConnected(natsConnection* nc, void* self) {
+  static_cast<NatsConnection*>(self)->connected_ = true;
+  spdlog::info("NATS connected to {}", ConnectedUrl(nc));
+}
+
+void NatsConnection::OnDisconnected(natsConnection*, void* self) {
+  auto* connection = static_cast<NatsConnection*>(self);
+  // Callbacks may repeat while reconnect attempts fail; log the loss once.
+  if (connection->connected_.exchange(false)) {
+    ++connection->disconnects_;
+    spdlog::warn("NATS disconnected; reconnecting");
+  }
+}
+
+void NatsConnection::OnReconnected(natsConnection* nc, void* self) {
+  auto* connection = static_cast<NatsConnection*>(self);
+  ++connection->reconnects_;
+  connection->connected_ = true;
+  spdlog::info("NATS reconnected to {}", ConnectedUrl(nc));
+}
+
+void NatsConnection::OnClosed(natsConnection*, void* self) {
+  static_cast<NatsConnection*>(self)->connected_ = false;
+}
+
+void NatsConnection::OnAsyncError(natsConnection*, natsSubscription*, natsStatus err, void*) {
+  spdlog::warn("NATS asynchronous error: {}", natsStatus_GetText(err));
+}
+
+}  // namespace mk::nats

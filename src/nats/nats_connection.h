@@ -1,0 +1,62 @@
+// One NATS connection shared by every scraper of the process. It connects in the
+// background (the scaler starts even while NATS is down), reconnects forever, and
+// tracks whether it is connected and how often it has lost the connection, so a
+// scrape can tell whether its whole round ran on a live connection.
+// Thread-safe.
+#ifndef METRICS_KEDA_NATS_NATS_CONNECTION_H_
+#define METRICS_KEDA_NATS_NATS_CONNECTION_H_
+
+#include <nats/nats.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace mk::nats {
+
+struct ConnectionSettings {
+  std::vector<std::string> servers;  // nats:// URLs
+  std::string client_name = "metrics-keda";
+};
+
+// `nats://user:secret@host:4222` -> `nats://user:***@host:4222`; tokens likewise.
+std::string RedactUrl(const std::string& url);
+
+// Splits the --nats-server value; INVALID_ARGUMENT on an empty entry.
+absl::StatusOr<std::vector<std::string>> SplitServerList(const std::string& list);
+
+class NatsConnection {
+ public:
+  static absl::StatusOr<std::unique_ptr<NatsConnection>> Start(const ConnectionSettings& settings);
+  ~NatsConnection();
+  NatsConnection(const NatsConnection&) = delete;
+  NatsConnection& operator=(const NatsConnection&) = delete;
+
+  bool connected() const { return connected_.load(); }
+  // Incremented on every loss of the connection.
+  uint64_t disconnects() const { return disconnects_.load(); }
+  uint64_t reconnects() const { return reconnects_.load(); }
+
+  natsConnection* raw() const { return connection_; }
+
+ private:
+  NatsConnection() = default;
+  static void OnConnected(natsConnection* nc, void* self);
+  static void OnDisconnected(natsConnection* nc, void* self);
+  static void OnReconnected(natsConnection* nc, void* self);
+  static void OnClosed(natsConnection* nc, void* self);
+  static void OnAsyncError(natsConnection* nc, natsSubscription* sub, natsStatus err, void* self);
+
+  natsConnection* connection_ = nullptr;
+  std::atomic<bool> connected_{false};
+  std::atomic<uint64_t> disconnects_{0};
+  std::atomic<uint64_t> reconnects_{0};
+};
+
+}  // namespace mk::nats
+
+#endif  // METRICS_KEDA_NATS_NATS_CONNECTION_H_

@@ -1,0 +1,133 @@
+#include "cluster.h"
+
+#include <nats/nats.h>
+#include <signal.h>
+
+#include <stdexcept>
+#include <thread>
+
+namespace mk::testing {
+
+using namespace std::chrono_literals;
+
+NatsServer::NatsServer(const TempDir& dir) : dir_(dir), port_(FreePort()) { Start(); }
+
+void NatsServer::Start() {
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{NatsServerPath(), "-a", "127.0.0.1", "-p", std::to_string(port_)},
+      dir_.path() + "/nats-server.log");
+  if (!process_->WaitForOutput("Server is ready", 10s)) {
+    throw std::runtime_error("nats-server did not start: " + process_->Output());
+  }
+}
+
+void NatsServer::Kill() { process_->Stop(SIGKILL, 5s); }
+
+std::string NatsServer::Request(const std::string& subject, const std::string& text) {
+  natsConnection* connection = nullptr;
+  if (natsConnection_ConnectTo(&connection, url().c_str()) != NATS_OK) {
+    throw std::runtime_error("cannot connect to " + url());
+  }
+  natsMsg* reply = nullptr;
+  const natsStatus status =
+      natsConnection_RequestString(&reply, connection, subject.c_str(), text.c_str(), 5000);
+  std::string answer = status == NATS_OK
+                           ? std::string(natsMsg_GetData(reply), natsMsg_GetDataLength(reply))
+                           : std::string("error: ") + natsStatus_GetText(status);
+  natsMsg_Destroy(reply);
+  natsConnection_Destroy(connection);
+  return answer;
+}
+
+MockFleet::MockFleet(const TempDir& dir, const NatsServer& nats, FleetSpec spec) {
+  static int fleets = 0;
+  control_subject_ = "mock.control." + std::to_string(++fleets);
+  std::vector<std::string> argv = {BinaryPath("dynamo-mock-worker"),
+                                   "--nats-server",
+                                   nats.url(),
+                                   "--workers",
+                                   std::to_string(spec.workers),
+                                   "--form",
+                                   spec.form,
+                                   "--pattern",
+                                   spec.pattern,
+                                   "--component",
+                                   spec.component,
+                                   "--endpoint",
+                                   spec.endpoint,
+                                   "--control-subject",
+                                   control_subject_};
+  if (!spec.lease_base.empty()) {
+    argv.push_back("--lease-base");
+    argv.push_back(spec.lease_base);
+  }
+  argv.insert(argv.end(), spec.extra.begin(), spec.extra.end());
+  process_ =
+      std::make_unique<Process>(argv, dir.path() + "/mock-" + std::to_string(fleets) + ".log");
+  if (!process_->WaitForOutput("ready", 15s)) {
+    throw std::runtime_error("dynamo-mock-worker did not start: " + process_->Output());
+  }
+}
+
+Scaler::Scaler(const TempDir& dir, const NatsServer& nats, std::vector<std::string> args)
+    : port_(FreePort()) {
+  std::vector<std::string> argv = {
+      BinaryPath("metrics-keda"), "--host",        "127.0.0.1", "--port",
+      std::to_string(port_),      "--nats-server", nats.url()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  process_ = std::make_unique<Process>(argv, dir.path() + "/scaler.log");
+  // Connecting before the port is bound would put the channel into back-off.
+  if (!process_->WaitForOutput("serving externalscaler.ExternalScaler", 15s)) {
+    throw std::runtime_error("metrics-keda did not start: " + process_->Output());
+  }
+  stub_ = externalscaler::ExternalScaler::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials()));
+}
+
+externalscaler::ScaledObjectRef Ref(const Metadata& metadata) {
+  externalscaler::ScaledObjectRef ref;
+  ref.set_name("test-scaledobject");
+  ref.set_namespace_("default");
+  for (const auto& [key, value] : metadata) (*ref.mutable_scalermetadata())[key] = value;
+  return ref;
+}
+
+MetricReply GetMetrics(externalscaler::ExternalScaler::Stub& stub, const Metadata& metadata) {
+  externalscaler::GetMetricsRequest request;
+  *request.mutable_scaledobjectref() = Ref(metadata);
+  auto it = metadata.find("metricName");
+  request.set_metricname(it == metadata.end() ? "llm_load_avg" : it->second);
+  externalscaler::GetMetricsResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 3s);  // KEDA's HPA-path deadline
+  MetricReply reply;
+  reply.status = stub.GetMetrics(&context, request, &response);
+  if (reply.status.ok() && response.metricvalues_size() == 1) {
+    reply.value = response.metricvalues(0).metricvaluefloat();
+    reply.integer = response.metricvalues(0).metricvalue();
+  } else if (reply.status.ok()) {
+    reply.status = grpc::Status(grpc::StatusCode::INTERNAL, "expected exactly one metric value");
+  }
+  return reply;
+}
+
+ActiveReply IsActive(externalscaler::ExternalScaler::Stub& stub, const Metadata& metadata) {
+  externalscaler::IsActiveResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 3s);
+  ActiveReply reply;
+  reply.status = stub.IsActive(&context, Ref(metadata), &response);
+  reply.active = response.result();
+  return reply;
+}
+
+bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return condition();
+}
+
+}  // namespace mk::testing

@@ -1,0 +1,94 @@
+// The pieces of a real deployment, for integration tests: a nats-server, a
+// simulated Dynamo fleet (dynamo-mock-worker), the scaler, and a KEDA-like gRPC
+// client. Each runs as its own process on free loopback ports.
+#ifndef METRICS_KEDA_TESTS_INTEGRATION_CLUSTER_H_
+#define METRICS_KEDA_TESTS_INTEGRATION_CLUSTER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "externalscaler.grpc.pb.h"
+#include "process.h"
+
+namespace mk::testing {
+
+class NatsServer {
+ public:
+  explicit NatsServer(const TempDir& dir);
+  void Start();  // on the same port each time
+  void Kill();
+  std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+  // Publishes `text` as a request and waits for the reply (e.g. mock control).
+  std::string Request(const std::string& subject, const std::string& text);
+
+ private:
+  const TempDir& dir_;
+  int port_;
+  std::unique_ptr<Process> process_;
+};
+
+struct FleetSpec {
+  int workers = 2;
+  std::string form = "flat";
+  std::string pattern = "constant:0.5";
+  std::string component = "llm-worker";
+  std::string endpoint = "kv-router";
+  std::string lease_base{};  // hex; empty: the mock's default
+  std::vector<std::string> extra{};
+};
+
+class MockFleet {
+ public:
+  MockFleet(const TempDir& dir, const NatsServer& nats, FleetSpec spec);
+  // The subject the fleet takes `load V`, `pause`, `resume` on.
+  const std::string& control_subject() const { return control_subject_; }
+  Process& process() { return *process_; }
+
+ private:
+  std::string control_subject_;
+  std::unique_ptr<Process> process_;
+};
+
+class Scaler {
+ public:
+  // Starts metrics-keda with `args` added, and waits until it answers gRPC.
+  Scaler(const TempDir& dir, const NatsServer& nats, std::vector<std::string> args);
+  externalscaler::ExternalScaler::Stub& stub() { return *stub_; }
+  Process& process() { return *process_; }
+  int port() const { return port_; }
+
+ private:
+  int port_;
+  std::unique_ptr<Process> process_;
+  std::unique_ptr<externalscaler::ExternalScaler::Stub> stub_;
+};
+
+using Metadata = std::map<std::string, std::string>;
+
+externalscaler::ScaledObjectRef Ref(const Metadata& metadata);
+
+struct MetricReply {
+  grpc::Status status;
+  double value = 0;     // metricValueFloat
+  int64_t integer = 0;  // metricValue
+};
+MetricReply GetMetrics(externalscaler::ExternalScaler::Stub& stub, const Metadata& metadata);
+
+struct ActiveReply {
+  grpc::Status status;
+  bool active = false;
+};
+ActiveReply IsActive(externalscaler::ExternalScaler::Stub& stub, const Metadata& metadata);
+
+// Polls `condition` every 20 ms until it holds or `timeout` passes.
+bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+}  // namespace mk::testing
+
+#endif  // METRICS_KEDA_TESTS_INTEGRATION_CLUSTER_H_
