@@ -90,6 +90,7 @@ absl::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Start(
 
 NatsConnection::~NatsConnection() {
   if (connection_ == nullptr) return;
+  closing_ = true;
   natsConnection_Close(connection_);
   natsConnection_Destroy(connection_);
 }
@@ -102,7 +103,7 @@ void NatsConnection::OnConnected(natsConnection* nc, void* self) {
 void NatsConnection::OnDisconnected(natsConnection*, void* self) {
   auto* connection = static_cast<NatsConnection*>(self);
   // Callbacks may repeat while reconnect attempts fail; log the loss once.
-  if (connection->connected_.exchange(false)) {
+  if (connection->connected_.exchange(false) && !connection->closing_) {
     ++connection->disconnects_;
     spdlog::warn("NATS disconnected; reconnecting");
   }

@@ -53,6 +53,7 @@ class NatsConnection {
 
   natsConnection* connection_ = nullptr;
   std::atomic<bool> connected_{false};
+  std::atomic<bool> closing_{false};  // our own Close: not a loss worth logging
   std::atomic<uint64_t> disconnects_{0};
   std::atomic<uint64_t> reconnects_{0};
 };

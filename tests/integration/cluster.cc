@@ -69,6 +69,35 @@ MockFleet::MockFleet(const TempDir& dir, const NatsServer& nats, FleetSpec spec)
   }
 }
 
+RawResponder::RawResponder(const NatsServer& nats, const std::string& subject,
+                           std::vector<std::string> payloads)
+    : payloads_(std::move(payloads)) {
+  if (natsConnection_ConnectTo(&connection_, nats.url().c_str()) != NATS_OK ||
+      natsConnection_Subscribe(&subscription_, connection_, subject.c_str(), OnRequest, this) !=
+          NATS_OK ||
+      natsConnection_Flush(connection_) != NATS_OK) {
+    throw std::runtime_error("responder cannot subscribe to " + subject);
+  }
+}
+
+RawResponder::~RawResponder() {
+  natsSubscription_Unsubscribe(subscription_);
+  natsSubscription_Destroy(subscription_);
+  natsConnection_Destroy(connection_);
+}
+
+void RawResponder::OnRequest(natsConnection* connection, natsSubscription*, natsMsg* message,
+                             void* self) {
+  const char* reply = natsMsg_GetReply(message);
+  if (reply != nullptr) {
+    for (const std::string& payload : static_cast<RawResponder*>(self)->payloads_) {
+      natsConnection_Publish(connection, reply, payload.data(), static_cast<int>(payload.size()));
+    }
+    natsConnection_Flush(connection);
+  }
+  natsMsg_Destroy(message);
+}
+
 Scaler::Scaler(const TempDir& dir, const NatsServer& nats, std::vector<std::string> args)
     : port_(FreePort()) {
   std::vector<std::string> argv = {

@@ -5,6 +5,7 @@
 #define METRICS_KEDA_TESTS_INTEGRATION_CLUSTER_H_
 
 #include <grpcpp/grpcpp.h>
+#include <nats/nats.h>
 
 #include <chrono>
 #include <functional>
@@ -53,6 +54,24 @@ class MockFleet {
  private:
   std::string control_subject_;
   std::unique_ptr<Process> process_;
+};
+
+// Answers every request on `subject` with each of `payloads`: a misbehaving or
+// hostile publisher on the workers' subjects.
+class RawResponder {
+ public:
+  RawResponder(const NatsServer& nats, const std::string& subject,
+               std::vector<std::string> payloads);
+  ~RawResponder();
+  RawResponder(const RawResponder&) = delete;
+  RawResponder& operator=(const RawResponder&) = delete;
+
+ private:
+  static void OnRequest(natsConnection* connection, natsSubscription* subscription,
+                        natsMsg* message, void* self);
+  std::vector<std::string> payloads_;
+  natsConnection* connection_ = nullptr;
+  natsSubscription* subscription_ = nullptr;
 };
 
 class Scaler {

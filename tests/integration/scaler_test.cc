@@ -211,6 +211,45 @@ TEST_F(ScalerTest, LegacyHashedServiceNamesAreScrapedWhenEnabled) {
   EXPECT_TRUE(ValueBecomes(scaler, {}, 0.5)) << scaler.process().Output();
 }
 
+TEST_F(ScalerTest, GarbageOnTheWorkersSubjectIsDroppedWithoutShiftingAnyone) {
+  MockFleet fleet(dir_, nats_, {.workers = 2, .pattern = "constant:0.5"});
+  const std::string valid_prefix =
+      R"({"type":"io.nats.micro.v1.stats_response","name":"dynamo_llm-worker","endpoints":[)";
+  RawResponder garbage(
+      nats_, "$SRV.STATS.dynamo_llm-worker",
+      {"", "{", "null", "[1,2,3]", std::string("\0\xff\xfe{}", 5), std::string(100000, '{'),
+       valid_prefix + R"({"subject":"dynamo_llm-worker.kv-router-bad!","data":{}}]})",
+       valid_prefix +
+           R"({"subject":"dynamo_llm-worker.kv-router-77","data":{"request_active_slots":-1,)"
+           R"("request_total_slots":4,"kv_active_blocks":1,"kv_total_blocks":2}}]})",
+       valid_prefix + R"({"subject":"dynamo_llm-worker.kv-router-78","data":"NaN"}]})"});
+  Scaler scaler(dir_, nats_, kFast);
+  ASSERT_TRUE(ValueBecomes(scaler, {}, 1.0)) << scaler.process().Output();
+  for (int i = 0; i < 10; ++i) {
+    MetricReply reply = GetMetrics(scaler.stub(), {});
+    ASSERT_TRUE(reply.status.ok());
+    EXPECT_DOUBLE_EQ(reply.value, 1.0);
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(scaler.process().running());
+}
+
+TEST_F(ScalerTest, ScrapeEndsOnceEveryKnownWorkerHasAnswered) {
+  MockFleet fleet(dir_, nats_, {.workers = 3, .pattern = "constant:0.5"});
+  // A 5 s window that the rounds must not wait out; background rounds are rare.
+  Scaler scaler(dir_, nats_,
+                {"--scrape-window", "5", "--cache-ttl", "0.01", "--check-interval", "600"});
+  ASSERT_TRUE(ValueBecomes(scaler, {}, 1.5, 15s));  // the first round waits its window
+  for (int i = 0; i < 3; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    MetricReply reply = GetMetrics(scaler.stub(), {});
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_TRUE(reply.status.ok()) << reply.status.error_message();
+    EXPECT_DOUBLE_EQ(reply.value, 1.5);
+    EXPECT_LT(took, 2500ms) << "round " << i << " waited out its window";
+  }
+}
+
 // Reads a StreamIsActive stream on its own thread.
 class StreamReader {
  public:
