@@ -9,7 +9,11 @@ packages=(
   libnats-dev nats-server
   libsimdjson-dev libcli11-dev libspdlog-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  prometheus
 )
+# Tools some machines already have from elsewhere (another kubectl, a newer node).
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,8 +1,10 @@
-// metrics-keda: wires the NATS source, the fleet collectors and the KEDA gRPC
-// service together, then waits for SIGTERM/SIGINT to drain and exit 0.
+// metrics-keda: wires the NATS source, the fleet collectors, the KEDA gRPC
+// service and the HTTP observability endpoints together, then waits for
+// SIGTERM/SIGINT to drain and exit 0.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -13,9 +15,16 @@
 #include "fleet/collector.h"
 #include "fleet/target_registry.h"
 #include "keda/activation_streams.h"
+#include "keda/rpc_counters.h"
 #include "keda/scaler_service.h"
+#include "keda/trigger_log.h"
 #include "nats/nats_connection.h"
 #include "nats/stats_scraper.h"
+#include "observability/exposition.h"
+#include "observability/health.h"
+#include "observability/http_server.h"
+#include "observability/logging.h"
+#include "observability/status_page.h"
 
 namespace {
 
@@ -26,6 +35,11 @@ std::chrono::nanoseconds Seconds(double s) {
 std::string ListenAddress(const std::string& host, int port) {
   const bool ipv6 = host.find(':') != std::string::npos && host.front() != '[';
   return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "metrics-keda: %s\n", message.c_str());
+  return code;
 }
 
 }  // namespace
@@ -39,10 +53,7 @@ int main(int argc, char** argv) {
     return command_line.exit_code;
   }
   const config::Options& options = *command_line.options;
-
-  spdlog::set_default_logger(spdlog::stderr_color_mt("metrics-keda"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
-  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  observability::ConfigureLogging(options.log_level, options.log_format);
 
   // Termination signals are taken by sigwait below, never by another thread.
   sigset_t signals;
@@ -52,17 +63,12 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   absl::StatusOr<std::vector<std::string>> servers = nats::SplitServerList(options.nats_server);
-  if (!servers.ok()) {
-    std::fprintf(stderr, "metrics-keda: --nats-server: %s\n",
-                 std::string(servers.status().message()).c_str());
-    return 2;
-  }
-  absl::StatusOr<std::unique_ptr<nats::NatsConnection>> connection =
-      nats::NatsConnection::Start({.servers = *servers});
-  if (!connection.ok()) {
-    std::fprintf(stderr, "metrics-keda: %s\n", std::string(connection.status().message()).c_str());
-    return 1;
-  }
+  if (!servers.ok()) return Fail(2, "--nats-server: " + std::string(servers.status().message()));
+  observability::HealthReporter health;
+  absl::StatusOr<std::unique_ptr<nats::NatsConnection>> connection = nats::NatsConnection::Start(
+      {.servers = *servers,
+       .on_state_change = [&health](bool connected) { health.SetNatsConnected(connected); }});
+  if (!connection.ok()) return Fail(1, std::string(connection.status().message()));
 
   const fleet::Target default_target{options.dynamo_namespace, options.component_name,
                                      options.endpoint_name};
@@ -77,8 +83,36 @@ int main(int argc, char** argv) {
       nats::StatsScraperFactory(**connection, options.legacy_service_names),
       Seconds(options.target_idle_seconds));
   keda::ActivationStreams streams(settings.check_interval);
-  keda::ScalerService service(registry, {default_target, options.threshold}, streams);
+  keda::RpcCounters rpc_counters;
+  keda::TriggerLog trigger_log;
+  keda::ScalerService service(registry, {default_target, options.threshold}, streams, rpc_counters,
+                              trigger_log);
 
+  const observability::ScalerState state{registry, rpc_counters, streams, **connection,
+                                         METRICS_KEDA_VERSION};
+  absl::StatusOr<std::unique_ptr<observability::HttpServer>> http =
+      observability::HttpServer::Start(
+          options.host, options.metrics_port,
+          {{"/metrics",
+            [&] {
+              return observability::HttpResponse{"text/plain; version=0.0.4; charset=utf-8",
+                                                 observability::RenderPrometheusText(state)};
+            }},
+           {"/status",
+            [&] {
+              return observability::HttpResponse{
+                  "application/json",
+                  observability::StatusJson(observability::GatherStatus(state, trigger_log))};
+            }},
+           {"/", [&] {
+              return observability::HttpResponse{
+                  "text/html; charset=utf-8",
+                  observability::StatusHtml(observability::GatherStatus(state, trigger_log))};
+            }}});
+  if (!http.ok()) return Fail(1, "--metrics-port: " + std::string(http.status().message()));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
   const std::string address = ListenAddress(options.host, options.port);
@@ -87,18 +121,21 @@ int main(int argc, char** argv) {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || bound_port == 0) {
-    std::fprintf(stderr, "metrics-keda: --port: cannot listen on %s\n", address.c_str());
-    return 1;
-  }
-  spdlog::info("serving externalscaler.ExternalScaler on {} (port {}); default target {}", address,
-               bound_port, default_target.ToString());
+  if (!server || bound_port == 0) return Fail(1, "--port: cannot listen on " + address);
+  health.Attach(server->GetHealthCheckService());
+  spdlog::info(
+      "serving externalscaler.ExternalScaler on {} (port {}), HTTP on port {}; "
+      "default target {}",
+      address, bound_port, (*http)->port(), default_target.ToString());
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("{} received: ending streams and draining", strsignal(signal_number));
+  health.SetDraining();
   streams.FinishAll();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  // The health service dies with the server; NATS callbacks may still come.
+  health.Attach(nullptr);
   spdlog::info("stopped");
   return 0;
 }

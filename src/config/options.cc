@@ -44,6 +44,13 @@ double Number(const std::string& flag, const std::string& text, double low, bool
   return *value;
 }
 
+int Port(const std::string& flag, const std::string& text) {
+  const std::string accepted = "expected an integer port in [0, 65535]";
+  const int port = static_cast<int>(Number(flag, text, 0, false, 65535, accepted));
+  if (std::to_string(port) != text) throw Bad(flag, text, accepted);
+  return port;
+}
+
 std::string Name(const std::string& flag, const std::string& text) {
   if (!dynamo::IsSubjectSafeName(text)) {
     throw Bad(flag, text, "expected 1-128 characters of [A-Za-z0-9_-]");
@@ -59,9 +66,10 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
   Options defaults;
   std::string component = defaults.component_name, endpoint = defaults.endpoint_name,
               host = defaults.host, dynamo_namespace = defaults.dynamo_namespace,
-              nats_server = defaults.nats_server, log_level = defaults.log_level;
+              nats_server = defaults.nats_server, log_level = defaults.log_level,
+              log_format = defaults.log_format;
   std::string port = "9090", threshold = "0.7", check_interval = "5", cache_ttl = "5",
-              max_staleness, scrape_window = "0.5", target_idle = "600";
+              max_staleness, scrape_window = "0.5", target_idle = "600", metrics_port = "9091";
   bool legacy = false;
 
   app.add_option("--component-name", component, "Default Dynamo component to monitor")
@@ -96,6 +104,11 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
+  app.add_option("--log-format", log_format, "text or json (one object per line)")
+      ->capture_default_str();
+  app.add_option("--metrics-port", metrics_port,
+                 "HTTP port of /metrics, /status and / (0: any free port)")
+      ->capture_default_str();
 
   CommandLine result;
   try {
@@ -119,11 +132,8 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
     options.dynamo_namespace = Name("--namespace", dynamo_namespace);
     if (host.empty()) throw Bad("--host", host, "expected an address to listen on");
     options.host = host;
-    options.port = static_cast<int>(
-        Number("--port", port, 0, false, 65535, "expected an integer port in [0, 65535]"));
-    if (std::to_string(options.port) != port) {
-      throw Bad("--port", port, "expected an integer port in [0, 65535]");
-    }
+    options.port = Port("--port", port);
+    options.metrics_port = Port("--metrics-port", metrics_port);
     options.threshold = Number("--threshold", threshold, 0, true, 1, "expected a number in (0, 1]");
     options.check_interval_seconds =
         Number("--check-interval", check_interval, 0, true, 3600, "expected seconds in (0, 3600]");
@@ -148,6 +158,10 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
       throw Bad("--log-level", log_level, "expected trace, debug, info, warn or error");
     }
     options.log_level = log_level;
+    if (log_format != "text" && log_format != "json") {
+      throw Bad("--log-format", log_format, "expected text or json");
+    }
+    options.log_format = log_format;
     options.legacy_service_names = legacy;
     result.options = std::move(options);
   } catch (const BadValue& bad) {

@@ -26,6 +26,8 @@ struct Options {
   bool legacy_service_names = false;
   double target_idle_seconds = 600;
   std::string log_level = "info";
+  std::string log_format = "text";
+  int metrics_port = 9091;  // HTTP: /metrics, /status, /
 };
 
 // Either options to run with, or an exit: --help/--version text (code 0) or an

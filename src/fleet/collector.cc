@@ -120,6 +120,7 @@ void Collector::RunRound() {
   absl::StatusOr<ScrapeResult> result = scraper_->Scrape(request);
   const auto ended = Clock::now();
   ++round_;
+  scrape_durations_.Record(ended - started);
 
   SnapshotPtr snapshot;
   std::vector<dynamo::WorkerKey> joined, left;

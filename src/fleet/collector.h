@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/duration_histogram.h"
 #include "dynamo/stats_decoder.h"
 #include "fleet/load_source.h"
 #include "fleet/snapshot.h"
@@ -77,6 +78,7 @@ class Collector {
   void RemoveListener(uint64_t id);
 
   CollectorStats Stats() const;
+  const DurationHistogram& scrape_durations() const { return scrape_durations_; }
   const Target& target() const { return target_; }
   const CollectorSettings& settings() const { return settings_; }
 
@@ -98,6 +100,7 @@ class Collector {
   // Callers waiting for the next round; any waiter makes that round start now.
   std::vector<SnapshotCallback> waiters_;
   CollectorStats stats_;
+  DurationHistogram scrape_durations_;
   WorkerTable table_;  // touched by the collector thread only
   uint64_t round_ = 0;
 

@@ -1,35 +1,62 @@
 #include "keda/scaler_service.h"
 
+#include <chrono>
+
 #include "keda/metric_answer.h"
 
 namespace mk::keda {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string ScaledObjectName(const externalscaler::ScaledObjectRef& ref) {
+  return ref.namespace_() + "/" + ref.name();
+}
+
+}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 ScalerService::ScalerService(fleet::TargetRegistry& registry, TriggerDefaults defaults,
-                             ActivationStreams& streams)
-    : registry_(registry), defaults_(std::move(defaults)), streams_(streams) {}
+                             ActivationStreams& streams, RpcCounters& counters,
+                             TriggerLog& triggers)
+    : registry_(registry),
+      defaults_(std::move(defaults)),
+      streams_(streams),
+      counters_(counters),
+      triggers_(triggers) {}
 
 template <typename Fill>
-grpc::ServerUnaryReactor* ScalerService::Answer(grpc::CallbackServerContext* context,
+grpc::ServerUnaryReactor* ScalerService::Answer(Rpc rpc, grpc::CallbackServerContext* context,
                                                 const externalscaler::ScaledObjectRef& ref,
                                                 Fill fill) {
+  const auto started = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(ref.scalermetadata(), defaults_);
+  // Every way out: counted, logged as the trigger's last answer, finished.
+  auto finish = [this, rpc, started, reactor, &ref, config](
+                    const absl::Status& status, const std::optional<MetricAnswer>& answer,
+                    size_t workers) {
+    counters_.Record(rpc, static_cast<int>(status.code()), Clock::now() - started);
+    triggers_.Record(ScaledObjectName(ref), ref.scalermetadata(), rpc, config, status, answer,
+                     workers);
+    reactor->Finish(ToGrpcStatus(status));
+  };
   if (!config.ok()) {
-    reactor->Finish(ToGrpcStatus(config.status()));
+    finish(config.status(), std::nullopt, 0);
     return reactor;
   }
   registry_.CollectorFor(config->target)
       ->WithFreshSnapshot(
-          [reactor, config = *config, fill](absl::StatusOr<fleet::SnapshotPtr> snapshot) {
-            if (!snapshot.ok()) return reactor->Finish(ToGrpcStatus(snapshot.status()));
+          [finish, config = *config, fill](absl::StatusOr<fleet::SnapshotPtr> snapshot) {
+            if (!snapshot.ok()) return finish(snapshot.status(), std::nullopt, 0);
+            const size_t workers = (*snapshot)->figures.units;
             absl::StatusOr<MetricAnswer> answer = AnswerFor(config, (*snapshot)->figures);
-            if (!answer.ok()) return reactor->Finish(ToGrpcStatus(answer.status()));
+            if (!answer.ok()) return finish(answer.status(), std::nullopt, workers);
             fill(config, *answer);
-            reactor->Finish(grpc::Status::OK);
+            finish(absl::OkStatus(), *answer, workers);
           });
   return reactor;
 }
@@ -37,26 +64,30 @@ grpc::ServerUnaryReactor* ScalerService::Answer(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* ScalerService::GetMetricSpec(
     grpc::CallbackServerContext* context, const externalscaler::ScaledObjectRef* request,
     externalscaler::GetMetricSpecResponse* response) {
+  const auto started = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(request->scalermetadata(), defaults_);
-  if (!config.ok()) {
-    reactor->Finish(ToGrpcStatus(config.status()));
-    return reactor;
+  if (config.ok()) {
+    // Warm the target's collector: GetMetrics follows.
+    registry_.CollectorFor(config->target);
+    externalscaler::MetricSpec* spec = response->add_metricspecs();
+    spec->set_metricname(std::string(fleet::MetricName(config->metric)));
+    spec->set_targetsizefloat(config->threshold);
+    spec->set_targetsize(CeilToInt64(config->threshold));
+  } else {
+    triggers_.Record(ScaledObjectName(*request), request->scalermetadata(), Rpc::kGetMetricSpec,
+                     config, config.status(), std::nullopt, 0);
   }
-  // Warm the target's collector: GetMetrics follows.
-  registry_.CollectorFor(config->target);
-  externalscaler::MetricSpec* spec = response->add_metricspecs();
-  spec->set_metricname(std::string(fleet::MetricName(config->metric)));
-  spec->set_targetsizefloat(config->threshold);
-  spec->set_targetsize(CeilToInt64(config->threshold));
-  reactor->Finish(grpc::Status::OK);
+  counters_.Record(Rpc::kGetMetricSpec, static_cast<int>(config.status().code()),
+                   Clock::now() - started);
+  reactor->Finish(ToGrpcStatus(config.status()));
   return reactor;
 }
 
 grpc::ServerUnaryReactor* ScalerService::GetMetrics(
     grpc::CallbackServerContext* context, const externalscaler::GetMetricsRequest* request,
     externalscaler::GetMetricsResponse* response) {
-  return Answer(context, request->scaledobjectref(),
+  return Answer(Rpc::kGetMetrics, context, request->scaledobjectref(),
                 [request, response](const TriggerConfig& config, const MetricAnswer& answer) {
                   externalscaler::MetricValue* value = response->add_metricvalues();
                   value->set_metricname(request->metricname().empty()
@@ -70,15 +101,20 @@ grpc::ServerUnaryReactor* ScalerService::GetMetrics(
 grpc::ServerUnaryReactor* ScalerService::IsActive(grpc::CallbackServerContext* context,
                                                   const externalscaler::ScaledObjectRef* request,
                                                   externalscaler::IsActiveResponse* response) {
-  return Answer(context, *request, [response](const TriggerConfig&, const MetricAnswer& answer) {
-    response->set_result(answer.active);
-  });
+  return Answer(Rpc::kIsActive, context, *request,
+                [response](const TriggerConfig&, const MetricAnswer& answer) {
+                  response->set_result(answer.active);
+                });
 }
 
 grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ScalerService::StreamIsActive(
     grpc::CallbackServerContext* /*context*/, const externalscaler::ScaledObjectRef* request) {
   absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(request->scalermetadata(), defaults_);
+  counters_.Record(Rpc::kStreamIsActive, static_cast<int>(config.status().code()),
+                   std::chrono::nanoseconds(0));
   if (!config.ok()) {
+    triggers_.Record(ScaledObjectName(*request), request->scalermetadata(), Rpc::kStreamIsActive,
+                     config, config.status(), std::nullopt, 0);
     // A reactor that only reports the error.
     class Refused : public grpc::ServerWriteReactor<externalscaler::IsActiveResponse> {
      public:

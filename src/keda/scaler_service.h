@@ -2,8 +2,9 @@
 // trigger metadata (INVALID_ARGUMENT on a bad value), finds the target's
 // collector and answers from a snapshot: at once when it is fresh, else when the
 // shared refresh completes, with UNAVAILABLE when no snapshot within the
-// staleness bound can be had. GetMetricSpec never depends on the fleet.
-// Thread-safe; owned by main and outlived by the registry and streams it uses.
+// staleness bound can be had. GetMetricSpec never depends on the fleet. Every
+// answer is counted and kept in the trigger log.
+// Thread-safe; owned by main and outlived by everything it refers to.
 #ifndef METRICS_KEDA_KEDA_SCALER_SERVICE_H_
 #define METRICS_KEDA_KEDA_SCALER_SERVICE_H_
 
@@ -12,14 +13,16 @@
 #include "externalscaler.grpc.pb.h"
 #include "fleet/target_registry.h"
 #include "keda/activation_streams.h"
+#include "keda/rpc_counters.h"
 #include "keda/trigger_config.h"
+#include "keda/trigger_log.h"
 
 namespace mk::keda {
 
 class ScalerService final : public externalscaler::ExternalScaler::CallbackService {
  public:
   ScalerService(fleet::TargetRegistry& registry, TriggerDefaults defaults,
-                ActivationStreams& streams);
+                ActivationStreams& streams, RpcCounters& counters, TriggerLog& triggers);
 
   grpc::ServerUnaryReactor* GetMetricSpec(grpc::CallbackServerContext* context,
                                           const externalscaler::ScaledObjectRef* request,
@@ -35,15 +38,17 @@ class ScalerService final : public externalscaler::ExternalScaler::CallbackServi
       const externalscaler::ScaledObjectRef* request) override;
 
  private:
-  // Parses the metadata and calls `answer` with the trigger's answer on a fresh
-  // snapshot; finishes the reactor with the error otherwise.
+  // Answers `rpc` for the trigger of `ref` from a fresh snapshot through `fill`,
+  // or finishes with the error.
   template <typename Fill>
-  grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
+  grpc::ServerUnaryReactor* Answer(Rpc rpc, grpc::CallbackServerContext* context,
                                    const externalscaler::ScaledObjectRef& ref, Fill fill);
 
   fleet::TargetRegistry& registry_;
   const TriggerDefaults defaults_;
   ActivationStreams& streams_;
+  RpcCounters& counters_;
+  TriggerLog& triggers_;
 };
 
 // The gRPC status for an absl one (same code and message).

@@ -51,6 +51,7 @@ absl::StatusOr<std::vector<std::string>> SplitServerList(const std::string& list
 absl::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Start(
     const ConnectionSettings& settings) {
   std::unique_ptr<NatsConnection> self(new NatsConnection());
+  self->on_state_change_ = settings.on_state_change;
   natsOptions* options = nullptr;
   if (natsStatus s = natsOptions_Create(&options); s != NATS_OK) {
     return NatsError("creating NATS options", s);
@@ -67,7 +68,6 @@ absl::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Start(
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(options, 2);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(options, OnDisconnected, self.get());
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(options, OnReconnected, self.get());
-  if (s == NATS_OK) s = natsOptions_SetClosedCB(options, OnClosed, self.get());
   if (s == NATS_OK) s = natsOptions_SetErrorHandler(options, OnAsyncError, self.get());
   if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(options, true, OnConnected, self.get());
   if (s != NATS_OK) {
@@ -78,7 +78,7 @@ absl::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Start(
   s = natsConnection_Connect(&self->connection_, options);
   natsOptions_Destroy(options);
   if (s == NATS_OK) {
-    self->connected_ = true;
+    self->SetConnected(true);
     spdlog::info("NATS connected to {}", ConnectedUrl(self->connection_));
   } else if (s == NATS_NOT_YET_CONNECTED) {
     spdlog::warn("NATS not reachable yet; retrying in the background");
@@ -93,10 +93,18 @@ NatsConnection::~NatsConnection() {
   closing_ = true;
   natsConnection_Close(connection_);
   natsConnection_Destroy(connection_);
+  // Callbacks run on the library's threads and may still be queued: wait for
+  // them, since they point at this object.
+  nats_CloseAndWait(2000);
+}
+
+void NatsConnection::SetConnected(bool connected) {
+  connected_ = connected;
+  if (on_state_change_) on_state_change_(connected);
 }
 
 void NatsConnection::OnConnected(natsConnection* nc, void* self) {
-  static_cast<NatsConnection*>(self)->connected_ = true;
+  static_cast<NatsConnection*>(self)->SetConnected(true);
   spdlog::info("NATS connected to {}", ConnectedUrl(nc));
 }
 
@@ -105,6 +113,7 @@ void NatsConnection::OnDisconnected(natsConnection*, void* self) {
   // Callbacks may repeat while reconnect attempts fail; log the loss once.
   if (connection->connected_.exchange(false) && !connection->closing_) {
     ++connection->disconnects_;
+    if (connection->on_state_change_) connection->on_state_change_(false);
     spdlog::warn("NATS disconnected; reconnecting");
   }
 }
@@ -112,12 +121,8 @@ void NatsConnection::OnDisconnected(natsConnection*, void* self) {
 void NatsConnection::OnReconnected(natsConnection* nc, void* self) {
   auto* connection = static_cast<NatsConnection*>(self);
   ++connection->reconnects_;
-  connection->connected_ = true;
+  connection->SetConnected(true);
   spdlog::info("NATS reconnected to {}", ConnectedUrl(nc));
-}
-
-void NatsConnection::OnClosed(natsConnection*, void* self) {
-  static_cast<NatsConnection*>(self)->connected_ = false;
 }
 
 void NatsConnection::OnAsyncError(natsConnection*, natsSubscription*, natsStatus err, void*) {

@@ -2,7 +2,7 @@
 // background (the scaler starts even while NATS is down), reconnects forever, and
 // tracks whether it is connected and how often it has lost the connection, so a
 // scrape can tell whether its whole round ran on a live connection.
-// Thread-safe.
+// Thread-safe. One per process: destroying it closes the NATS library.
 #ifndef METRICS_KEDA_NATS_NATS_CONNECTION_H_
 #define METRICS_KEDA_NATS_NATS_CONNECTION_H_
 
@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,8 @@ namespace mk::nats {
 struct ConnectionSettings {
   std::vector<std::string> servers;  // nats:// URLs
   std::string client_name = "metrics-keda";
+  // Told of every change of the connected state, on a NATS client thread.
+  std::function<void(bool connected)> on_state_change;
 };
 
 // `nats://user:secret@host:4222` -> `nats://user:***@host:4222`; tokens likewise.
@@ -48,9 +51,11 @@ class NatsConnection {
   static void OnConnected(natsConnection* nc, void* self);
   static void OnDisconnected(natsConnection* nc, void* self);
   static void OnReconnected(natsConnection* nc, void* self);
-  static void OnClosed(natsConnection* nc, void* self);
   static void OnAsyncError(natsConnection* nc, natsSubscription* sub, natsStatus err, void* self);
 
+  void SetConnected(bool connected);
+
+  std::function<void(bool)> on_state_change_;
   natsConnection* connection_ = nullptr;
   std::atomic<bool> connected_{false};
   std::atomic<bool> closing_{false};  // our own Close: not a loss worth logging

@@ -1,7 +1,11 @@
 #include "cluster.h"
 
+#include <arpa/inet.h>
 #include <nats/nats.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <stdexcept>
 #include <thread>
@@ -99,10 +103,16 @@ void RawResponder::OnRequest(natsConnection* connection, natsSubscription*, nats
 }
 
 Scaler::Scaler(const TempDir& dir, const NatsServer& nats, std::vector<std::string> args)
-    : port_(FreePort()) {
-  std::vector<std::string> argv = {
-      BinaryPath("metrics-keda"), "--host",        "127.0.0.1", "--port",
-      std::to_string(port_),      "--nats-server", nats.url()};
+    : port_(FreePort()), metrics_port_(FreePort()) {
+  std::vector<std::string> argv = {BinaryPath("metrics-keda"),
+                                   "--host",
+                                   "127.0.0.1",
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--metrics-port",
+                                   std::to_string(metrics_port_),
+                                   "--nats-server",
+                                   nats.url()};
   argv.insert(argv.end(), args.begin(), args.end());
   process_ = std::make_unique<Process>(argv, dir.path() + "/scaler.log");
   // Connecting before the port is bound would put the channel into back-off.
@@ -111,6 +121,28 @@ Scaler::Scaler(const TempDir& dir, const NatsServer& nats, std::vector<std::stri
   }
   stub_ = externalscaler::ExternalScaler::NewStub(grpc::CreateChannel(
       "127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials()));
+}
+
+std::string Scaler::Http(const std::string& path) const {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(metrics_port_));
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buffer[65536];
+      ssize_t n;
+      while ((n = read(fd, buffer, sizeof buffer)) > 0) response.append(buffer, n);
+    }
+  }
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  const bool ok = response.rfind("HTTP/1.1 200", 0) == 0 || response.rfind("HTTP/1.0 200", 0) == 0;
+  if (!ok || body == std::string::npos) return "";
+  return response.substr(body + 4);
 }
 
 externalscaler::ScaledObjectRef Ref(const Metadata& metadata) {

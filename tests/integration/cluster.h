@@ -81,9 +81,13 @@ class Scaler {
   externalscaler::ExternalScaler::Stub& stub() { return *stub_; }
   Process& process() { return *process_; }
   int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
+  // The body of GET `path` on the HTTP port; empty if the request failed.
+  std::string Http(const std::string& path) const;
 
  private:
   int port_;
+  int metrics_port_;
   std::unique_ptr<Process> process_;
   std::unique_ptr<externalscaler::ExternalScaler::Stub> stub_;
 };

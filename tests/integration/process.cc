@@ -77,14 +77,19 @@ bool Process::running() {
   return true;
 }
 
+std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return exit_status_;
+}
+
 std::optional<int> Process::Stop(int signal, std::chrono::milliseconds timeout) {
   if (!running()) return exit_status_;
   kill(pid_, signal);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!running()) return exit_status_;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  if (std::optional<int> status = Wait(timeout)) return status;
   kill(pid_, SIGKILL);
   int status = 0;
   waitpid(pid_, &status, 0);

@@ -38,6 +38,8 @@ class Process {
   // Sends `signal` and waits up to `timeout`; the exit status, or nothing if it
   // did not exit in time (it is then killed).
   std::optional<int> Stop(int signal, std::chrono::milliseconds timeout);
+  // Waits up to `timeout` for the process to exit by itself; its exit status.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
   bool running();
   // Waits until the log contains `text`; false on timeout or early exit.
   bool WaitForOutput(const std::string& text, std::chrono::milliseconds timeout);

@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -14,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <limits>
 #include <mutex>
@@ -23,6 +25,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "mock_worker/load_pattern.h"
@@ -33,8 +36,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::string_view kProgram = "dynamo-mock-worker";
-constexpr uint64_t kDefaultLeaseBase = 0x7587867c5a2d0000ULL;
+constexpr char kProgram[] = "dynamo-mock-worker";
 constexpr int kConnectGiveUpSeconds = 10;
 
 enum class FormOption { kFlat, kNested, kMixed };
@@ -51,7 +53,7 @@ struct Config {
   uint64_t kv_total_blocks = 8192;
   uint64_t slots_total = 64;
   uint32_t dp_ranks = 1;
-  uint64_t lease_base = kDefaultLeaseBase;
+  uint64_t lease_base = 0;  // from --lease-base
   bool legacy_names = false;
   std::string control_subject;
   double duration_seconds = 0;
@@ -63,7 +65,7 @@ struct Config {
   for (char& c : line) {
     if (c == '\n' || c == '\r') c = ' ';
   }
-  std::fprintf(stderr, "%s: %s\n", std::string(kProgram).c_str(), line.c_str());
+  std::fprintf(stderr, "%s: %s\n", kProgram, line.c_str());
   std::exit(2);
 }
 
@@ -106,11 +108,11 @@ struct ParsedCommandLine {
 ParsedCommandLine ParseCommandLine(int argc, char** argv) {
   Config c;
   std::string form = "flat";
-  std::string lease_base;
+  std::string lease_base = "7587867c5a2d0000";
   CLI::App app{
       "Simulates K NVIDIA Dynamo LLM workers of one target on NATS: answers $SRV.PING, "
       "$SRV.INFO and $SRV.STATS with ForwardPassMetrics that follow a load pattern.",
-      std::string(kProgram)};
+      kProgram};
   app.option_defaults()->always_capture_default();
   app.add_option("--nats-server", c.nats_server, "NATS server URL(s), comma separated")
       ->envname("NATS_SERVER");
@@ -134,9 +136,8 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{0}, uint64_t{1'000'000'000'000}));
   app.add_option("--dp-ranks", c.dp_ranks, "Data-parallel ranks per worker")
       ->check(CLI::Range(uint32_t{1}, uint32_t{64}));
-  app.add_option(
-      "--lease-base", lease_base,
-      "Lease id of worker 0 in hex (worker i gets base + i) [default: 7587867c5a2d0000]");
+  app.add_option("--lease-base", lease_base,
+                 "Lease id of worker 0 in hex, optional 0x prefix (worker i gets base + i)");
   app.add_flag("--legacy-names", c.legacy_names,
                "Dynamo 0.1 service names: '-' mapped to '_' and a hash suffix");
   app.add_option("--control-subject", c.control_subject,
@@ -159,14 +160,12 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
   c.form = form == "nested"  ? FormOption::kNested
            : form == "mixed" ? FormOption::kMixed
                              : FormOption::kFlat;
-  if (!lease_base.empty()) {
-    const std::optional<uint64_t> base = ParseHexU64(lease_base);
-    if (!base) {
-      UsageError("--lease-base: expected 1 to 16 hex digits (optional 0x prefix), got '" +
-                 lease_base + "'");
-    }
-    c.lease_base = *base;
+  const std::optional<uint64_t> base = ParseHexU64(lease_base);
+  if (!base) {
+    UsageError("--lease-base: expected 1 to 16 hex digits (optional 0x prefix), got '" +
+               lease_base + "'");
   }
+  c.lease_base = *base;
   if (c.lease_base > std::numeric_limits<uint64_t>::max() - (c.workers - 1)) {
     UsageError("--lease-base: base + workers - 1 must fit in 64 bits");
   }
@@ -194,6 +193,10 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
   parsed.pattern = std::get<LoadPattern>(std::move(pattern));
   return parsed;
 }
+
+// Set before the connection is closed on purpose, so that neither the close nor a reply
+// cut short by it is reported as a failure.
+std::atomic<bool> g_closing{false};
 
 // The simulated fleet: identities, current load pattern and the NATS callbacks.
 // Callbacks of different subscriptions run on different library threads, so the
@@ -336,9 +339,9 @@ class MockFleet {
     }
     // Get the batch on the wire now rather than when the library's flusher wakes.
     if (status == NATS_OK) status = natsConnection_FlushTimeout(nc, 5000);
-    if (status != NATS_OK) {
-      std::fprintf(stderr, "%s: answering %s failed: %s\n", std::string(kProgram).c_str(),
-                   natsMsg_GetSubject(msg), natsStatus_GetText(status));
+    if (status != NATS_OK && !g_closing.load()) {
+      std::fprintf(stderr, "%s: answering %s failed: %s\n", kProgram, natsMsg_GetSubject(msg),
+                   natsStatus_GetText(status));
     }
   }
 
@@ -416,22 +419,17 @@ class MockFleet {
   std::atomic<bool> paused_{false};
 };
 
-// Set before the connection is closed on purpose, so that the close does not report
-// itself as a lost connection.
-std::atomic<bool> g_closing{false};
-
 void OnDisconnected(natsConnection*, void*) {
   if (g_closing.load()) return;
-  std::fprintf(stderr, "%s: disconnected from NATS, reconnecting\n", std::string(kProgram).c_str());
+  std::fprintf(stderr, "%s: disconnected from NATS, reconnecting\n", kProgram);
 }
 
 void OnReconnected(natsConnection*, void*) {
-  std::fprintf(stderr, "%s: reconnected to NATS\n", std::string(kProgram).c_str());
+  std::fprintf(stderr, "%s: reconnected to NATS\n", kProgram);
 }
 
 void OnAsyncError(natsConnection*, natsSubscription*, natsStatus err, void*) {
-  std::fprintf(stderr, "%s: NATS error: %s\n", std::string(kProgram).c_str(),
-               natsStatus_GetText(err));
+  std::fprintf(stderr, "%s: NATS error: %s\n", kProgram, natsStatus_GetText(err));
 }
 
 // Waits up to `timeout` for SIGINT/SIGTERM (blocked in every thread, see main);
@@ -460,10 +458,14 @@ int Run(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A shell starting us in the background sets SIGINT to ignored, and an ignored
+  // signal is discarded rather than left pending for sigtimedwait.
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   signal(SIGPIPE, SIG_IGN);
 
   if (nats_Open(-1) != NATS_OK) {
-    std::fprintf(stderr, "%s: cannot initialise the NATS library\n", std::string(kProgram).c_str());
+    std::fprintf(stderr, "%s: cannot initialise the NATS library\n", kProgram);
     return 1;
   }
   MockFleet fleet(config, std::move(*parsed.pattern));
@@ -471,7 +473,7 @@ int Run(int argc, char** argv) {
   natsOptions* opts = nullptr;
   natsOptions_Create(&opts);
   natsOptions_SetURL(opts, config.nats_server.c_str());
-  natsOptions_SetName(opts, std::string(kProgram).c_str());
+  natsOptions_SetName(opts, kProgram);
   natsOptions_SetTimeout(opts, 2000);
   natsOptions_SetMaxReconnect(opts, -1);  // a test may restart the server under us
   natsOptions_SetReconnectWait(opts, 250);
@@ -486,9 +488,8 @@ int Run(int argc, char** argv) {
     if (s == NATS_OK) break;
     nc = nullptr;
     if (Clock::now() >= give_up) {
-      std::fprintf(stderr, "%s: cannot connect to %s within %d s: %s\n",
-                   std::string(kProgram).c_str(), config.nats_server.c_str(), kConnectGiveUpSeconds,
-                   natsStatus_GetText(s));
+      std::fprintf(stderr, "%s: cannot connect to %s within %d s: %s\n", kProgram,
+                   config.nats_server.c_str(), kConnectGiveUpSeconds, natsStatus_GetText(s));
       natsOptions_Destroy(opts);
       nats_Close();
       return 1;
@@ -503,8 +504,7 @@ int Run(int argc, char** argv) {
   natsStatus s = fleet.Subscribe(nc);
   if (s == NATS_OK) s = natsConnection_FlushTimeout(nc, 5000);
   if (s != NATS_OK) {
-    std::fprintf(stderr, "%s: cannot subscribe: %s\n", std::string(kProgram).c_str(),
-                 natsStatus_GetText(s));
+    std::fprintf(stderr, "%s: cannot subscribe: %s\n", kProgram, natsStatus_GetText(s));
     fleet.Unsubscribe();
     natsConnection_Destroy(nc);
     natsOptions_Destroy(opts);

@@ -1,0 +1,61 @@
+// The recent triggers KEDA asked about and what each was last answered, with
+// the reason, for /status. A trigger is one ScaledObject (namespace/name) with
+// one metadata map. Logs a line when a trigger's activation flips. Bounded:
+// triggers unheard of for an hour are forgotten, and at most kMaxTriggers kept.
+// Thread-safe.
+#ifndef METRICS_KEDA_KEDA_TRIGGER_LOG_H_
+#define METRICS_KEDA_KEDA_TRIGGER_LOG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "keda/metric_answer.h"
+#include "keda/rpc_counters.h"
+#include "keda/trigger_config.h"
+
+namespace mk::keda {
+
+struct TriggerRecord {
+  std::string scaled_object;  // namespace/name
+  std::map<std::string, std::string> metadata;
+  std::optional<TriggerConfig> config;  // none when the metadata was invalid
+  Rpc last_rpc = Rpc::kGetMetrics;
+  std::chrono::system_clock::time_point last_seen;
+  absl::Status last_status;
+  std::optional<double> value;              // last GetMetrics value
+  std::optional<bool> active;               // last activation answered
+  size_t workers = 0;                       // N behind the last answer
+  std::optional<int64_t> desired_replicas;  // what the HPA would aim for
+  std::string reason;                       // how the last answer came about
+};
+
+class TriggerLog {
+ public:
+  static constexpr size_t kMaxTriggers = 1000;
+  static constexpr std::chrono::hours kForgetAfter{1};
+
+  // An RPC answered from `answer` over `workers` units, or failed with `status`.
+  void Record(const std::string& scaled_object, const Metadata& metadata, Rpc rpc,
+              const absl::StatusOr<TriggerConfig>& config, const absl::Status& status,
+              const std::optional<MetricAnswer>& answer, size_t workers);
+
+  std::vector<TriggerRecord> Recent() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, TriggerRecord> records_;  // by scaled object + metadata
+};
+
+// ceil(value / threshold) for AverageValue, ceil(value / threshold * workers) for
+// Value: the HPA's aim before tolerance and min/max.
+int64_t DesiredReplicas(const TriggerConfig& config, double value, size_t workers);
+
+}  // namespace mk::keda
+
+#endif  // METRICS_KEDA_KEDA_TRIGGER_LOG_H_

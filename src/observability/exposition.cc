@@ -1,0 +1,178 @@
+#include "observability/exposition.h"
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <limits>
+
+#include "dynamo/worker_load.h"
+#include "fleet/fleet_figures.h"
+
+namespace mk::observability {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+// Families by name, in a stable order, each created on first use.
+class Families {
+ public:
+  MetricFamily& Get(const std::string& name, MetricType type, const std::string& help) {
+    for (MetricFamily& family : families_) {
+      if (family.name == name) return family;
+    }
+    families_.push_back(MetricFamily{name, help, type, {}});
+    return families_.back();
+  }
+  void Gauge(const std::string& name, const std::string& help, Labels labels, double value) {
+    ClientMetric metric;
+    metric.label = std::move(labels);
+    metric.gauge.value = value;
+    Get(name, MetricType::Gauge, help).metric.push_back(std::move(metric));
+  }
+  void Counter(const std::string& name, const std::string& help, Labels labels, double value) {
+    ClientMetric metric;
+    metric.label = std::move(labels);
+    metric.counter.value = value;
+    Get(name, MetricType::Counter, help).metric.push_back(std::move(metric));
+  }
+  void Histogram(const std::string& name, const std::string& help, Labels labels,
+                 const DurationHistogram::Counts& counts) {
+    ClientMetric metric;
+    metric.label = std::move(labels);
+    metric.histogram.sample_count = counts.count;
+    metric.histogram.sample_sum = counts.sum_seconds;
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < counts.per_bucket.size(); ++i) {
+      cumulative += counts.per_bucket[i];
+      const double bound = i < DurationHistogram::kBounds.size()
+                               ? DurationHistogram::kBounds[i]
+                               : std::numeric_limits<double>::infinity();
+      metric.histogram.bucket.push_back({cumulative, bound});
+    }
+    Get(name, MetricType::Histogram, help).metric.push_back(std::move(metric));
+  }
+  const std::vector<MetricFamily>& all() const { return families_; }
+
+ private:
+  std::vector<MetricFamily> families_;
+};
+
+Labels TargetLabels(const fleet::Target& target) {
+  return {{"namespace", target.dynamo_namespace},
+          {"component", target.component},
+          {"endpoint", target.endpoint}};
+}
+
+Labels With(Labels labels, std::string name, std::string value) {
+  labels.push_back({std::move(name), std::move(value)});
+  return labels;
+}
+
+void RenderWorkers(Families& out, const Labels& target, const fleet::Snapshot& snapshot) {
+  for (const dynamo::WorkerLoad& unit : snapshot.units) {
+    Labels labels = With(target, "worker_id", dynamo::LeaseHex(unit.key.lease_id));
+    labels = With(labels, "dp_rank", unit.key.dp_rank ? std::to_string(*unit.key.dp_rank) : "");
+    const fleet::UnitFigures figures = fleet::FiguresOf(unit);
+    auto d = [](uint64_t n) { return static_cast<double>(n); };
+    out.Gauge("llm_kv_blocks_active", "KV-cache blocks in use, per worker unit", labels,
+              d(unit.kv_active_blocks));
+    out.Gauge("llm_kv_blocks_capacity", "KV-cache capacity in blocks, per worker unit", labels,
+              d(unit.kv_total_blocks));
+    out.Gauge("llm_requests_active_slots", "Requests being served, per worker unit", labels,
+              d(unit.request_active_slots));
+    out.Gauge("llm_requests_total_slots", "Request capacity, per worker unit", labels,
+              d(unit.request_total_slots));
+    out.Gauge("llm_worker_requests_waiting", "Queued requests, per worker unit", labels,
+              d(unit.num_requests_waiting));
+    out.Gauge("llm_worker_load", "max(KV usage, slot usage) of a worker unit, 0-1", labels,
+              figures.load);
+  }
+}
+
+void RenderTarget(Families& out, const fleet::Collector& collector) {
+  const Labels target = TargetLabels(collector.target());
+  const auto now = std::chrono::steady_clock::now();
+  if (fleet::SnapshotPtr latest = collector.Latest()) {
+    out.Gauge("metrics_keda_snapshot_age_seconds", "Age of the target's newest snapshot", target,
+              std::chrono::duration<double>(latest->AgeAt(now)).count());
+  }
+  // Figures only while a snapshot may be served: missing data is absent, not zero.
+  if (absl::StatusOr<fleet::SnapshotPtr> servable = collector.Servable(); servable.ok()) {
+    const fleet::FleetFigures& figures = (*servable)->figures;
+    out.Gauge("metrics_keda_workers", "Worker units reporting for the target", target,
+              static_cast<double>(figures.units));
+    out.Gauge("llm_load_avg", "Mean worker load, max(KV usage, slot usage), 0-1", target,
+              figures.load_avg);
+    out.Gauge("llm_kv_blocks_usage_percent", "KV-cache blocks in use over capacity, percent",
+              target, figures.kv_blocks_usage_percent);
+    if (figures.request_slots_usage_percent) {
+      out.Gauge("llm_request_slots_usage_percent", "Request slots in use over capacity, percent",
+                target, *figures.request_slots_usage_percent);
+    }
+    out.Gauge("llm_requests_waiting", "Mean queued requests per worker unit", target,
+              figures.requests_waiting_avg);
+    RenderWorkers(out, target, **servable);
+  }
+  const fleet::CollectorStats stats = collector.Stats();
+  out.Histogram("metrics_keda_scrape_duration_seconds", "Duration of scrape rounds", target,
+                collector.scrape_durations().Read());
+  out.Counter("metrics_keda_scrape_rounds_total", "Scrape rounds run", target,
+              static_cast<double>(stats.rounds));
+  out.Counter("metrics_keda_scrape_failures_total",
+              "Scrape rounds that gave no picture (NATS down or lost)", target,
+              static_cast<double>(stats.failed_rounds));
+  out.Counter("metrics_keda_stats_replies_total", "Stats replies received", target,
+              static_cast<double>(stats.replies));
+  for (size_t i = 0; i < dynamo::kDropReasonCount; ++i) {
+    const auto reason = static_cast<dynamo::DropReason>(i);
+    out.Counter("metrics_keda_replies_dropped_total",
+                "Replies or endpoint reports dropped, by reason",
+                With(target, "reason", std::string(dynamo::DropReasonName(reason))),
+                static_cast<double>(stats.drops.Get(reason)));
+  }
+}
+
+}  // namespace
+
+std::string RenderPrometheusText(const ScalerState& state) {
+  Families out;
+  out.Gauge("metrics_keda_build_info", "Always 1; the version as a label",
+            {{"version", state.version}}, 1);
+  const auto collectors = state.registry.All();
+  out.Gauge("metrics_keda_targets", "Targets with a collector", {},
+            static_cast<double>(collectors.size()));
+  for (const auto& collector : collectors) RenderTarget(out, *collector);
+
+  out.Gauge("metrics_keda_nats_connected", "1 while connected to NATS", {},
+            state.nats.connected() ? 1 : 0);
+  out.Counter("metrics_keda_nats_reconnects_total", "Reconnections to NATS", {},
+              static_cast<double>(state.nats.reconnects()));
+  out.Counter("metrics_keda_nats_disconnects_total", "Losses of the NATS connection", {},
+              static_cast<double>(state.nats.disconnects()));
+
+  for (keda::Rpc rpc : keda::kAllRpcs) {
+    const std::string method(keda::RpcName(rpc));
+    for (int code = 0; code < keda::kStatusCodes; ++code) {
+      const uint64_t count = state.rpc.Count(rpc, code);
+      if (count == 0 && code != 0) continue;
+      out.Counter("metrics_keda_grpc_requests_total", "gRPC requests by method and status code",
+                  {{"method", method}, {"code", std::string(keda::StatusCodeName(code))}},
+                  static_cast<double>(count));
+    }
+    if (rpc != keda::Rpc::kStreamIsActive) {
+      out.Histogram("metrics_keda_grpc_request_duration_seconds",
+                    "Latency of unary gRPC requests, until the answer", {{"method", method}},
+                    state.rpc.Latency(rpc).Read());
+    }
+  }
+  out.Gauge("metrics_keda_activation_streams", "Open StreamIsActive streams", {},
+            static_cast<double>(state.streams.open_count()));
+  out.Counter("metrics_keda_activation_messages_total", "Messages sent on StreamIsActive streams",
+              {}, static_cast<double>(state.streams.messages_sent()));
+  return prometheus::TextSerializer().Serialize(out.all());
+}
+
+}  // namespace mk::observability

@@ -1,0 +1,30 @@
+// The Prometheus text exposition of everything the scaler knows, rendered at
+// scrape time from the live objects: fleet figures per target and per worker
+// (so a worker's series vanish with it, and a target's figures vanish while no
+// servable snapshot exists), scrape and RPC counters and histograms, NATS state
+// and push streams. Thread-safe; reads only.
+#ifndef METRICS_KEDA_OBSERVABILITY_EXPOSITION_H_
+#define METRICS_KEDA_OBSERVABILITY_EXPOSITION_H_
+
+#include <string>
+
+#include "fleet/target_registry.h"
+#include "keda/activation_streams.h"
+#include "keda/rpc_counters.h"
+#include "nats/nats_connection.h"
+
+namespace mk::observability {
+
+struct ScalerState {
+  const fleet::TargetRegistry& registry;
+  const keda::RpcCounters& rpc;
+  const keda::ActivationStreams& streams;
+  const nats::NatsConnection& nats;
+  std::string version;
+};
+
+std::string RenderPrometheusText(const ScalerState& state);
+
+}  // namespace mk::observability
+
+#endif  // METRICS_KEDA_OBSERVABILITY_EXPOSITION_H_

@@ -1,0 +1,250 @@
+#include "observability/status_page.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "dynamo/stats_decoder.h"
+#include "observability/json_writer.h"
+
+namespace mk::observability {
+namespace {
+
+double SecondsSince(std::chrono::system_clock::time_point then) {
+  return std::chrono::duration<double>(std::chrono::system_clock::now() - then).count();
+}
+
+std::string Html(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string Fixed(std::optional<double> value, int digits) {
+  return value ? fmt::format("{:.{}f}", *value, digits) : std::string("-");
+}
+
+void WriteWorker(JsonWriter& json, const dynamo::WorkerLoad& unit) {
+  const fleet::UnitFigures figures = fleet::FiguresOf(unit);
+  json.BeginObject().Key("worker_id").String(dynamo::LeaseHex(unit.key.lease_id));
+  json.Key("dp_rank");
+  unit.key.dp_rank ? json.Unsigned(*unit.key.dp_rank) : json.Null();
+  json.Key("kv_active_blocks").Unsigned(unit.kv_active_blocks);
+  json.Key("kv_total_blocks").Unsigned(unit.kv_total_blocks);
+  json.Key("request_active_slots").Unsigned(unit.request_active_slots);
+  json.Key("request_total_slots").Unsigned(unit.request_total_slots);
+  json.Key("num_requests_waiting").Unsigned(unit.num_requests_waiting);
+  json.Key("gpu_cache_usage_perc").Number(unit.gpu_cache_usage_perc);
+  json.Key("kv_usage").Number(figures.kv_usage);
+  json.Key("slot_usage").Number(figures.slot_usage);
+  json.Key("load").Number(figures.load);
+  json.EndObject();
+}
+
+void WriteTarget(JsonWriter& json, const TargetStatus& status) {
+  json.BeginObject();
+  json.Key("namespace").String(status.target.dynamo_namespace);
+  json.Key("component").String(status.target.component);
+  json.Key("endpoint").String(status.target.endpoint);
+  json.Key("snapshot_age_seconds").Number(status.snapshot_age_seconds);
+  json.Key("servable").Bool(status.snapshot != nullptr);
+  if (!status.unavailable.empty()) json.Key("unavailable").String(status.unavailable);
+  json.Key("scrape").BeginObject();
+  json.Key("rounds").Unsigned(status.stats.rounds);
+  json.Key("failed_rounds").Unsigned(status.stats.failed_rounds);
+  json.Key("replies").Unsigned(status.stats.replies);
+  json.Key("last_duration_seconds")
+      .Number(std::chrono::duration<double>(status.stats.last_round_duration).count());
+  json.Key("last_error").String(status.stats.last_error);
+  json.Key("dropped").BeginObject();
+  for (size_t i = 0; i < dynamo::kDropReasonCount; ++i) {
+    const auto reason = static_cast<dynamo::DropReason>(i);
+    json.Key(dynamo::DropReasonName(reason)).Unsigned(status.stats.drops.Get(reason));
+  }
+  json.EndObject().EndObject();
+  if (status.snapshot) {
+    const fleet::FleetFigures& figures = status.snapshot->figures;
+    json.Key("fleet").BeginObject();
+    json.Key("workers").Unsigned(figures.units);
+    json.Key("llm_load_avg").Number(figures.load_avg);
+    json.Key("llm_kv_blocks_usage_percent").Number(figures.kv_blocks_usage_percent);
+    json.Key("llm_request_slots_usage_percent").Number(figures.request_slots_usage_percent);
+    json.Key("llm_requests_waiting").Number(figures.requests_waiting_avg);
+    json.EndObject();
+    json.Key("workers").BeginArray();
+    for (const dynamo::WorkerLoad& unit : status.snapshot->units) WriteWorker(json, unit);
+    json.EndArray();
+  }
+  json.EndObject();
+}
+
+void WriteTrigger(JsonWriter& json, const keda::TriggerRecord& record) {
+  json.BeginObject();
+  json.Key("scaled_object").String(record.scaled_object);
+  json.Key("metadata").BeginObject();
+  for (const auto& [key, value] : record.metadata) json.Key(key).String(value);
+  json.EndObject();
+  if (record.config) {
+    json.Key("target").String(record.config->target.ToString());
+    json.Key("metric").String(fleet::MetricName(record.config->metric));
+    json.Key("threshold").Number(record.config->threshold);
+    json.Key("activation_threshold").Number(record.config->activation_threshold);
+    json.Key("metric_type")
+        .String(record.config->metric_type == keda::MetricType::kValue ? "Value" : "AverageValue");
+  }
+  json.Key("last_rpc").String(keda::RpcName(record.last_rpc));
+  json.Key("seconds_ago").Number(SecondsSince(record.last_seen));
+  json.Key("code").String(keda::StatusCodeName(static_cast<int>(record.last_status.code())));
+  json.Key("value").Number(record.value);
+  json.Key("active");
+  record.active ? json.Bool(*record.active) : json.Null();
+  json.Key("workers").Unsigned(record.workers);
+  json.Key("desired_replicas");
+  record.desired_replicas ? json.Integer(*record.desired_replicas) : json.Null();
+  json.Key("reason").String(record.reason);
+  json.EndObject();
+}
+
+}  // namespace
+
+StatusModel GatherStatus(const ScalerState& state, const keda::TriggerLog& triggers) {
+  StatusModel model;
+  model.version = state.version;
+  model.nats_connected = state.nats.connected();
+  model.nats_reconnects = state.nats.reconnects();
+  model.open_streams = state.streams.open_count();
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& collector : state.registry.All()) {
+    TargetStatus status;
+    status.target = collector->target();
+    if (fleet::SnapshotPtr latest = collector->Latest()) {
+      status.snapshot_age_seconds = std::chrono::duration<double>(latest->AgeAt(now)).count();
+    }
+    absl::StatusOr<fleet::SnapshotPtr> servable = collector->Servable();
+    if (servable.ok()) {
+      status.snapshot = *servable;
+    } else {
+      status.unavailable = std::string(servable.status().message());
+    }
+    status.stats = collector->Stats();
+    model.targets.push_back(std::move(status));
+  }
+  model.triggers = triggers.Recent();
+  return model;
+}
+
+std::string StatusJson(const StatusModel& model) {
+  JsonWriter json;
+  json.BeginObject();
+  json.Key("version").String(model.version);
+  json.Key("nats").BeginObject();
+  json.Key("connected").Bool(model.nats_connected);
+  json.Key("reconnects").Unsigned(model.nats_reconnects);
+  json.EndObject();
+  json.Key("activation_streams").Unsigned(model.open_streams);
+  json.Key("targets").BeginArray();
+  for (const TargetStatus& target : model.targets) WriteTarget(json, target);
+  json.EndArray();
+  json.Key("triggers").BeginArray();
+  for (const keda::TriggerRecord& record : model.triggers) WriteTrigger(json, record);
+  json.EndArray();
+  json.EndObject();
+  return json.text() + "\n";
+}
+
+std::string StatusHtml(const StatusModel& model) {
+  std::string html = fmt::format(
+      "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>metrics-keda</title>"
+      "<meta http-equiv=\"refresh\" content=\"5\"><style>body{{font-family:sans-serif;margin:1em}}"
+      "table{{border-collapse:collapse;margin-bottom:1.5em}}td,th{{border:1px solid #ccc;"
+      "padding:3px 8px;text-align:right}}th{{background:#eee}}td.l{{text-align:left}}"
+      ".bad{{color:#b00}}</style></head><body><h1>metrics-keda {}</h1>"
+      "<p>NATS: <b class=\"{}\">{}</b> (reconnects: {}) &middot; activation streams: {} &middot; "
+      "<a href=\"/status\">JSON</a> &middot; <a href=\"/metrics\">metrics</a></p>",
+      Html(model.version), model.nats_connected ? "" : "bad",
+      model.nats_connected ? "connected" : "disconnected", model.nats_reconnects,
+      model.open_streams);
+
+  html +=
+      "<h2>Targets</h2><table><tr><th>target</th><th>workers</th><th>load</th>"
+      "<th>KV %</th><th>slots %</th><th>waiting</th><th>snapshot age s</th>"
+      "<th>last scrape ms</th><th>rounds (failed)</th><th>dropped</th><th>state</th></tr>";
+  for (const TargetStatus& target : model.targets) {
+    const fleet::FleetFigures* figures = target.snapshot ? &target.snapshot->figures : nullptr;
+    html += fmt::format(
+        "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+        "<td>{}</td><td>{:.1f}</td><td>{} ({})</td><td>{}</td><td class=\"l {}\">{}</td></tr>",
+        Html(target.target.ToString()), figures ? std::to_string(figures->units) : "-",
+        Fixed(figures ? std::optional(figures->load_avg) : std::nullopt, 3),
+        Fixed(figures ? std::optional(figures->kv_blocks_usage_percent) : std::nullopt, 1),
+        Fixed(figures ? figures->request_slots_usage_percent : std::nullopt, 1),
+        Fixed(figures ? std::optional(figures->requests_waiting_avg) : std::nullopt, 2),
+        Fixed(target.snapshot_age_seconds, 2),
+        std::chrono::duration<double, std::milli>(target.stats.last_round_duration).count(),
+        target.stats.rounds, target.stats.failed_rounds, target.stats.drops.Total(),
+        target.unavailable.empty() ? "" : "bad",
+        Html(target.unavailable.empty() ? "serving" : target.unavailable));
+  }
+  html += "</table>";
+
+  for (const TargetStatus& target : model.targets) {
+    if (!target.snapshot || target.snapshot->units.empty()) continue;
+    html += fmt::format(
+        "<h2>Workers of {}</h2><table><tr><th>worker</th><th>rank</th>"
+        "<th>KV blocks</th><th>slots</th><th>waiting</th><th>KV usage</th>"
+        "<th>slot usage</th><th>load</th></tr>",
+        Html(target.target.ToString()));
+    for (const dynamo::WorkerLoad& unit : target.snapshot->units) {
+      const fleet::UnitFigures figures = fleet::FiguresOf(unit);
+      html += fmt::format(
+          "<tr><td class=\"l\">{}</td><td>{}</td><td>{} / {}</td><td>{} / {}</td><td>{}</td>"
+          "<td>{:.3f}</td><td>{}</td><td>{:.3f}</td></tr>",
+          dynamo::LeaseHex(unit.key.lease_id),
+          unit.key.dp_rank ? std::to_string(*unit.key.dp_rank) : "-", unit.kv_active_blocks,
+          unit.kv_total_blocks, unit.request_active_slots, unit.request_total_slots,
+          unit.num_requests_waiting, figures.kv_usage, Fixed(figures.slot_usage, 3), figures.load);
+    }
+    html += "</table>";
+  }
+
+  html +=
+      "<h2>Recent triggers</h2><table><tr><th>ScaledObject</th><th>metadata</th>"
+      "<th>last call</th><th>seconds ago</th><th>code</th><th>value</th><th>active</th>"
+      "<th>desired replicas</th><th>why</th></tr>";
+  for (const keda::TriggerRecord& record : model.triggers) {
+    std::string metadata;
+    for (const auto& [key, value] : record.metadata) {
+      metadata += Html(key) + "=" + Html(value) + "<br>";
+    }
+    html += fmt::format(
+        "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{:.1f}</td>"
+        "<td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
+        Html(record.scaled_object), metadata, keda::RpcName(record.last_rpc),
+        SecondsSince(record.last_seen), record.last_status.ok() ? "" : "bad",
+        keda::StatusCodeName(static_cast<int>(record.last_status.code())), Fixed(record.value, 3),
+        record.active ? (*record.active ? "true" : "false") : "-",
+        record.desired_replicas ? std::to_string(*record.desired_replicas) : "-",
+        Html(record.reason));
+  }
+  html += "</table></body></html>\n";
+  return html;
+}
+
+}  // namespace mk::observability

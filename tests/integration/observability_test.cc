@@ -1,0 +1,168 @@
+// What an SRE sees of a running scaler: /metrics (valid exposition, per-worker
+// series that leave with their worker), /status explaining a decision, gRPC
+// health following NATS, and JSON logs.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "cluster.h"
+#include "health.grpc.pb.h"
+
+namespace mk::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::vector<std::string> kFast = {"--check-interval", "0.2", "--cache-ttl", "0.2",
+                                        "--scrape-window",  "0.2"};
+
+class ObservabilityTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  NatsServer nats_{dir_};
+};
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST_F(ObservabilityTest, MetricsPassPromtoolAndCarryTheFleet) {
+  MockFleet fleet(dir_, nats_, {.workers = 2, .pattern = "constant:0.5"});
+  Scaler scaler(dir_, nats_, kFast);
+  ASSERT_TRUE(
+      Eventually([&] { return Contains(scaler.Http("/metrics"), "llm_worker_load"); }, 10s));
+  GetMetrics(scaler.stub(), {});
+  const std::string metrics = scaler.Http("/metrics");
+  EXPECT_TRUE(Contains(metrics,
+                       "llm_load_avg{namespace=\"dynamo\",component=\"llm-worker\","
+                       "endpoint=\"kv-router\"} 0.5"));
+  EXPECT_TRUE(Contains(metrics,
+                       "metrics_keda_workers{namespace=\"dynamo\",component=\"llm-worker\","
+                       "endpoint=\"kv-router\"} 2"));
+  EXPECT_TRUE(
+      Contains(metrics, "metrics_keda_grpc_requests_total{method=\"GetMetrics\",code=\"OK\"}"));
+  EXPECT_TRUE(Contains(metrics, "metrics_keda_scrape_duration_seconds_bucket"));
+  EXPECT_TRUE(Contains(metrics, "metrics_keda_nats_connected 1"));
+
+  const char* promtool = std::getenv("PROMTOOL");
+  const std::string tool = promtool != nullptr ? promtool : "/usr/bin/promtool";
+  if (access(tool.c_str(), X_OK) != 0) GTEST_SKIP() << "promtool not installed";
+  const std::string path = dir_.path() + "/metrics.txt";
+  std::ofstream(path) << metrics;
+  // promtool reads the exposition on stdin.
+  Process shell({"/bin/sh", "-c", tool + " check metrics < " + path},
+                dir_.path() + "/promtool.log");
+  EXPECT_EQ(shell.Wait(30s), std::optional<int>(0)) << shell.Output();
+}
+
+TEST_F(ObservabilityTest, PerWorkerSeriesVanishWhenTheWorkerLeaves) {
+  MockFleet staying(dir_, nats_, {.workers = 1, .pattern = "constant:0.5"});
+  auto leaving = std::make_unique<MockFleet>(
+      dir_, nats_, FleetSpec{.workers = 1, .pattern = "constant:0.25", .lease_base = "abc0"});
+  Scaler scaler(dir_, nats_, kFast);
+  ASSERT_TRUE(
+      Eventually([&] { return Contains(scaler.Http("/metrics"), "worker_id=\"abc0\""); }, 10s));
+  leaving->process().Stop(SIGTERM, 5s);
+  EXPECT_TRUE(Eventually(
+      [&] {
+        const std::string metrics = scaler.Http("/metrics");
+        return !metrics.empty() && !Contains(metrics, "worker_id=\"abc0\"");
+      },
+      5s));
+  EXPECT_TRUE(Contains(scaler.Http("/metrics"), "worker_id=\"7587867c5a2d0000\""));
+}
+
+TEST_F(ObservabilityTest, StatusExplainsTheLastDecisionOfATrigger) {
+  MockFleet fleet(dir_, nats_, {.workers = 4, .pattern = "constant:0.75"});
+  Scaler scaler(dir_, nats_, kFast);
+  const Metadata trigger = {{"threshold", "0.5"}, {"activationThreshold", "0.1"}};
+  ASSERT_TRUE(Eventually(
+      [&] {
+        MetricReply reply = GetMetrics(scaler.stub(), trigger);
+        return reply.status.ok() && reply.value == 3.0;
+      },
+      10s));
+  const std::string status = scaler.Http("/status");
+  EXPECT_TRUE(Contains(status, "\"scaled_object\":\"default/test-scaledobject\"")) << status;
+  EXPECT_TRUE(Contains(status, "\"value\":3")) << status;
+  EXPECT_TRUE(Contains(status, "\"desired_replicas\":6")) << status;  // ceil(3 / 0.5)
+  EXPECT_TRUE(Contains(status, "\"active\":true")) << status;
+  EXPECT_TRUE(Contains(status, "\"workers\":4")) << status;
+  EXPECT_TRUE(Contains(status, "4 x 0.75 = 3")) << status;
+  const std::string page = scaler.Http("/");
+  EXPECT_TRUE(Contains(page, "<table>"));
+  EXPECT_TRUE(Contains(page, "default/test-scaledobject"));
+}
+
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(int port,
+                                                            const std::string& service = "") {
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 2s);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  if (!stub->Check(&context, request, &response).ok())
+    return grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  return response.status();
+}
+
+TEST_F(ObservabilityTest, HealthIsServingOnlyWhileNatsIsConnected) {
+  nats_.Kill();
+  Scaler scaler(dir_, nats_, kFast);
+  EXPECT_EQ(Health(scaler.port()), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  nats_.Start();
+  EXPECT_TRUE(Eventually(
+      [&] { return Health(scaler.port()) == grpc::health::v1::HealthCheckResponse::SERVING; },
+      15s));
+  nats_.Kill();
+  EXPECT_TRUE(Eventually(
+      [&] { return Health(scaler.port()) == grpc::health::v1::HealthCheckResponse::NOT_SERVING; },
+      15s));
+  // Liveness does not follow NATS: an outage must not get the pod restarted.
+  EXPECT_EQ(Health(scaler.port(), "liveness"), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(ObservabilityTest, DeployFilesValidateAndTheDashboardQueriesOnlyExportedMetrics) {
+  MockFleet fleet(dir_, nats_, {.workers = 2, .extra = {"--dp-ranks", "2"}});
+  Scaler scaler(dir_, nats_, kFast);
+  ASSERT_TRUE(
+      Eventually([&] { return Contains(scaler.Http("/metrics"), "llm_worker_load"); }, 10s));
+  GetMetrics(scaler.stub(), {});
+  IsActive(scaler.stub(), {});
+  const std::string path = dir_.path() + "/exposition.txt";
+  std::ofstream(path) << scaler.Http("/metrics");
+  Process check({std::string(MK_SOURCE_DIR) + "/scripts/check-deploy.sh", path},
+                dir_.path() + "/check-deploy.log");
+  EXPECT_EQ(check.Wait(300s), std::optional<int>(0)) << check.Output();
+}
+
+TEST_F(ObservabilityTest, JsonLogsAreOneObjectPerLineWithStateChanges) {
+  MockFleet fleet(dir_, nats_, {.workers = 1});
+  std::vector<std::string> args = kFast;
+  args.insert(args.end(), {"--log-format", "json"});
+  Scaler scaler(dir_, nats_, args);
+  ASSERT_TRUE(scaler.process().WaitForOutput("joined", 10s));
+  for (int i = 0; i < 20; ++i) GetMetrics(scaler.stub(), {});
+  std::istringstream lines(scaler.process().Output());
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    ++count;
+    EXPECT_EQ(line.front(), '{') << line;
+    EXPECT_EQ(line.back(), '}') << line;
+    EXPECT_TRUE(Contains(line, "\"level\":\"")) << line;
+    EXPECT_TRUE(Contains(line, "\"msg\":\"")) << line;
+  }
+  // Connect, target created, serving, joined: and no line per RPC at info.
+  EXPECT_GE(count, 4);
+  EXPECT_LT(count, 10);
+}
+
+}  // namespace
+}  // namespace mk::testing
