@@ -77,16 +77,19 @@ int main(int argc, char** argv) {
       .cache_ttl = Seconds(options.cache_ttl_seconds),
       .max_staleness = Seconds(options.max_staleness_seconds),
       .scrape_window = Seconds(options.scrape_window_seconds),
+      .max_workers = options.max_workers_per_target,
   };
   fleet::TargetRegistry registry(
       default_target, settings,
-      nats::StatsScraperFactory(**connection, options.legacy_service_names),
-      Seconds(options.target_idle_seconds));
-  keda::ActivationStreams streams(settings.check_interval);
+      nats::StatsScraperFactory(**connection, options.legacy_service_names,
+                                options.max_message_bytes),
+      Seconds(options.target_idle_seconds), options.max_targets);
+  keda::ActivationStreams streams(settings.check_interval, options.max_streams);
   keda::RpcCounters rpc_counters;
   keda::TriggerLog trigger_log;
-  keda::ScalerService service(registry, {default_target, options.threshold}, streams, rpc_counters,
-                              trigger_log);
+  keda::ScalerService service(registry,
+                              {default_target, options.threshold, options.max_metadata_bytes},
+                              streams, rpc_counters, trigger_log);
 
   const observability::ScalerState state{registry, rpc_counters, streams, **connection,
                                          METRICS_KEDA_VERSION};
@@ -119,6 +122,8 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
   // Refuse a port another process holds instead of sharing it silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // A request is a ScaledObjectRef: its metadata limit plus room for the rest.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_metadata_bytes) + 64 * 1024);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) return Fail(1, "--port: cannot listen on " + address);

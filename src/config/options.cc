@@ -51,6 +51,16 @@ int Port(const std::string& flag, const std::string& text) {
   return port;
 }
 
+size_t Count(const std::string& flag, const std::string& text, size_t low, size_t high) {
+  const std::string accepted =
+      "expected an integer in [" + std::to_string(low) + ", " + std::to_string(high) + "]";
+  const double value =
+      Number(flag, text, static_cast<double>(low), false, static_cast<double>(high), accepted);
+  const auto count = static_cast<size_t>(value);
+  if (std::to_string(count) != text) throw Bad(flag, text, accepted);
+  return count;
+}
+
 std::string Name(const std::string& flag, const std::string& text) {
   if (!dynamo::IsSubjectSafeName(text)) {
     throw Bad(flag, text, "expected 1-128 characters of [A-Za-z0-9_-]");
@@ -71,6 +81,8 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
   std::string port = "9090", threshold = "0.7", check_interval = "5", cache_ttl = "5",
               max_staleness, scrape_window = "0.5", target_idle = "600", metrics_port = "9091";
   bool legacy = false;
+  std::string max_message_bytes = "1048576", max_workers = "20000", max_targets = "64",
+              max_streams = "1000", max_metadata_bytes = "16384";
 
   app.add_option("--component-name", component, "Default Dynamo component to monitor")
       ->capture_default_str();
@@ -108,6 +120,22 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
       ->capture_default_str();
   app.add_option("--metrics-port", metrics_port,
                  "HTTP port of /metrics, /status and / (0: any free port)")
+      ->capture_default_str();
+
+  app.add_option("--max-message-bytes", max_message_bytes,
+                 "Largest stats reply read; longer ones are dropped and counted")
+      ->capture_default_str();
+  app.add_option("--max-workers-per-target", max_workers,
+                 "Worker units kept per target; reports of more are dropped and counted")
+      ->capture_default_str();
+  app.add_option("--max-targets", max_targets,
+                 "Targets collected at once; triggers naming more get RESOURCE_EXHAUSTED")
+      ->capture_default_str();
+  app.add_option("--max-streams", max_streams,
+                 "Open StreamIsActive streams; more get RESOURCE_EXHAUSTED")
+      ->capture_default_str();
+  app.add_option("--max-metadata-bytes", max_metadata_bytes,
+                 "Size of one trigger's metadata; larger gets RESOURCE_EXHAUSTED")
       ->capture_default_str();
 
   CommandLine result;
@@ -163,6 +191,11 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
     }
     options.log_format = log_format;
     options.legacy_service_names = legacy;
+    options.max_message_bytes = Count("--max-message-bytes", max_message_bytes, 1024, 64 << 20);
+    options.max_workers_per_target = Count("--max-workers-per-target", max_workers, 1, 10'000'000);
+    options.max_targets = Count("--max-targets", max_targets, 1, 100'000);
+    options.max_streams = Count("--max-streams", max_streams, 1, 1'000'000);
+    options.max_metadata_bytes = Count("--max-metadata-bytes", max_metadata_bytes, 256, 1 << 20);
     result.options = std::move(options);
   } catch (const BadValue& bad) {
     result.exit_code = 2;

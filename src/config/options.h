@@ -28,6 +28,12 @@ struct Options {
   std::string log_level = "info";
   std::string log_format = "text";
   int metrics_port = 9091;  // HTTP: /metrics, /status, /
+  // Limits: beyond each the scaler refuses (RESOURCE_EXHAUSTED) or drops, and counts.
+  size_t max_message_bytes = 1 << 20;
+  size_t max_workers_per_target = 20000;
+  size_t max_targets = 64;
+  size_t max_streams = 1000;
+  size_t max_metadata_bytes = 16 * 1024;
 };
 
 // Either options to run with, or an exit: --help/--version text (code 0) or an

@@ -197,6 +197,8 @@ std::string_view DropReasonName(DropReason reason) {
       return "out_of_range";
     case DropReason::kOversized:
       return "oversized";
+    case DropReason::kOverWorkerLimit:
+      return "over_worker_limit";
   }
   return "unknown";
 }

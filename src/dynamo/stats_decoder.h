@@ -22,16 +22,17 @@ namespace mk::dynamo {
 
 // Why a reply, or one endpoint report in it, was not used.
 enum class DropReason {
-  kMalformedJson,   // not a JSON object, truncated, or trailing bytes
-  kNoLoadEndpoint,  // a reply of the service without the monitored endpoint
-  kNoData,          // the monitored endpoint carries no stats (`data` null/absent)
-  kBadWorkerId,     // the subject's lease id is not 1-16 hex digits
-  kMissingField,    // a required ForwardPassMetrics field is absent
-  kWrongType,       // a field of the wrong JSON type, negative or fractional count
-  kOutOfRange,      // a number too large, or a fraction outside [0, 1]
-  kOversized,       // larger than the accepted message size
+  kMalformedJson,    // not a JSON object, truncated, or trailing bytes
+  kNoLoadEndpoint,   // a reply of the service without the monitored endpoint
+  kNoData,           // the monitored endpoint carries no stats (`data` null/absent)
+  kBadWorkerId,      // the subject's lease id is not 1-16 hex digits
+  kMissingField,     // a required ForwardPassMetrics field is absent
+  kWrongType,        // a field of the wrong JSON type, negative or fractional count
+  kOutOfRange,       // a number too large, or a fraction outside [0, 1]
+  kOversized,        // larger than the accepted message size
+  kOverWorkerLimit,  // a new worker unit beyond the per-target limit
 };
-inline constexpr size_t kDropReasonCount = 8;
+inline constexpr size_t kDropReasonCount = 9;
 std::string_view DropReasonName(DropReason reason);
 
 struct DropCounts {

@@ -126,6 +126,10 @@ void Collector::RunRound() {
   std::vector<dynamo::WorkerKey> joined, left;
   if (result.ok()) {
     for (const dynamo::WorkerLoad& unit : result->units) {
+      if (!table_.Contains(unit.key) && table_.size() >= settings_.max_workers) {
+        result->drops.Add(dynamo::DropReason::kOverWorkerLimit);
+        continue;
+      }
       if (table_.Record(unit, ended)) joined.push_back(unit.key);
     }
     left = table_.EvictSilentSince(ended - settings_.max_staleness);

@@ -39,6 +39,9 @@ struct CollectorSettings {
   // Every Nth round waits its whole window, so that workers that joined but
   // answer after every known one still get heard.
   uint32_t discovery_every = 5;
+  // Worker units kept per target; reports of further new units are dropped and
+  // counted, so a flood of fake workers cannot exhaust memory.
+  size_t max_workers = 20000;
 };
 
 // Counters of a collector's life, for observability.

@@ -214,6 +214,24 @@ TEST_F(CollectorTest, ListenersHearEverySuccessfulRoundUntilRemoved) {
   EXPECT_EQ(heard.load(), after_removal);
 }
 
+TEST_F(CollectorTest, NewWorkersBeyondTheLimitAreDroppedAndCounted) {
+  CollectorSettings settings = Slow();
+  settings.cache_ttl = 1ns;
+  settings.max_workers = 2;
+  SetUnits({Unit(1, 10), Unit(2, 20), Unit(3, 90)});
+  auto collector = Make(settings);
+  absl::StatusOr<SnapshotPtr> snapshot = Fresh(*collector);
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ((*snapshot)->figures.units, 2u);
+  EXPECT_DOUBLE_EQ((*snapshot)->figures.load_avg, 0.15);
+  EXPECT_EQ(collector->Stats().drops.Get(dynamo::DropReason::kOverWorkerLimit), 1u);
+  // Known workers keep being updated at the limit.
+  SetUnits({Unit(1, 30), Unit(2, 50), Unit(4, 90)});
+  snapshot = Fresh(*collector);
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_DOUBLE_EQ((*snapshot)->figures.load_avg, 0.4);
+}
+
 TEST_F(CollectorTest, BackgroundRoundsRunEveryCheckInterval) {
   CollectorSettings settings;
   settings.check_interval = 20ms;

@@ -1,16 +1,21 @@
 #include "fleet/target_registry.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "absl/status/status.h"
 
 namespace mk::fleet {
 
 TargetRegistry::TargetRegistry(Target default_target, CollectorSettings settings,
-                               ScraperFactory make_scraper, std::chrono::nanoseconds idle_timeout)
+                               ScraperFactory make_scraper, std::chrono::nanoseconds idle_timeout,
+                               size_t max_targets)
     : default_target_(std::move(default_target)),
       settings_(settings),
       make_scraper_(std::move(make_scraper)),
-      idle_timeout_(idle_timeout) {
-  CollectorFor(default_target_);
+      idle_timeout_(idle_timeout),
+      max_targets_(std::max<size_t>(max_targets, 1)) {
+  (void)CollectorFor(default_target_);  // the first target always fits
   janitor_ = std::thread([this] { DropIdleUntilStopped(); });
 }
 
@@ -29,10 +34,17 @@ TargetRegistry::~TargetRegistry() {
   }
 }
 
-std::shared_ptr<Collector> TargetRegistry::CollectorFor(const Target& target) {
+absl::StatusOr<std::shared_ptr<Collector>> TargetRegistry::CollectorFor(const Target& target) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(target);
   if (it == entries_.end()) {
+    if (entries_.size() >= max_targets_) {
+      ++rejected_;
+      return absl::ResourceExhaustedError(fmt::format(
+          "target {} refused: {} targets are collected already (--max-targets); unused ones "
+          "are dropped after --target-idle-timeout",
+          target.ToString(), entries_.size()));
+    }
     auto collector = std::make_shared<Collector>(target, settings_, make_scraper_(target));
     it = entries_.emplace(target, Entry{std::move(collector), Clock::now()}).first;
     spdlog::info("target {}: collector created", target.ToString());

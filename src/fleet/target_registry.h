@@ -1,10 +1,12 @@
 // The collectors of all targets: one per target, created on first use and
 // dropped once unqueried for the idle timeout (the default target is kept, and
-// so is any collector still held elsewhere, e.g. by an open stream).
+// so is any collector still held elsewhere, e.g. by an open stream). At most
+// `max_targets` exist at once; asking for another is RESOURCE_EXHAUSTED.
 // Thread-safe.
 #ifndef METRICS_KEDA_FLEET_TARGET_REGISTRY_H_
 #define METRICS_KEDA_FLEET_TARGET_REGISTRY_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -13,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "fleet/collector.h"
 #include "fleet/load_source.h"
 #include "fleet/target.h"
@@ -22,17 +25,19 @@ namespace mk::fleet {
 class TargetRegistry {
  public:
   TargetRegistry(Target default_target, CollectorSettings settings, ScraperFactory make_scraper,
-                 std::chrono::nanoseconds idle_timeout);
+                 std::chrono::nanoseconds idle_timeout, size_t max_targets = 64);
   ~TargetRegistry();
   TargetRegistry(const TargetRegistry&) = delete;
   TargetRegistry& operator=(const TargetRegistry&) = delete;
 
   // The target's collector, created if needed; marks the target as used now.
-  std::shared_ptr<Collector> CollectorFor(const Target& target);
+  absl::StatusOr<std::shared_ptr<Collector>> CollectorFor(const Target& target);
 
   std::vector<std::shared_ptr<Collector>> All() const;
 
   const Target& default_target() const { return default_target_; }
+  // Requests refused because max_targets collectors existed.
+  uint64_t rejected() const { return rejected_.load(); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -47,6 +52,8 @@ class TargetRegistry {
   const CollectorSettings settings_;
   const ScraperFactory make_scraper_;
   const std::chrono::nanoseconds idle_timeout_;
+  const size_t max_targets_;
+  std::atomic<uint64_t> rejected_{0};
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

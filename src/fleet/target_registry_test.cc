@@ -41,16 +41,17 @@ TEST_F(TargetRegistryTest, OneCollectorPerTargetCreatedOnFirstUse) {
   TargetRegistry registry(default_target_, CollectorSettings{}, Factory(), 1h);
   auto first = registry.CollectorFor(other_);
   auto second = registry.CollectorFor(other_);
-  EXPECT_EQ(first.get(), second.get());
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->get(), second->get());
   EXPECT_EQ(registry.All().size(), 2u);
   EXPECT_EQ(alive_.load(), 2);
 }
 
 TEST_F(TargetRegistryTest, IdleTargetsAreDroppedButNotTheDefaultNorOneStillHeld) {
   TargetRegistry registry(default_target_, CollectorSettings{}, Factory(), 1ms);
-  registry.CollectorFor(other_);
+  ASSERT_TRUE(registry.CollectorFor(other_).ok());
   const Target held_target{"dynamo", "held", "kv-router"};
-  std::shared_ptr<Collector> held = registry.CollectorFor(held_target);
+  std::shared_ptr<Collector> held = *registry.CollectorFor(held_target);
   // The janitor looks at least once a second, and stops a dropped collector
   // just after unlisting it.
   for (int i = 0; i < 300 && (registry.All().size() > 2 || alive_.load() > 2); ++i) {
@@ -60,6 +61,20 @@ TEST_F(TargetRegistryTest, IdleTargetsAreDroppedButNotTheDefaultNorOneStillHeld)
   for (const auto& collector : registry.All()) left.push_back(collector->target());
   EXPECT_EQ(left, (std::vector<Target>{held_target, default_target_}));
   EXPECT_EQ(alive_.load(), 2);  // the dropped collector's scraper is gone too
+}
+
+TEST_F(TargetRegistryTest, TargetsBeyondTheLimitAreResourceExhaustedAndCounted) {
+  TargetRegistry registry(default_target_, CollectorSettings{}, Factory(), 1h, 2);
+  ASSERT_TRUE(registry.CollectorFor(other_).ok());
+  absl::StatusOr<std::shared_ptr<Collector>> third =
+      registry.CollectorFor(Target{"dynamo", "third", "kv-router"});
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(third.status().message().find("dynamo/third/kv-router"), std::string::npos);
+  EXPECT_EQ(registry.rejected(), 1u);
+  // Known targets are still served.
+  EXPECT_TRUE(registry.CollectorFor(other_).ok());
+  EXPECT_TRUE(registry.CollectorFor(default_target_).ok());
+  EXPECT_EQ(alive_.load(), 2);
 }
 
 }  // namespace

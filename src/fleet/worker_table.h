@@ -31,6 +31,7 @@ class WorkerTable {
   std::set<uint64_t> Leases() const;
 
   size_t size() const { return units_.size(); }
+  bool Contains(const dynamo::WorkerKey& key) const { return units_.contains(key); }
 
  private:
   struct Entry {

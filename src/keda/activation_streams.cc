@@ -109,8 +109,18 @@ class ActivationStream final : public grpc::ServerWriteReactor<externalscaler::I
   externalscaler::IsActiveResponse response_;
 };
 
-ActivationStreams::ActivationStreams(std::chrono::nanoseconds heartbeat_interval)
-    : heartbeat_interval_(heartbeat_interval) {
+grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* RefusedStream(grpc::Status status) {
+  class Refused : public grpc::ServerWriteReactor<externalscaler::IsActiveResponse> {
+   public:
+    explicit Refused(grpc::Status why) { Finish(std::move(why)); }
+    void OnDone() override { delete this; }
+  };
+  return new Refused(std::move(status));
+}
+
+ActivationStreams::ActivationStreams(std::chrono::nanoseconds heartbeat_interval,
+                                     size_t max_streams)
+    : heartbeat_interval_(heartbeat_interval), max_streams_(max_streams) {
   heartbeat_ = std::thread([this] { HeartbeatUntilStopped(); });
 }
 
@@ -125,10 +135,18 @@ ActivationStreams::~ActivationStreams() {
 
 grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ActivationStreams::Open(
     TriggerConfig config, std::shared_ptr<fleet::Collector> collector) {
-  auto* stream = new ActivationStream(this, std::move(config), std::move(collector));
+  ActivationStream* stream = nullptr;
   bool closing;
   {
     std::lock_guard lock(mutex_);
+    if (streams_.size() >= max_streams_) {
+      ++rejected_;
+      return RefusedStream(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       "StreamIsActive refused: " + std::to_string(streams_.size()) +
+                           " streams are open already (--max-streams)"));
+    }
+    stream = new ActivationStream(this, std::move(config), std::move(collector));
     closing = closing_;
     streams_.insert(stream);
   }

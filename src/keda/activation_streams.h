@@ -4,7 +4,8 @@
 // check interval so idle proxies keep the stream. On shutdown every stream ends
 // with OK, which KEDA reconnects to without back-off.
 //
-// ActivationStreams owns the set of open streams and the heartbeat thread.
+// ActivationStreams owns the set of open streams and the heartbeat thread. At
+// most `max_streams` are open at once; more are refused RESOURCE_EXHAUSTED.
 // Thread-safe; streams delete themselves when gRPC is done with them.
 #ifndef METRICS_KEDA_KEDA_ACTIVATION_STREAMS_H_
 #define METRICS_KEDA_KEDA_ACTIVATION_STREAMS_H_
@@ -28,7 +29,7 @@ class ActivationStream;
 
 class ActivationStreams {
  public:
-  explicit ActivationStreams(std::chrono::nanoseconds heartbeat_interval);
+  ActivationStreams(std::chrono::nanoseconds heartbeat_interval, size_t max_streams = 1000);
   ~ActivationStreams();  // after FinishAll and the server's shutdown
   ActivationStreams(const ActivationStreams&) = delete;
   ActivationStreams& operator=(const ActivationStreams&) = delete;
@@ -42,6 +43,7 @@ class ActivationStreams {
 
   size_t open_count() const;
   uint64_t messages_sent() const;
+  uint64_t rejected() const { return rejected_.load(); }
 
  private:
   friend class ActivationStream;
@@ -49,6 +51,8 @@ class ActivationStreams {
   void HeartbeatUntilStopped();
 
   const std::chrono::nanoseconds heartbeat_interval_;
+  const size_t max_streams_;
+  std::atomic<uint64_t> rejected_{0};
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool closing_ = false;
@@ -57,6 +61,9 @@ class ActivationStreams {
   std::atomic<uint64_t> messages_sent_{0};
   std::thread heartbeat_;
 };
+
+// A StreamIsActive call refused at once with `status`.
+grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* RefusedStream(grpc::Status status);
 
 }  // namespace mk::keda
 

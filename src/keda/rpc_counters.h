@@ -36,9 +36,14 @@ class RpcCounters {
   }
   const DurationHistogram& Latency(Rpc rpc) const { return latency_[static_cast<size_t>(rpc)]; }
 
+  // Triggers refused for metadata over --max-metadata-bytes.
+  void RecordMetadataRejected() { metadata_rejected_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t metadata_rejected() const { return metadata_rejected_.load(std::memory_order_relaxed); }
+
  private:
   std::array<std::array<std::atomic<uint64_t>, kStatusCodes>, kAllRpcs.size()> counts_{};
   std::array<DurationHistogram, kAllRpcs.size()> latency_;
+  std::atomic<uint64_t> metadata_rejected_{0};
 };
 
 }  // namespace mk::keda

@@ -28,13 +28,21 @@ ScalerService::ScalerService(fleet::TargetRegistry& registry, TriggerDefaults de
       counters_(counters),
       triggers_(triggers) {}
 
+absl::StatusOr<TriggerConfig> ScalerService::Parse(const externalscaler::ScaledObjectRef& ref) {
+  absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(ref.scalermetadata(), defaults_);
+  if (config.status().code() == absl::StatusCode::kResourceExhausted) {
+    counters_.RecordMetadataRejected();
+  }
+  return config;
+}
+
 template <typename Fill>
 grpc::ServerUnaryReactor* ScalerService::Answer(Rpc rpc, grpc::CallbackServerContext* context,
                                                 const externalscaler::ScaledObjectRef& ref,
                                                 Fill fill) {
   const auto started = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(ref.scalermetadata(), defaults_);
+  absl::StatusOr<TriggerConfig> config = Parse(ref);
   // Every way out: counted, logged as the trigger's last answer, finished.
   auto finish = [this, rpc, started, reactor, &ref, config](
                     const absl::Status& status, const std::optional<MetricAnswer>& answer,
@@ -48,7 +56,13 @@ grpc::ServerUnaryReactor* ScalerService::Answer(Rpc rpc, grpc::CallbackServerCon
     finish(config.status(), std::nullopt, 0);
     return reactor;
   }
-  registry_.CollectorFor(config->target)
+  absl::StatusOr<std::shared_ptr<fleet::Collector>> collector =
+      registry_.CollectorFor(config->target);
+  if (!collector.ok()) {
+    finish(collector.status(), std::nullopt, 0);
+    return reactor;
+  }
+  (*collector)
       ->WithFreshSnapshot(
           [finish, config = *config, fill](absl::StatusOr<fleet::SnapshotPtr> snapshot) {
             if (!snapshot.ok()) return finish(snapshot.status(), std::nullopt, 0);
@@ -66,10 +80,11 @@ grpc::ServerUnaryReactor* ScalerService::GetMetricSpec(
     externalscaler::GetMetricSpecResponse* response) {
   const auto started = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(request->scalermetadata(), defaults_);
+  absl::StatusOr<TriggerConfig> config = Parse(*request);
   if (config.ok()) {
-    // Warm the target's collector: GetMetrics follows.
-    registry_.CollectorFor(config->target);
+    // Warm the target's collector: GetMetrics follows. A target over the limit
+    // still gets its spec: the spec never depends on collection.
+    (void)registry_.CollectorFor(config->target);
     externalscaler::MetricSpec* spec = response->add_metricspecs();
     spec->set_metricname(std::string(fleet::MetricName(config->metric)));
     spec->set_targetsizefloat(config->threshold);
@@ -109,21 +124,17 @@ grpc::ServerUnaryReactor* ScalerService::IsActive(grpc::CallbackServerContext* c
 
 grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ScalerService::StreamIsActive(
     grpc::CallbackServerContext* /*context*/, const externalscaler::ScaledObjectRef* request) {
-  absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(request->scalermetadata(), defaults_);
+  absl::StatusOr<TriggerConfig> config = Parse(*request);
   counters_.Record(Rpc::kStreamIsActive, static_cast<int>(config.status().code()),
                    std::chrono::nanoseconds(0));
-  if (!config.ok()) {
+  absl::StatusOr<std::shared_ptr<fleet::Collector>> collector =
+      config.ok() ? registry_.CollectorFor(config->target) : config.status();
+  if (!collector.ok()) {
     triggers_.Record(ScaledObjectName(*request), request->scalermetadata(), Rpc::kStreamIsActive,
-                     config, config.status(), std::nullopt, 0);
-    // A reactor that only reports the error.
-    class Refused : public grpc::ServerWriteReactor<externalscaler::IsActiveResponse> {
-     public:
-      explicit Refused(grpc::Status status) { Finish(std::move(status)); }
-      void OnDone() override { delete this; }
-    };
-    return new Refused(ToGrpcStatus(config.status()));
+                     config, collector.status(), std::nullopt, 0);
+    return RefusedStream(ToGrpcStatus(collector.status()));
   }
-  return streams_.Open(*config, registry_.CollectorFor(config->target));
+  return streams_.Open(*config, std::move(*collector));
 }
 
 }  // namespace mk::keda

@@ -40,6 +40,9 @@ class ScalerService final : public externalscaler::ExternalScaler::CallbackServi
  private:
   // Answers `rpc` for the trigger of `ref` from a fresh snapshot through `fill`,
   // or finishes with the error.
+  // The trigger's config; counts metadata refused for its size.
+  absl::StatusOr<TriggerConfig> Parse(const externalscaler::ScaledObjectRef& ref);
+
   template <typename Fill>
   grpc::ServerUnaryReactor* Answer(Rpc rpc, grpc::CallbackServerContext* context,
                                    const externalscaler::ScaledObjectRef& ref, Fill fill);

@@ -52,6 +52,14 @@ absl::Status ReadName(const Metadata& metadata, const std::string& key, std::str
 
 absl::StatusOr<TriggerConfig> ParseTriggerMetadata(const Metadata& metadata,
                                                    const TriggerDefaults& defaults) {
+  size_t bytes = 0;
+  for (const auto& [key, value] : metadata) bytes += key.size() + value.size();
+  if (bytes > defaults.max_metadata_bytes) {
+    return absl::ResourceExhaustedError(
+        fmt::format("trigger metadata of {} bytes exceeds the limit of {} bytes "
+                    "(--max-metadata-bytes)",
+                    bytes, defaults.max_metadata_bytes));
+  }
   TriggerConfig config;
   config.target = defaults.target;
   for (auto [key, out] : {std::pair{"namespace", &config.target.dynamo_namespace},

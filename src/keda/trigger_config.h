@@ -22,6 +22,8 @@ enum class MetricType { kAverageValue, kValue };
 struct TriggerDefaults {
   fleet::Target target;
   double threshold = 0.7;  // the load threshold; percent metrics use 100x
+  // Keys and values together; more is RESOURCE_EXHAUSTED before any parsing.
+  size_t max_metadata_bytes = 16 * 1024;
 };
 
 struct TriggerConfig {

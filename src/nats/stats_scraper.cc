@@ -19,14 +19,15 @@ constexpr int kPendingBytes = 1 << 30;
 }  // namespace
 
 StatsScraper::StatsScraper(NatsConnection& connection, const fleet::Target& target,
-                           bool legacy_broadcast)
+                           bool legacy_broadcast, size_t max_message_bytes)
     : connection_(connection),
       request_subject_(legacy_broadcast
                            ? std::string("$SRV.STATS")
                            : "$SRV.STATS." +
                                  dynamo::ServiceName(target.dynamo_namespace, target.component)),
       decoder_(dynamo::EndpointMatcher(target.dynamo_namespace, target.component, target.endpoint,
-                                       legacy_broadcast)) {}
+                                       legacy_broadcast)),
+      max_message_bytes_(max_message_bytes) {}
 
 StatsScraper::~StatsScraper() {
   if (subscription_ != nullptr) {
@@ -86,7 +87,11 @@ absl::StatusOr<fleet::ScrapeResult> StatsScraper::Scrape(const fleet::ScrapeRequ
     if (s != NATS_OK) {
       return absl::UnavailableError(std::string("reading replies: ") + natsStatus_GetText(s));
     }
-    if (reply_subject == natsMsg_GetSubject(message)) {
+    if (reply_subject == natsMsg_GetSubject(message) &&
+        static_cast<size_t>(natsMsg_GetDataLength(message)) > max_message_bytes_) {
+      ++result.replies;
+      result.drops.Add(dynamo::DropReason::kOversized);
+    } else if (reply_subject == natsMsg_GetSubject(message)) {
       ++result.replies;
       dynamo::DecodedReply reply = decoder_.Decode(
           std::string_view(natsMsg_GetData(message), natsMsg_GetDataLength(message)));
@@ -106,9 +111,10 @@ absl::StatusOr<fleet::ScrapeResult> StatsScraper::Scrape(const fleet::ScrapeRequ
   return result;
 }
 
-fleet::ScraperFactory StatsScraperFactory(NatsConnection& connection, bool legacy_broadcast) {
-  return [&connection, legacy_broadcast](const fleet::Target& target) {
-    return std::make_unique<StatsScraper>(connection, target, legacy_broadcast);
+fleet::ScraperFactory StatsScraperFactory(NatsConnection& connection, bool legacy_broadcast,
+                                          size_t max_message_bytes) {
+  return [&connection, legacy_broadcast, max_message_bytes](const fleet::Target& target) {
+    return std::make_unique<StatsScraper>(connection, target, legacy_broadcast, max_message_bytes);
   };
 }
 

@@ -19,7 +19,9 @@ namespace mk::nats {
 
 class StatsScraper final : public fleet::TargetScraper {
  public:
-  StatsScraper(NatsConnection& connection, const fleet::Target& target, bool legacy_broadcast);
+  // Replies longer than `max_message_bytes` are dropped unread (reason oversized).
+  StatsScraper(NatsConnection& connection, const fleet::Target& target, bool legacy_broadcast,
+               size_t max_message_bytes);
   ~StatsScraper() override;
 
   absl::StatusOr<fleet::ScrapeResult> Scrape(const fleet::ScrapeRequest& request) override;
@@ -33,9 +35,11 @@ class StatsScraper final : public fleet::TargetScraper {
   std::string inbox_;
   natsSubscription* subscription_ = nullptr;
   uint64_t round_ = 0;
+  const size_t max_message_bytes_;
 };
 
-fleet::ScraperFactory StatsScraperFactory(NatsConnection& connection, bool legacy_broadcast);
+fleet::ScraperFactory StatsScraperFactory(NatsConnection& connection, bool legacy_broadcast,
+                                          size_t max_message_bytes);
 
 }  // namespace mk::nats
 

@@ -168,6 +168,13 @@ std::string RenderPrometheusText(const ScalerState& state) {
                     state.rpc.Latency(rpc).Read());
     }
   }
+  const std::string limit_help = "Requests refused at a limit (RESOURCE_EXHAUSTED)";
+  out.Counter("metrics_keda_limit_rejections_total", limit_help, {{"limit", "targets"}},
+              static_cast<double>(state.registry.rejected()));
+  out.Counter("metrics_keda_limit_rejections_total", limit_help, {{"limit", "streams"}},
+              static_cast<double>(state.streams.rejected()));
+  out.Counter("metrics_keda_limit_rejections_total", limit_help, {{"limit", "metadata_bytes"}},
+              static_cast<double>(state.rpc.metadata_rejected()));
   out.Gauge("metrics_keda_activation_streams", "Open StreamIsActive streams", {},
             static_cast<double>(state.streams.open_count()));
   out.Counter("metrics_keda_activation_messages_total", "Messages sent on StreamIsActive streams",
