@@ -9,7 +9,7 @@ packages=(
   libnats-dev nats-server
   libsimdjson-dev libcli11-dev libspdlog-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  prometheus
+  prometheus openssl
 )
 # Tools some machines already have from elsewhere (another kubectl, a newer node).
 command -v kubectl >/dev/null || packages+=(kubernetes-client)

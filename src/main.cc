@@ -17,6 +17,7 @@
 #include "keda/activation_streams.h"
 #include "keda/rpc_counters.h"
 #include "keda/scaler_service.h"
+#include "keda/server_credentials.h"
 #include "keda/trigger_log.h"
 #include "nats/nats_connection.h"
 #include "nats/stats_scraper.h"
@@ -35,6 +36,11 @@ std::chrono::nanoseconds Seconds(double s) {
 std::string ListenAddress(const std::string& host, int port) {
   const bool ipv6 = host.find(':') != std::string::npos && host.front() != '[';
   return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+const char* TransportName(const mk::config::Options& options) {
+  if (options.tls_cert.empty()) return "";
+  return options.tls_client_ca.empty() ? ", TLS" : ", mutual TLS";
 }
 
 int Fail(int code, const std::string& message) {
@@ -119,7 +125,11 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int bound_port = 0;
   const std::string address = ListenAddress(options.host, options.port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      keda::MakeServerCredentials(
+          {options.tls_cert, options.tls_key, options.tls_client_ca, options.tls_reload_seconds});
+  if (!credentials.ok()) return Fail(2, std::string(credentials.status().message()));
+  builder.AddListeningPort(address, *credentials, &bound_port);
   // Refuse a port another process holds instead of sharing it silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // A request is a ScaledObjectRef: its metadata limit plus room for the rest.
@@ -129,9 +139,9 @@ int main(int argc, char** argv) {
   if (!server || bound_port == 0) return Fail(1, "--port: cannot listen on " + address);
   health.Attach(server->GetHealthCheckService());
   spdlog::info(
-      "serving externalscaler.ExternalScaler on {} (port {}), HTTP on port {}; "
+      "serving externalscaler.ExternalScaler on {} (port {}{}), HTTP on port {}; "
       "default target {}",
-      address, bound_port, (*http)->port(), default_target.ToString());
+      address, bound_port, TransportName(options), (*http)->port(), default_target.ToString());
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

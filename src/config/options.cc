@@ -81,6 +81,7 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
   std::string port = "9090", threshold = "0.7", check_interval = "5", cache_ttl = "5",
               max_staleness, scrape_window = "0.5", target_idle = "600", metrics_port = "9091";
   bool legacy = false;
+  std::string tls_reload = "10";
   std::string max_message_bytes = "1048576", max_workers = "20000", max_targets = "64",
               max_streams = "1000", max_metadata_bytes = "16384";
 
@@ -138,6 +139,15 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
                  "Size of one trigger's metadata; larger gets RESOURCE_EXHAUSTED")
       ->capture_default_str();
 
+  Options tls;
+  app.add_option("--tls-cert", tls.tls_cert, "PEM certificate chain: serve gRPC over TLS");
+  app.add_option("--tls-key", tls.tls_key, "PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", tls.tls_client_ca,
+                 "PEM CA bundle: require client certificates it signed (mutual TLS)");
+  app.add_option("--tls-reload-interval", tls_reload,
+                 "Seconds between checks of the TLS files for rotation")
+      ->capture_default_str();
+
   CommandLine result;
   try {
     app.parse(static_cast<int>(args.size()), args.data());
@@ -191,6 +201,11 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
     }
     options.log_format = log_format;
     options.legacy_service_names = legacy;
+    options.tls_cert = tls.tls_cert;
+    options.tls_key = tls.tls_key;
+    options.tls_client_ca = tls.tls_client_ca;
+    options.tls_reload_seconds =
+        static_cast<unsigned>(Count("--tls-reload-interval", tls_reload, 1, 86400));
     options.max_message_bytes = Count("--max-message-bytes", max_message_bytes, 1024, 64 << 20);
     options.max_workers_per_target = Count("--max-workers-per-target", max_workers, 1, 10'000'000);
     options.max_targets = Count("--max-targets", max_targets, 1, 100'000);

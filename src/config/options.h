@@ -34,6 +34,11 @@ struct Options {
   size_t max_targets = 64;
   size_t max_streams = 1000;
   size_t max_metadata_bytes = 16 * 1024;
+  // gRPC TLS: certificate and key (TLS), plus a client CA (mutual TLS).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  unsigned tls_reload_seconds = 10;
 };
 
 // Either options to run with, or an exit: --help/--version text (code 0) or an
