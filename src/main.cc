@@ -71,10 +71,21 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::vector<std::string>> servers = nats::SplitServerList(options.nats_server);
   if (!servers.ok()) return Fail(2, "--nats-server: " + std::string(servers.status().message()));
   observability::HealthReporter health;
-  absl::StatusOr<std::unique_ptr<nats::NatsConnection>> connection = nats::NatsConnection::Start(
-      {.servers = *servers,
-       .on_state_change = [&health](bool connected) { health.SetNatsConnected(connected); }});
-  if (!connection.ok()) return Fail(1, std::string(connection.status().message()));
+  absl::StatusOr<std::unique_ptr<nats::NatsConnection>> connection = nats::NatsConnection::Start({
+      .servers = *servers,
+      .credentials_file = options.nats_creds,
+      .user = options.nats_user,
+      .password = options.nats_password,
+      .token = options.nats_token,
+      .tls_ca = options.nats_tls_ca,
+      .tls_cert = options.nats_tls_cert,
+      .tls_key = options.nats_tls_key,
+      .on_state_change = [&health](bool connected) { health.SetNatsConnected(connected); },
+  });
+  if (!connection.ok()) {
+    const bool bad_setting = connection.status().code() == absl::StatusCode::kInvalidArgument;
+    return Fail(bad_setting ? 2 : 1, std::string(connection.status().message()));
+  }
 
   const fleet::Target default_target{options.dynamo_namespace, options.component_name,
                                      options.endpoint_name};

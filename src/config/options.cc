@@ -144,6 +144,18 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
   app.add_option("--tls-key", tls.tls_key, "PEM private key of --tls-cert");
   app.add_option("--tls-client-ca", tls.tls_client_ca,
                  "PEM CA bundle: require client certificates it signed (mutual TLS)");
+  app.add_option("--nats-creds", tls.nats_creds, "NATS credentials file (JWT and NKey seed)")
+      ->envname("NATS_CREDS");
+  app.add_option("--nats-user", tls.nats_user, "NATS user")->envname("NATS_USER");
+  app.add_option("--nats-password", tls.nats_password,
+                 "NATS password (prefer the NATS_PASSWORD environment variable)")
+      ->envname("NATS_PASSWORD");
+  app.add_option("--nats-token", tls.nats_token,
+                 "NATS token (prefer the NATS_TOKEN environment variable)")
+      ->envname("NATS_TOKEN");
+  app.add_option("--nats-tls-ca", tls.nats_tls_ca, "PEM CA bundle to verify NATS with (TLS)");
+  app.add_option("--nats-tls-cert", tls.nats_tls_cert, "PEM client certificate for NATS");
+  app.add_option("--nats-tls-key", tls.nats_tls_key, "PEM key of --nats-tls-cert");
   app.add_option("--tls-reload-interval", tls_reload,
                  "Seconds between checks of the TLS files for rotation")
       ->capture_default_str();
@@ -204,6 +216,13 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
     options.tls_cert = tls.tls_cert;
     options.tls_key = tls.tls_key;
     options.tls_client_ca = tls.tls_client_ca;
+    options.nats_creds = tls.nats_creds;
+    options.nats_user = tls.nats_user;
+    options.nats_password = tls.nats_password;
+    options.nats_token = tls.nats_token;
+    options.nats_tls_ca = tls.nats_tls_ca;
+    options.nats_tls_cert = tls.nats_tls_cert;
+    options.nats_tls_key = tls.nats_tls_key;
     options.tls_reload_seconds =
         static_cast<unsigned>(Count("--tls-reload-interval", tls_reload, 1, 86400));
     options.max_message_bytes = Count("--max-message-bytes", max_message_bytes, 1024, 64 << 20);

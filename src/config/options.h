@@ -39,6 +39,14 @@ struct Options {
   std::string tls_key;
   std::string tls_client_ca;
   unsigned tls_reload_seconds = 10;
+  // NATS authentication and TLS; secrets are never logged.
+  std::string nats_creds;
+  std::string nats_user;
+  std::string nats_password;
+  std::string nats_token;
+  std::string nats_tls_ca;
+  std::string nats_tls_cert;
+  std::string nats_tls_key;
 };
 
 // Either options to run with, or an exit: --help/--version text (code 0) or an

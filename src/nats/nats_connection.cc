@@ -1,6 +1,7 @@
 #include "nats/nats_connection.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -17,6 +18,74 @@ std::string ConnectedUrl(natsConnection* nc) {
 
 absl::Status NatsError(const std::string& what, natsStatus status) {
   return absl::UnavailableError(what + ": " + natsStatus_GetText(status));
+}
+
+// The flag a failing security setting came from, with the library's reason;
+// never the secret itself.
+absl::Status SecurityError(const std::string& flag, natsStatus status) {
+  return absl::InvalidArgumentError(flag + ": " + natsStatus_GetText(status) + " (" +
+                                    nats_GetLastError(nullptr) + ")");
+}
+
+absl::Status ApplySecurity(const ConnectionSettings& settings, natsOptions* options) {
+  const int methods =
+      !settings.credentials_file.empty() + !settings.user.empty() + !settings.token.empty();
+  if (methods > 1) {
+    return absl::InvalidArgumentError(
+        "--nats-creds, --nats-user and --nats-token: give at most one");
+  }
+  if (settings.password.size() > 0 && settings.user.empty()) {
+    return absl::InvalidArgumentError("--nats-password: needs --nats-user");
+  }
+  if (settings.tls_cert.empty() != settings.tls_key.empty()) {
+    return absl::InvalidArgumentError("--nats-tls-cert and --nats-tls-key go together");
+  }
+  for (const auto& [flag, path] : {std::pair{"--nats-creds", settings.credentials_file},
+                                   std::pair{"--nats-tls-ca", settings.tls_ca},
+                                   std::pair{"--nats-tls-cert", settings.tls_cert},
+                                   std::pair{"--nats-tls-key", settings.tls_key}}) {
+    if (!path.empty() && access(path.c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError(std::string(flag) + ": cannot read \"" + path + "\"");
+    }
+  }
+  if (!settings.credentials_file.empty()) {
+    if (natsStatus s = natsOptions_SetUserCredentialsFromFiles(
+            options, settings.credentials_file.c_str(), nullptr);
+        s != NATS_OK) {
+      return SecurityError("--nats-creds", s);
+    }
+  }
+  if (!settings.user.empty()) {
+    if (natsStatus s =
+            natsOptions_SetUserInfo(options, settings.user.c_str(), settings.password.c_str());
+        s != NATS_OK) {
+      return SecurityError("--nats-user", s);
+    }
+  }
+  if (!settings.token.empty()) {
+    if (natsStatus s = natsOptions_SetToken(options, settings.token.c_str()); s != NATS_OK) {
+      return SecurityError("--nats-token", s);
+    }
+  }
+  if (!settings.tls_ca.empty() || !settings.tls_cert.empty()) {
+    if (natsStatus s = natsOptions_SetSecure(options, true); s != NATS_OK) {
+      return SecurityError("--nats-tls-ca", s);
+    }
+  }
+  if (!settings.tls_ca.empty()) {
+    if (natsStatus s = natsOptions_LoadCATrustedCertificates(options, settings.tls_ca.c_str());
+        s != NATS_OK) {
+      return SecurityError("--nats-tls-ca", s);
+    }
+  }
+  if (!settings.tls_cert.empty()) {
+    if (natsStatus s = natsOptions_LoadCertificatesChain(options, settings.tls_cert.c_str(),
+                                                         settings.tls_key.c_str());
+        s != NATS_OK) {
+      return SecurityError("--nats-tls-cert", s);
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -74,6 +143,10 @@ absl::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Start(
     natsOptions_Destroy(options);
     return absl::InvalidArgumentError(std::string("--nats-server: ") + natsStatus_GetText(s) +
                                       " (accepted: nats:// URLs)");
+  }
+  if (absl::Status security = ApplySecurity(settings, options); !security.ok()) {
+    natsOptions_Destroy(options);
+    return security;
   }
   s = natsConnection_Connect(&self->connection_, options);
   natsOptions_Destroy(options);

@@ -22,6 +22,15 @@ namespace mk::nats {
 struct ConnectionSettings {
   std::vector<std::string> servers;  // nats:// URLs
   std::string client_name = "metrics-keda";
+  // Authentication: at most one of credentials file, user/password, token.
+  std::string credentials_file;  // a .creds file (JWT and NKey seed)
+  std::string user;
+  std::string password;
+  std::string token;
+  // TLS to NATS: a CA to trust, optionally a client certificate and key.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
   // Told of every change of the connected state, on a NATS client thread.
   std::function<void(bool connected)> on_state_change;
 };

@@ -146,7 +146,7 @@ std::string RenderPrometheusText(const ScalerState& state) {
             static_cast<double>(collectors.size()));
   for (const auto& collector : collectors) RenderTarget(out, *collector);
 
-  out.Gauge("metrics_keda_nats_connected", "1 while connected to NATS", {},
+  out.Gauge("metrics_keda_nats_connected", "Whether the NATS connection is up (1) or not (0)", {},
             state.nats.connected() ? 1 : 0);
   out.Counter("metrics_keda_nats_reconnects_total", "Reconnections to NATS", {},
               static_cast<double>(state.nats.reconnects()));

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -14,12 +15,20 @@ namespace mk::testing {
 
 using namespace std::chrono_literals;
 
-NatsServer::NatsServer(const TempDir& dir) : dir_(dir), port_(FreePort()) { Start(); }
+NatsServer::NatsServer(const TempDir& dir, std::string config)
+    : dir_(dir), config_(std::move(config)), port_(FreePort()) {
+  Start();
+}
 
 void NatsServer::Start() {
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{NatsServerPath(), "-a", "127.0.0.1", "-p", std::to_string(port_)},
-      dir_.path() + "/nats-server.log");
+  std::vector<std::string> argv = {NatsServerPath(), "-a", "127.0.0.1", "-p",
+                                   std::to_string(port_)};
+  if (!config_.empty()) {
+    const std::string path = dir_.path() + "/nats.conf";
+    std::ofstream(path) << config_;
+    argv.insert(argv.end(), {"-c", path});
+  }
+  process_ = std::make_unique<Process>(argv, dir_.path() + "/nats-server.log");
   if (!process_->WaitForOutput("Server is ready", 10s)) {
     throw std::runtime_error("nats-server did not start: " + process_->Output());
   }
@@ -103,6 +112,9 @@ void RawResponder::OnRequest(natsConnection* connection, natsSubscription*, nats
 }
 
 Scaler::Scaler(const TempDir& dir, const NatsServer& nats, std::vector<std::string> args)
+    : Scaler(dir, nats.url(), std::move(args)) {}
+
+Scaler::Scaler(const TempDir& dir, const std::string& nats_url, std::vector<std::string> args)
     : port_(FreePort()), metrics_port_(FreePort()) {
   std::vector<std::string> argv = {BinaryPath("metrics-keda"),
                                    "--host",
@@ -112,7 +124,7 @@ Scaler::Scaler(const TempDir& dir, const NatsServer& nats, std::vector<std::stri
                                    "--metrics-port",
                                    std::to_string(metrics_port_),
                                    "--nats-server",
-                                   nats.url()};
+                                   nats_url};
   argv.insert(argv.end(), args.begin(), args.end());
   process_ = std::make_unique<Process>(argv, dir.path() + "/scaler.log");
   // Connecting before the port is bound would put the channel into back-off.

@@ -21,15 +21,18 @@ namespace mk::testing {
 
 class NatsServer {
  public:
-  explicit NatsServer(const TempDir& dir);
+  // `config`: nats-server configuration (authorization, tls, ...) to run with.
+  explicit NatsServer(const TempDir& dir, std::string config = "");
   void Start();  // on the same port each time
   void Kill();
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
   // Publishes `text` as a request and waits for the reply (e.g. mock control).
   std::string Request(const std::string& subject, const std::string& text);
 
  private:
   const TempDir& dir_;
+  std::string config_;
   int port_;
   std::unique_ptr<Process> process_;
 };
@@ -78,6 +81,8 @@ class Scaler {
  public:
   // Starts metrics-keda with `args` added, and waits until it answers gRPC.
   Scaler(const TempDir& dir, const NatsServer& nats, std::vector<std::string> args);
+  // With `nats_url` as --nats-server (credentials in the URL, tls://).
+  Scaler(const TempDir& dir, const std::string& nats_url, std::vector<std::string> args);
   externalscaler::ExternalScaler::Stub& stub() { return *stub_; }
   Process& process() { return *process_; }
   int port() const { return port_; }

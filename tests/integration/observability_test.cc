@@ -46,7 +46,7 @@ TEST_F(ObservabilityTest, MetricsPassPromtoolAndCarryTheFleet) {
   EXPECT_TRUE(
       Contains(metrics, "metrics_keda_grpc_requests_total{method=\"GetMetrics\",code=\"OK\"}"));
   EXPECT_TRUE(Contains(metrics, "metrics_keda_scrape_duration_seconds_bucket"));
-  EXPECT_TRUE(Contains(metrics, "metrics_keda_nats_connected 1"));
+  EXPECT_TRUE(Contains(metrics, "\nmetrics_keda_nats_connected 1\n"));
 
   const char* promtool = std::getenv("PROMTOOL");
   const std::string tool = promtool != nullptr ? promtool : "/usr/bin/promtool";
