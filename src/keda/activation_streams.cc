@@ -45,15 +45,16 @@ class ActivationStream final : public grpc::ServerWriteReactor<externalscaler::I
   void OnWriteDone(bool ok) override {
     std::unique_lock lock(mutex_);
     writing_ = false;
-    if (!ok) return;  // the client is gone; OnCancel/OnDone follow
-    owner_->messages_sent_.fetch_add(1);
+    if (ok) owner_->messages_sent_.fetch_add(1);
     if (finish_after_write_) {
+      // A finish (shutdown, or the client's cancel) waited for this write.
       finish_after_write_ = false;
       lock.unlock();
       Finish(finish_status_);
-    } else if (queued_) {
+    } else if (ok && queued_) {
       SendLocked(lock);
     }
+    // A failed write means the client is gone: OnCancel follows and finishes.
   }
 
   void OnCancel() override {

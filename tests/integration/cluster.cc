@@ -83,8 +83,8 @@ MockFleet::MockFleet(const TempDir& dir, const NatsServer& nats, FleetSpec spec)
 }
 
 RawResponder::RawResponder(const NatsServer& nats, const std::string& subject,
-                           std::vector<std::string> payloads)
-    : payloads_(std::move(payloads)) {
+                           std::vector<std::string> payloads, std::chrono::milliseconds delay)
+    : payloads_(std::move(payloads)), delay_(delay) {
   if (natsConnection_ConnectTo(&connection_, nats.url().c_str()) != NATS_OK ||
       natsConnection_Subscribe(&subscription_, connection_, subject.c_str(), OnRequest, this) !=
           NATS_OK ||
@@ -102,8 +102,10 @@ RawResponder::~RawResponder() {
 void RawResponder::OnRequest(natsConnection* connection, natsSubscription*, natsMsg* message,
                              void* self) {
   const char* reply = natsMsg_GetReply(message);
+  auto* responder = static_cast<RawResponder*>(self);
   if (reply != nullptr) {
-    for (const std::string& payload : static_cast<RawResponder*>(self)->payloads_) {
+    std::this_thread::sleep_for(responder->delay_);
+    for (const std::string& payload : responder->payloads_) {
       natsConnection_Publish(connection, reply, payload.data(), static_cast<int>(payload.size()));
     }
     natsConnection_Flush(connection);

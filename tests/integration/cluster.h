@@ -63,8 +63,10 @@ class MockFleet {
 // hostile publisher on the workers' subjects.
 class RawResponder {
  public:
+  // Each request is answered after `delay` (a slow worker).
   RawResponder(const NatsServer& nats, const std::string& subject,
-               std::vector<std::string> payloads);
+               std::vector<std::string> payloads,
+               std::chrono::milliseconds delay = std::chrono::milliseconds(0));
   ~RawResponder();
   RawResponder(const RawResponder&) = delete;
   RawResponder& operator=(const RawResponder&) = delete;
@@ -73,6 +75,7 @@ class RawResponder {
   static void OnRequest(natsConnection* connection, natsSubscription* subscription,
                         natsMsg* message, void* self);
   std::vector<std::string> payloads_;
+  std::chrono::milliseconds delay_;
   natsConnection* connection_ = nullptr;
   natsSubscription* subscription_ = nullptr;
 };

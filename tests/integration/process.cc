@@ -114,6 +114,23 @@ bool Process::WaitForOutput(const std::string& text, std::chrono::milliseconds t
   return false;
 }
 
+Process::Resources Process::Usage() const {
+  Resources usage;
+  const std::string proc = "/proc/" + std::to_string(pid_);
+  std::error_code error;
+  for (auto it = std::filesystem::directory_iterator(proc + "/fd", error);
+       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    ++usage.open_fds;
+  }
+  std::ifstream status(proc + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) usage.threads = std::stoul(line.substr(8));
+    if (line.rfind("VmRSS:", 0) == 0) usage.rss_kib = std::stoul(line.substr(6));
+  }
+  return usage;
+}
+
 std::string BinaryPath(const std::string& name) { return std::string(MK_BINARY_DIR) + "/" + name; }
 
 std::string NatsServerPath() {

@@ -46,6 +46,14 @@ class Process {
   std::string Output() const;
   pid_t pid() const { return pid_; }
 
+  // What the running process holds, from /proc.
+  struct Resources {
+    size_t open_fds = 0;
+    size_t threads = 0;
+    size_t rss_kib = 0;
+  };
+  Resources Usage() const;
+
  private:
   pid_t pid_ = -1;
   std::optional<int> exit_status_;
