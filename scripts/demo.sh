@@ -14,33 +14,9 @@ esac
 scripts/install-deps.sh
 scripts/build.sh >/dev/null
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/lib/processes.sh
 trap 'exit 0' INT TERM
-
-# Waits until FILE has a line matching PATTERN; prints the first match.
-wait_for() {
-  local file=$1 pattern=$2
-  for _ in $(seq 100); do
-    if grep -m1 -oE "$pattern" "$file" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "demo: timed out waiting for '$pattern' in $file:" >&2
-  cat "$file" >&2
-  return 1
-}
-
-nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
-"$nats_server" -a 127.0.0.1 -p -1 >"$work/nats.log" 2>&1 &
-pids+=($!)
-nats_port=$(wait_for "$work/nats.log" 'client connections on [0-9.]+:[0-9]+' | grep -oE '[0-9]+$')
-nats_url="nats://127.0.0.1:$nats_port"
+start_nats
 
 workers=4
 build/dynamo-mock-worker --nats-server "$nats_url" --workers "$workers" \
@@ -48,7 +24,7 @@ build/dynamo-mock-worker --nats-server "$nats_url" --workers "$workers" \
 pids+=($!)
 wait_for "$work/fleet.log" 'ready' >/dev/null
 
-build/metrics-keda --host 127.0.0.1 --port 0 --nats-server "$nats_url" \
+build/metrics-keda --host 127.0.0.1 --port 0 --metrics-port 0 --nats-server "$nats_url" \
   --check-interval 1 --cache-ttl 1 >"$work/scaler.log" 2>&1 &
 pids+=($!)
 scaler_port=$(wait_for "$work/scaler.log" '\(port [0-9]+\)' | grep -oE '[0-9]+')

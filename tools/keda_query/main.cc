@@ -16,6 +16,7 @@
 
 #include "externalscaler.grpc.pb.h"
 #include "keda/hpa.h"
+#include "keda/rpc_counters.h"
 #include "keda/trigger_config.h"
 
 namespace {
@@ -45,30 +46,11 @@ struct FleetView {
   double kv_percent = 0;
 };
 
-std::string CodeName(grpc::StatusCode code) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
-  const int index = static_cast<int>(code);
-  return index >= 0 && index < 17 ? kNames[index] : std::to_string(index);
-}
 
 std::string Describe(const char* rpc, const grpc::Status& status) {
-  return std::string(rpc) + ": " + CodeName(status.error_code()) + ": " + status.error_message();
+  return std::string(rpc) + ": " +
+         std::string(mk::keda::StatusCodeName(static_cast<int>(status.error_code()))) + ": " +
+         status.error_message();
 }
 
 void SetDeadline(grpc::ClientContext& context, double seconds) {
