@@ -89,8 +89,10 @@ void ReadRank(od::value value, RawMetrics& metrics) {
 }
 
 // Reads both forms: flat fields at the top, or grouped under worker_stats and
-// kv_stats (which are read by the same rules).
-void ReadMetricsObject(od::object object, RawMetrics& metrics) {
+// kv_stats (which are read by the same rules). Groups nest one level only: a
+// group inside a group is wrong data, and following it would let a hostile
+// reply recurse until the stack overflows.
+void ReadMetricsObject(od::object object, RawMetrics& metrics, bool in_group = false) {
   for (auto field_result : object) {
     od::field field;
     std::string_view key;
@@ -116,11 +118,11 @@ void ReadMetricsObject(od::object object, RawMetrics& metrics) {
       ReadRank(value, metrics);
     } else if (key == "worker_stats" || key == "kv_stats") {
       od::object nested;
-      if (TypeOf(value) != od::json_type::object || value.get_object().get(nested)) {
+      if (in_group || TypeOf(value) != od::json_type::object || value.get_object().get(nested)) {
         metrics.Fail(DropReason::kWrongType);
         continue;
       }
-      ReadMetricsObject(nested, metrics);
+      ReadMetricsObject(nested, metrics, true);
     }
   }
 }
