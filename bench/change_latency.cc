@@ -1,0 +1,230 @@
+// change_latency: how long a load change at the workers takes to reach KEDA.
+// Each trial waits a random phase, tells the simulated fleet a new load over
+// NATS (`load V` on its control subject), then watches two things at once:
+// GetMetrics polled every --poll-ms until it returns the new figure, and a
+// StreamIsActive stream until it pushes the new activation state. The load
+// alternates between --low (inactive) and --high (active, activation threshold
+// halfway), so every trial flips the trigger. Prints per-trial times and one
+// line of key=value figures.
+//
+//   change_latency --address HOST:PORT --nats URL --control SUBJECT
+//                  [--trials 10] [--phase-ms 1000] [--poll-ms 1] [--timeout-ms 5000]
+//                  [--low 0.25] [--high 0.75] [--component C] [--endpoint E]
+#include <grpcpp/grpcpp.h>
+#include <nats/nats.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "externalscaler.grpc.pb.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Config {
+  std::string address, nats, control;
+  std::string component, endpoint;
+  int trials = 10;
+  int phase_ms = 1000;
+  int poll_ms = 1;
+  int timeout_ms = 5000;
+  double low = 0.25, high = 0.75;
+};
+
+[[noreturn]] void Fail(const std::string& why) {
+  std::fprintf(stderr, "change_latency: %s\n", why.c_str());
+  std::exit(2);
+}
+
+Config ParseArgs(int argc, char** argv) {
+  Config c;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) Fail(flag + " needs a value");
+    const std::string v = argv[++i];
+    if (flag == "--address") c.address = v;
+    else if (flag == "--nats") c.nats = v;
+    else if (flag == "--control") c.control = v;
+    else if (flag == "--component") c.component = v;
+    else if (flag == "--endpoint") c.endpoint = v;
+    else if (flag == "--trials") c.trials = std::atoi(v.c_str());
+    else if (flag == "--phase-ms") c.phase_ms = std::atoi(v.c_str());
+    else if (flag == "--poll-ms") c.poll_ms = std::atoi(v.c_str());
+    else if (flag == "--timeout-ms") c.timeout_ms = std::atoi(v.c_str());
+    else if (flag == "--low") c.low = std::atof(v.c_str());
+    else if (flag == "--high") c.high = std::atof(v.c_str());
+    else Fail("unknown flag " + flag);
+  }
+  if (c.address.empty() || c.nats.empty() || c.control.empty()) {
+    Fail("--address, --nats and --control are required");
+  }
+  return c;
+}
+
+// The trigger: F = mean load (metricType Value, so the value is F itself),
+// active when F is above the midpoint of the two loads.
+externalscaler::ScaledObjectRef Ref(const Config& c) {
+  externalscaler::ScaledObjectRef ref;
+  ref.set_namespace_("bench");
+  ref.set_name("change-latency");
+  auto& m = *ref.mutable_scalermetadata();
+  m["metricName"] = "llm_load_avg";
+  m["metricType"] = "Value";
+  m["threshold"] = "0.5";
+  m["activationThreshold"] = std::to_string((c.low + c.high) / 2);
+  if (!c.component.empty()) m["component"] = c.component;
+  if (!c.endpoint.empty()) m["endpoint"] = c.endpoint;
+  return ref;
+}
+
+// The activation states a StreamIsActive stream pushed, with when they arrived.
+class StreamWatch {
+ public:
+  StreamWatch(externalscaler::ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref)
+      : reader_(stub.StreamIsActive(&context_, ref)), thread_([this] { Read(); }) {}
+  ~StreamWatch() {
+    context_.TryCancel();
+    thread_.join();
+  }
+
+  // The arrival time of the first message at or after `since` saying `state`.
+  std::optional<Clock::time_point> WaitFor(bool state, Clock::time_point since,
+                                           Clock::time_point deadline) {
+    std::unique_lock lock(mutex_);
+    std::optional<Clock::time_point> found;
+    cv_.wait_until(lock, deadline, [&] {
+      for (const auto& [when, active] : messages_) {
+        if (when >= since && active == state) {
+          found = when;
+          return true;
+        }
+      }
+      return ended_;
+    });
+    return found;
+  }
+
+ private:
+  void Read() {
+    externalscaler::IsActiveResponse message;
+    while (reader_->Read(&message)) {
+      std::lock_guard lock(mutex_);
+      messages_.emplace_back(Clock::now(), message.result());
+      cv_.notify_all();
+    }
+    std::lock_guard lock(mutex_);
+    ended_ = true;
+    cv_.notify_all();
+  }
+
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<externalscaler::IsActiveResponse>> reader_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<std::pair<Clock::time_point, bool>> messages_;
+  bool ended_ = false;
+  std::thread thread_;
+};
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())) - 1);
+  return v[std::min(i, v.size() - 1)];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Config c = ParseArgs(argc, argv);
+  natsConnection* nc = nullptr;
+  if (natsConnection_ConnectTo(&nc, c.nats.c_str()) != NATS_OK) Fail("cannot connect to " + c.nats);
+  const auto set_load = [&](double load) {
+    natsMsg* reply = nullptr;
+    const std::string command = "load " + std::to_string(load);
+    if (natsConnection_RequestString(&reply, nc, c.control.c_str(), command.c_str(), 2000) !=
+        NATS_OK) {
+      Fail("no answer on " + c.control);
+    }
+    natsMsg_Destroy(reply);
+  };
+
+  auto stub = externalscaler::ExternalScaler::NewStub(
+      grpc::CreateChannel(c.address, grpc::InsecureChannelCredentials()));
+  const externalscaler::ScaledObjectRef ref = Ref(c);
+  externalscaler::GetMetricsRequest request;
+  request.set_metricname("llm_load_avg");
+  *request.mutable_scaledobjectref() = ref;
+  // The figure GetMetrics answers now; nothing on an error.
+  const auto poll = [&]() -> std::optional<double> {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+    externalscaler::GetMetricsResponse response;
+    if (!stub->GetMetrics(&context, request, &response).ok() || response.metricvalues_size() != 1) {
+      return std::nullopt;
+    }
+    return response.metricvalues(0).metricvaluefloat();
+  };
+  const auto wait_value = [&](double want, Clock::time_point deadline) -> std::optional<Clock::time_point> {
+    while (Clock::now() < deadline) {
+      const std::optional<double> value = poll();
+      const auto now = Clock::now();
+      if (value && std::fabs(*value - want) < 1e-9) return now;
+      std::this_thread::sleep_for(std::chrono::milliseconds(c.poll_ms));
+    }
+    return std::nullopt;
+  };
+
+  // Settle at the low load first.
+  set_load(c.low);
+  if (!wait_value(c.low, Clock::now() + std::chrono::seconds(15))) {
+    Fail("GetMetrics never showed the starting load");
+  }
+  StreamWatch stream(*stub, ref);
+  if (!stream.WaitFor(false, Clock::time_point::min(), Clock::now() + std::chrono::seconds(15))) {
+    Fail("StreamIsActive never reported the starting state");
+  }
+
+  std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> phase(0, std::max(0, c.phase_ms - 1));
+  std::vector<double> metrics_ms, stream_ms;
+  int missed = 0;
+  bool high = false;
+  for (int trial = 0; trial < c.trials; ++trial) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(phase(random)));
+    high = !high;
+    const double load = high ? c.high : c.low;
+    const auto t0 = Clock::now();
+    set_load(load);
+    const auto deadline = t0 + std::chrono::milliseconds(c.timeout_ms);
+    const std::optional<Clock::time_point> seen = wait_value(load, deadline);
+    const std::optional<Clock::time_point> pushed = stream.WaitFor(high, t0, deadline);
+    if (seen) metrics_ms.push_back(Ms(*seen - t0));
+    if (pushed) stream_ms.push_back(Ms(*pushed - t0));
+    if (!seen || !pushed) ++missed;
+    std::fprintf(stderr, "trial %d: load %.2f: GetMetrics %s ms, StreamIsActive %s ms\n", trial + 1,
+                 load, seen ? std::to_string(Ms(*seen - t0)).c_str() : "timeout",
+                 pushed ? std::to_string(Ms(*pushed - t0)).c_str() : "timeout");
+  }
+  std::printf(
+      "trials=%d missed=%d getmetrics_p50_ms=%.1f getmetrics_max_ms=%.1f stream_p50_ms=%.1f "
+      "stream_max_ms=%.1f\n",
+      c.trials, missed, Percentile(metrics_ms, 0.5), Percentile(metrics_ms, 1.0),
+      Percentile(stream_ms, 0.5), Percentile(stream_ms, 1.0));
+  natsConnection_Destroy(nc);
+  return missed == 0 ? 0 : 1;
+}

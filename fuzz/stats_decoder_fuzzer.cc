@@ -1,0 +1,154 @@
+// libFuzzer target: arbitrary bytes as one `$SRV.STATS` reply, decoded as the scraper
+// of target dynamo/llm-worker/kv-router does, with and without legacy (Dynamo 0.1)
+// service names. Anything may be dropped; nothing may crash, and what is kept must be
+// usable by the fleet model:
+//   - a reply counted as malformed_json yields no unit and no lease;
+//   - every matched endpoint is either a unit or one drop;
+//   - every unit's figures (fleet::FiguresOf) are finite and in [0, 1];
+//   - the fleet figures of the units (fleet::Aggregate) are finite and in range;
+//   - the legacy decoder keeps every unit the strict one keeps, in order;
+//   - decoding is deterministic although the decoder reuses its parser's buffers.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "dynamo/service_name.h"
+#include "dynamo/stats_decoder.h"
+#include "dynamo/worker_load.h"
+#include "fleet/fleet_figures.h"
+#include "fuzz_check.h"
+
+namespace {
+
+using mk::dynamo::DecodedReply;
+using mk::dynamo::DropReason;
+using mk::dynamo::EndpointMatcher;
+using mk::dynamo::StatsDecoder;
+using mk::dynamo::WorkerLoad;
+
+bool InRange(double x, double low, double high) { return std::isfinite(x) && x >= low && x <= high; }
+
+unsigned long long U(uint64_t x) { return static_cast<unsigned long long>(x); }
+
+void CheckUnit(const WorkerLoad& unit) {
+  const auto lease = U(unit.key.lease_id);
+  if (unit.gpu_cache_usage_perc) {
+    MK_FUZZ_CHECK(InRange(*unit.gpu_cache_usage_perc, 0, 1), "lease %llx gpu_cache_usage_perc %g",
+                  lease, *unit.gpu_cache_usage_perc);
+  }
+  if (unit.gpu_prefix_cache_hit_rate) {
+    MK_FUZZ_CHECK(InRange(*unit.gpu_prefix_cache_hit_rate, 0, 1),
+                  "lease %llx gpu_prefix_cache_hit_rate %g", lease,
+                  *unit.gpu_prefix_cache_hit_rate);
+  }
+  const mk::fleet::UnitFigures figures = mk::fleet::FiguresOf(unit);
+  MK_FUZZ_CHECK(InRange(figures.kv_usage, 0, 1), "lease %llx kv_usage %g", lease,
+                figures.kv_usage);
+  if (figures.slot_usage) {
+    MK_FUZZ_CHECK(InRange(*figures.slot_usage, 0, 1), "lease %llx slot_usage %g", lease,
+                  *figures.slot_usage);
+  }
+  MK_FUZZ_CHECK(InRange(figures.load, 0, 1), "lease %llx load %g", lease, figures.load);
+  MK_FUZZ_CHECK(std::isfinite(figures.waiting) && figures.waiting >= 0, "lease %llx waiting %g",
+                lease, figures.waiting);
+}
+
+void CheckFleet(std::span<const WorkerLoad> units) {
+  const mk::fleet::FleetFigures fleet = mk::fleet::Aggregate(units);
+  MK_FUZZ_CHECK(fleet.units == units.size(), "%zu units aggregated as %zu", units.size(),
+                fleet.units);
+  MK_FUZZ_CHECK(InRange(fleet.load_avg, 0, 1), "load_avg %g", fleet.load_avg);
+  MK_FUZZ_CHECK(InRange(fleet.kv_blocks_usage_percent, 0, 100), "kv_blocks_usage_percent %g",
+                fleet.kv_blocks_usage_percent);
+  if (fleet.request_slots_usage_percent) {
+    MK_FUZZ_CHECK(InRange(*fleet.request_slots_usage_percent, 0, 100),
+                  "request_slots_usage_percent %g", *fleet.request_slots_usage_percent);
+  }
+  MK_FUZZ_CHECK(std::isfinite(fleet.requests_waiting_avg) && fleet.requests_waiting_avg >= 0,
+                "requests_waiting_avg %g", fleet.requests_waiting_avg);
+  for (mk::fleet::FleetMetric metric : mk::fleet::kAllFleetMetrics) {
+    const absl::StatusOr<double> value = fleet.Value(metric);
+    if (value.ok()) {
+      MK_FUZZ_CHECK(std::isfinite(*value), "%s = %g", mk::fleet::MetricName(metric).data(),
+                    *value);
+    } else {
+      MK_FUZZ_CHECK(metric == mk::fleet::FleetMetric::kRequestSlotsUsagePercent &&
+                        value.status().code() == absl::StatusCode::kFailedPrecondition,
+                    "%s: %s", mk::fleet::MetricName(metric).data(),
+                    value.status().ToString().c_str());
+    }
+  }
+}
+
+void CheckReply(const DecodedReply& reply, const char* decoder) {
+  const uint64_t malformed = reply.drops.Get(DropReason::kMalformedJson);
+  if (malformed > 0) {
+    MK_FUZZ_CHECK(reply.units.empty(), "%s: malformed_json counted with %zu units", decoder,
+                  reply.units.size());
+    MK_FUZZ_CHECK(reply.leases_seen.empty(), "%s: malformed_json counted with %zu leases",
+                  decoder, reply.leases_seen.size());
+    MK_FUZZ_CHECK(malformed == 1 && reply.drops.Total() == 1,
+                  "%s: malformed reply counted %llu drops", decoder, U(reply.drops.Total()));
+    return;
+  }
+  MK_FUZZ_CHECK(reply.drops.Get(DropReason::kOversized) == 0, "%s: decoder counted oversized",
+                decoder);
+  // Every lease seen ends as one unit, or one drop for no data or a bad report.
+  const uint64_t endpoint_drops = reply.drops.Total() -
+                                  reply.drops.Get(DropReason::kBadWorkerId) -
+                                  reply.drops.Get(DropReason::kNoLoadEndpoint);
+  MK_FUZZ_CHECK(reply.leases_seen.size() == reply.units.size() + endpoint_drops,
+                "%s: %zu leases seen, %zu units, %llu endpoint drops", decoder,
+                reply.leases_seen.size(), reply.units.size(), U(endpoint_drops));
+  if (reply.drops.Get(DropReason::kNoLoadEndpoint) > 0) {
+    MK_FUZZ_CHECK(reply.drops.Total() == 1 && reply.leases_seen.empty() && !reply.other_service,
+                  "%s: no_load_endpoint with other drops or leases", decoder);
+  }
+  if (reply.other_service) {
+    MK_FUZZ_CHECK(reply.units.empty() && reply.leases_seen.empty() && reply.drops.Total() == 0,
+                  "%s: another service's reply yielded units, leases or drops", decoder);
+  }
+  for (size_t i = 0; i < reply.units.size(); ++i) CheckUnit(reply.units[i]);
+  CheckFleet(reply.units);
+}
+
+bool SameReply(const DecodedReply& a, const DecodedReply& b) {
+  return a.units == b.units && a.leases_seen == b.leases_seen &&
+         a.drops.by_reason == b.drops.by_reason && a.other_service == b.other_service;
+}
+
+// `part` is a subsequence of `whole`.
+bool IsSubsequence(std::span<const WorkerLoad> part, std::span<const WorkerLoad> whole) {
+  size_t i = 0;
+  for (const WorkerLoad& unit : whole) {
+    if (i < part.size() && part[i] == unit) ++i;
+  }
+  return i == part.size();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // Kept across inputs, as the scraper keeps its decoder across replies.
+  static StatsDecoder strict(EndpointMatcher("dynamo", "llm-worker", "kv-router", false));
+  static StatsDecoder legacy(EndpointMatcher("dynamo", "llm-worker", "kv-router", true));
+  const std::string_view json(reinterpret_cast<const char*>(data), size);
+
+  const DecodedReply strict_reply = strict.Decode(json);
+  CheckReply(strict_reply, "strict");
+  const DecodedReply legacy_reply = legacy.Decode(json);
+  CheckReply(legacy_reply, "legacy");
+
+  // The matcher does not change how the JSON is read, only which endpoints count.
+  MK_FUZZ_CHECK(strict_reply.drops.Get(DropReason::kMalformedJson) ==
+                    legacy_reply.drops.Get(DropReason::kMalformedJson),
+                "malformed for one matcher only");
+  MK_FUZZ_CHECK(IsSubsequence(strict_reply.units, legacy_reply.units),
+                "legacy names lost a unit the strict matcher kept (%zu vs %zu units)",
+                strict_reply.units.size(), legacy_reply.units.size());
+  MK_FUZZ_CHECK(SameReply(strict_reply, strict.Decode(json)),
+                "decoding the same reply twice differed");
+  return 0;
+}
