@@ -122,6 +122,8 @@ run_tool() {
 # kv LINE KEY: the value of KEY=VALUE in a line of figures.
 kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k {v = $2} END {print (v == "" ? "nan" : v)}'; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Ticks all CPUs spent busy (user, nice, system, irq, softirq, steal).
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 median() { printf '%s\n' "$@" | sort -g | awk 'NF {a[++n] = $1} END {print (n ? a[int((n + 1) / 2)] : "nan")}'; }
 # calc EXPR [DECIMALS]: awk arithmetic; nan when an operand is missing.
@@ -177,20 +179,26 @@ wait_answer() {
   die "no right answer for trigger '$2' from $1"
 }
 # load_run SERVER_PID ARGS...: a steady grpc_load run on the load CPU; prints its
-# figures plus server_cpu (percent of one core during the measured seconds).
+# figures plus, over the measured seconds, server_cpu and other_cpu: percent of
+# one core used by the server, and by everything but the server and the
+# generator (noise from other processes; it should be near 0).
 load_run() {
-  local server=$1 out t0 t1
+  local server=$1 out t0 t1 g0 g1 s0 s1
   shift
-  run_tool "$LOAD_CPU" "$TOOLS/grpc_load" --channels "$CHANNELS" --inflight "$INFLIGHT" \
+  local pin=()
+  [ -z "$LOAD_CPU" ] || pin=(taskset -c "$LOAD_CPU")
+  # A simple command, so that $! is the generator itself (taskset execs it).
+  "${pin[@]}" "$TOOLS/grpc_load" --channels "$CHANNELS" --inflight "$INFLIGHT" \
     --warmup "$WARMUP_SECONDS" --duration "$LOAD_SECONDS" "$@" >"$WORK/load.out" 2>>"$WORK/load.err" &
   local pid=$!
   sleep "$WARMUP_SECONDS"
-  t0=$(ticks "$server")
+  t0=$(ticks "$server") g0=$(ticks "$pid") s0=$(busy_ticks)
   sleep "$LOAD_SECONDS"
-  t1=$(ticks "$server")
+  t1=$(ticks "$server") g1=$(ticks "$pid") s1=$(busy_ticks)
   wait "$pid" || die "grpc_load failed: $(cat "$WORK/load.err")"
   out=$(cat "$WORK/load.out")
-  echo "$out server_cpu=$(calc "($t1 - $t0) * 100 / $HZ / $LOAD_SECONDS" 0)"
+  echo "$out server_cpu=$(calc "($t1 - $t0) * 100 / $HZ / $LOAD_SECONDS" 0)" \
+    "other_cpu=$(calc "(($s1 - $s0) - ($t1 - $t0) - ($g1 - $g0)) * 100 / $HZ / $LOAD_SECONDS" 0)"
 }
 
 # --- results -----------------------------------------------------------------
@@ -290,13 +298,16 @@ wait_answer "$TP_ADDR" "expect=500"
 wait_answer "$TP_ADDR" "component=tp-b,expect=500"
 wait_answer "$TP_ADDR" "component=tp-c,expect=500"
 C_RPS=() C_P99=() R_RPS=() R_P99=() M_RPS=() M_P99=()
+C_CPU=() R_CPU=() C_GEN=() R_GEN=() OTHER=()
 for rep in $(seq "$REPS"); do
   out=$(load_run "$CEILING_PID" --address "$CEILING_ADDR" --trigger expect=500)
   raw "ceiling run $rep" "$out"
   C_RPS+=("$(kv "$out" rps)") C_P99+=("$(kv "$out" p99_us)")
+  C_CPU+=("$(kv "$out" server_cpu)") C_GEN+=("$(kv "$out" client_cpu)") OTHER+=("$(kv "$out" other_cpu)")
   out=$(load_run "$TP_PID" --address "$TP_ADDR" --trigger expect=500)
   raw "scaler run $rep (1 target)" "$out"
   R_RPS+=("$(kv "$out" rps)") R_P99+=("$(kv "$out" p99_us)")
+  R_CPU+=("$(kv "$out" server_cpu)") R_GEN+=("$(kv "$out" client_cpu)") OTHER+=("$(kv "$out" other_cpu)")
   [ "$(kv "$out" errors)" = 0 ] && [ "$(kv "$out" wrong)" = 0 ] || log "warning: errors in scaler run $rep"
   out=$(load_run "$TP_PID" --address "$TP_ADDR" --trigger component=tp-a,expect=500 \
         --trigger component=tp-b,expect=500 --trigger component=tp-c,expect=500)
@@ -312,8 +323,10 @@ MULTI_RPS=$(median "${M_RPS[@]}") MULTI_P99=$(median "${M_P99[@]}")
 RPS_RATIO=$(calc "$REAL_RPS / $CEIL_RPS" 2)
 P99_RATIO=$(calc "$REAL_P99 / $CEIL_P99" 2)
 LOAD_SHAPE="${CHANNELS} conn x ${INFLIGHT} streams, median of $REPS"
+OTHER_MAX=$(printf '%s\n' "${OTHER[@]}" | sort -g | tail -1)
+CPU_NOTE="server CPU $(median "${R_CPU[@]}")% (ceiling $(median "${C_CPU[@]}")%), generator $(calc "$(median "${R_GEN[@]}") * 100" 0)% ($(calc "$(median "${C_GEN[@]}") * 100" 0)%), others <= ${OTHER_MAX}%"
 row "GetMetrics/s, fresh snapshot, 1,000 workers" "$REAL_RPS/s = $RPS_RATIO x ceiling ($CEIL_RPS/s)" \
-  ">= 0.9 x ceiling" "$(verdict "$RPS_RATIO >= 0.9")" "$LOAD_SHAPE"
+  ">= 0.9 x ceiling" "$(verdict "$RPS_RATIO >= 0.9")" "$LOAD_SHAPE; $CPU_NOTE"
 row "GetMetrics p99 at that load" "$(calc "$REAL_P99 / 1000" 2) ms = $P99_RATIO x ceiling ($(calc "$CEIL_P99 / 1000" 2) ms)" \
   "<= 1.2 x ceiling p99" "$(verdict "$P99_RATIO <= 1.2")" "$LOAD_SHAPE"
 
@@ -453,6 +466,7 @@ ELAPSED=$(( $(date +%s) - START_TIME ))
   echo "  ceiling (constant answer)    $CEIL_RPS/s  p99 $(calc "$CEIL_P99 / 1000" 2) ms   runs: ${C_RPS[*]}"
   echo "  metrics-keda, 1 target       $REAL_RPS/s  p99 $(calc "$REAL_P99 / 1000" 2) ms   runs: ${R_RPS[*]}"
   echo "  metrics-keda, 3 targets      $MULTI_RPS/s  p99 $(calc "$MULTI_P99 / 1000" 2) ms   runs: ${M_RPS[*]}"
+  echo "  CPU of one core during the measured seconds (median): $CPU_NOTE"
   echo "  scaler peak RSS after the load: $((TP_HWM / 1024)) MiB"
   if [ ${#OPTION_LINES[@]} -gt 0 ]; then
     echo
