@@ -14,7 +14,8 @@
 #
 # Knobs (environment): REPS, LOAD_SECONDS, WARMUP_SECONDS, CHANNELS, INFLIGHT,
 # STALE_BURSTS, STALE_CALLERS, SCRAPE_WINDOW, CHANGE_TRIALS, CPU_SECONDS,
-# SERIES_SECONDS, CEILING_OPTIONS (1: also try server options on the ceiling),
+# SERIES_SECONDS, CEILING_OPTIONS (1: also try server options on the ceiling;
+# default in the full run), OPTION_REPS, OPTION_SECONDS,
 # CEILING_ARGS (extra ceiling_scaler flags), BENCH_BUILD_DIR, BENCH_SKIP_DEPS=1,
 # BENCH_SKIP_BUILD=1, BENCH_KEEP_LOGS=1, RESULTS (output path).
 set -euo pipefail
@@ -37,6 +38,8 @@ CHANGE_TRIALS=${CHANGE_TRIALS:-$d_trials}
 CPU_SECONDS=${CPU_SECONDS:-$d_cpu}
 SERIES_SECONDS=${SERIES_SECONDS:-$d_series}
 CEILING_OPTIONS=${CEILING_OPTIONS:-$d_opts}
+OPTION_REPS=${OPTION_REPS:-2}
+OPTION_SECONDS=${OPTION_SECONDS:-4}
 CEILING_ARGS=${CEILING_ARGS:-}
 BUILD_DIR=${BENCH_BUILD_DIR:-$ROOT/bench/build}
 RESULTS=${RESULTS:-$ROOT/bench/results.json}
@@ -129,7 +132,7 @@ median() { printf '%s\n' "$@" | sort -g | awk 'NF {a[++n] = $1} END {print (n ? 
 # calc EXPR [DECIMALS]: awk arithmetic; nan when an operand is missing.
 calc() {
   case "$1" in *nan*) echo nan; return ;; esac
-  awk "BEGIN {printf \"%.${2:-2}f\", $1}"
+  awk "BEGIN {printf \"%.${2:-2}f\", $1}" 2>/dev/null || echo nan
 }
 # http_get PORT PATH: the body of a GET on 127.0.0.1 (bash's /dev/tcp, no curl).
 http_get() {
@@ -251,7 +254,7 @@ log "nats-server at $NATS_URL"
 # --- 2. ceiling options (optional) --------------------------------------------
 OPTION_LINES=()
 if [ "$CEILING_OPTIONS" = 1 ]; then
-  log "ceiling: trying server options (interleaved, $REPS x ${LOAD_SECONDS}s each)"
+  log "ceiling: trying server options (interleaved, $OPTION_REPS x ${OPTION_SECONDS}s each)"
   OPTIONS=(
     "as src/main.cc||"
     "abseil deadlock detection off||--deadlock-detection 0"
@@ -262,24 +265,26 @@ if [ "$CEILING_OPTIONS" = 1 ]; then
     "grpc.enable_channelz=0||--arg grpc.enable_channelz=0"
     "grpc.max_concurrent_streams=16||--arg grpc.max_concurrent_streams=16"
   )
-  declare -A OPT_RPS=()
-  for _ in $(seq "$REPS"); do
+  declare -A OPT_RPS=() OPT_US=()
+  for _ in $(seq "$OPTION_REPS"); do
     for option in "${OPTIONS[@]}"; do
       IFS='|' read -r label envs args <<<"$option"
       # shellcheck disable=SC2086
       start ceiling-option "$SCALER_CPU" env $envs "$TOOLS/ceiling_scaler" --value 500 $args
       cpid=$LAST_PID
       cport=$(wait_for "$WORK/ceiling-option.log" 'listening on port [0-9]+' | grep -oE '[0-9]+$')
-      out=$(load_run "$cpid" --address "127.0.0.1:$cport" --trigger expect=500)
+      out=$(LOAD_SECONDS=$OPTION_SECONDS WARMUP_SECONDS=1 load_run "$cpid" \
+            --address "127.0.0.1:$cport" --trigger expect=500)
       stop "$cpid"
       OPT_RPS[$label]="${OPT_RPS[$label]:-} $(kv "$out" rps)"
+      OPT_US[$label]="${OPT_US[$label]:-} $(calc "$(kv "$out" server_cpu) * 10000 / $(kv "$out" rps)" 1)"
       raw "ceiling option [$label]" "$out"
     done
   done
   for option in "${OPTIONS[@]}"; do
     IFS='|' read -r label _ _ <<<"$option"
     # shellcheck disable=SC2086
-    OPTION_LINES+=("$label|$(median ${OPT_RPS[$label]})|${OPT_RPS[$label]# }")
+    OPTION_LINES+=("$label|$(median ${OPT_RPS[$label]})|${OPT_RPS[$label]# }|$(median ${OPT_US[$label]})")
   done
 fi
 
@@ -298,21 +303,25 @@ wait_answer "$TP_ADDR" "expect=500"
 wait_answer "$TP_ADDR" "component=tp-b,expect=500"
 wait_answer "$TP_ADDR" "component=tp-c,expect=500"
 C_RPS=() C_P99=() R_RPS=() R_P99=() M_RPS=() M_P99=()
-C_CPU=() R_CPU=() C_GEN=() R_GEN=() OTHER=()
+C_CPU=() R_CPU=() C_GEN=() R_GEN=() OTHER=() C_US=() R_US=()
+ERRORS=0 WRONG=0  # over every scaler run: non-OK statuses, OK with a wrong value
 for rep in $(seq "$REPS"); do
   out=$(load_run "$CEILING_PID" --address "$CEILING_ADDR" --trigger expect=500)
   raw "ceiling run $rep" "$out"
   C_RPS+=("$(kv "$out" rps)") C_P99+=("$(kv "$out" p99_us)")
   C_CPU+=("$(kv "$out" server_cpu)") C_GEN+=("$(kv "$out" client_cpu)") OTHER+=("$(kv "$out" other_cpu)")
+  C_US+=("$(calc "$(kv "$out" server_cpu) * 10000 / $(kv "$out" rps)" 1)")
   out=$(load_run "$TP_PID" --address "$TP_ADDR" --trigger expect=500)
   raw "scaler run $rep (1 target)" "$out"
   R_RPS+=("$(kv "$out" rps)") R_P99+=("$(kv "$out" p99_us)")
   R_CPU+=("$(kv "$out" server_cpu)") R_GEN+=("$(kv "$out" client_cpu)") OTHER+=("$(kv "$out" other_cpu)")
-  [ "$(kv "$out" errors)" = 0 ] && [ "$(kv "$out" wrong)" = 0 ] || log "warning: errors in scaler run $rep"
+  R_US+=("$(calc "$(kv "$out" server_cpu) * 10000 / $(kv "$out" rps)" 1)")
+  ERRORS=$((ERRORS + $(kv "$out" errors))) WRONG=$((WRONG + $(kv "$out" wrong)))
   out=$(load_run "$TP_PID" --address "$TP_ADDR" --trigger component=tp-a,expect=500 \
         --trigger component=tp-b,expect=500 --trigger component=tp-c,expect=500)
   raw "scaler run $rep (3 targets)" "$out"
   M_RPS+=("$(kv "$out" rps)") M_P99+=("$(kv "$out" p99_us)")
+  ERRORS=$((ERRORS + $(kv "$out" errors))) WRONG=$((WRONG + $(kv "$out" wrong)))
 done
 TP_HWM=$(status_kib "$TP_PID" VmHWM)
 stop "$TP_PID"
@@ -324,9 +333,10 @@ RPS_RATIO=$(calc "$REAL_RPS / $CEIL_RPS" 2)
 P99_RATIO=$(calc "$REAL_P99 / $CEIL_P99" 2)
 LOAD_SHAPE="${CHANNELS} conn x ${INFLIGHT} streams, median of $REPS"
 OTHER_MAX=$(printf '%s\n' "${OTHER[@]}" | sort -g | tail -1)
-CPU_NOTE="server CPU $(median "${R_CPU[@]}")% (ceiling $(median "${C_CPU[@]}")%), generator $(calc "$(median "${R_GEN[@]}") * 100" 0)% ($(calc "$(median "${C_GEN[@]}") * 100" 0)%), others <= ${OTHER_MAX}%"
+REAL_US=$(median "${R_US[@]}") CEIL_US=$(median "${C_US[@]}")
+CPU_NOTE="server CPU $(median "${R_CPU[@]}")% (ceiling $(median "${C_CPU[@]}")%), $REAL_US us/call (ceiling $CEIL_US); generator $(calc "$(median "${R_GEN[@]}") * 100" 0)% ($(calc "$(median "${C_GEN[@]}") * 100" 0)%); others <= ${OTHER_MAX}%"
 row "GetMetrics/s, fresh snapshot, 1,000 workers" "$REAL_RPS/s = $RPS_RATIO x ceiling ($CEIL_RPS/s)" \
-  ">= 0.9 x ceiling" "$(verdict "$RPS_RATIO >= 0.9")" "$LOAD_SHAPE; $CPU_NOTE"
+  ">= 0.9 x ceiling" "$(verdict "$RPS_RATIO >= 0.9 && $ERRORS + $WRONG == 0")" "$LOAD_SHAPE; errors $ERRORS, wrong values $WRONG; $CPU_NOTE"
 row "GetMetrics p99 at that load" "$(calc "$REAL_P99 / 1000" 2) ms = $P99_RATIO x ceiling ($(calc "$CEIL_P99 / 1000" 2) ms)" \
   "<= 1.2 x ceiling p99" "$(verdict "$P99_RATIO <= 1.2")" "$LOAD_SHAPE"
 
@@ -470,10 +480,10 @@ ELAPSED=$(( $(date +%s) - START_TIME ))
   echo "  scaler peak RSS after the load: $((TP_HWM / 1024)) MiB"
   if [ ${#OPTION_LINES[@]} -gt 0 ]; then
     echo
-    echo "Ceiling with server options (GetMetrics/s, median; runs):"
+    echo "Ceiling with server options (GetMetrics/s median; server CPU us per call median; runs):"
     for line in "${OPTION_LINES[@]}"; do
-      IFS='|' read -r label med runs <<<"$line"
-      printf '  %-40s %8s   %s\n' "$label" "$med" "$runs"
+      IFS='|' read -r label med runs us <<<"$line"
+      printf '  %-42s %8s/s %7s us   %s\n' "$label" "$med" "$us" "$runs"
     done
   fi
 } | tee "$WORK/table.txt"
@@ -494,7 +504,7 @@ json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
   echo "  \"values\": {"
   echo "    \"decode_flat_us\": $(json_num "$DEC_FLAT"), \"decode_nested_us\": $(json_num "$DEC_NESTED"), \"aggregate_10000_us\": $(json_num "$AGG_10K"),"
   echo "    \"ceiling_rps\": $(json_num "$CEIL_RPS"), \"ceiling_p99_us\": $(json_num "$CEIL_P99"), \"scaler_rps\": $(json_num "$REAL_RPS"), \"scaler_p99_us\": $(json_num "$REAL_P99"),"
-  echo "    \"rps_ratio\": $(json_num "$RPS_RATIO"), \"p99_ratio\": $(json_num "$P99_RATIO"), \"scaler_3_targets_rps\": $(json_num "$MULTI_RPS"), \"scaler_3_targets_p99_us\": $(json_num "$MULTI_P99"),"
+  echo "    \"rps_ratio\": $(json_num "$RPS_RATIO"), \"scaler_cpu_us_per_call\": $(json_num "$REAL_US"), \"ceiling_cpu_us_per_call\": $(json_num "$CEIL_US"), \"others_cpu_max_percent\": $(json_num "$OTHER_MAX"), \"scaler_errors\": $ERRORS, \"scaler_wrong_values\": $WRONG, \"p99_ratio\": $(json_num "$P99_RATIO"), \"scaler_3_targets_rps\": $(json_num "$MULTI_RPS"), \"scaler_3_targets_p99_us\": $(json_num "$MULTI_P99"),"
   echo "    \"stale_scrapes_per_burst\": $(json_num "$STALE_ROUNDS"), \"stale_p50_ms\": $(json_num "$STALE_P50"), \"stale_p99_ms\": $(json_num "$STALE_P99"),"
   echo "    \"change_getmetrics_p50_ms\": $(json_num "$GM_P50"), \"change_getmetrics_max_ms\": $(json_num "$GM_MAX"), \"change_stream_p50_ms\": $(json_num "$SI_P50"), \"change_stream_max_ms\": $(json_num "$SI_MAX"),"
   echo "    \"cpu_1000_workers_percent\": $(json_num "$CPU_1K"), \"rss_10000_workers_3_targets_kib\": $(json_num "$RSS3"), \"hwm_10000_workers_3_targets_kib\": $(json_num "$HWM3")"
@@ -508,9 +518,9 @@ json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
   echo "  ],"
   echo "  \"ceiling_options\": ["
   for i in "${!OPTION_LINES[@]}"; do
-    IFS='|' read -r label med runs <<<"${OPTION_LINES[$i]}"
+    IFS='|' read -r label med runs us <<<"${OPTION_LINES[$i]}"
     sep=$([ "$i" -lt $((${#OPTION_LINES[@]} - 1)) ] && echo , || true)
-    echo "    {\"option\": $(json_str "$label"), \"median_rps\": $(json_num "$med"), \"runs\": [$(tr ' ' ',' <<<"$runs")]}$sep"
+    echo "    {\"option\": $(json_str "$label"), \"median_rps\": $(json_num "$med"), \"server_cpu_us_per_call\": $(json_num "$us"), \"runs\": [$(tr ' ' ',' <<<"$runs")]}$sep"
   done
   echo "  ],"
   echo "  \"raw\": ["
