@@ -19,7 +19,9 @@
 # CEILING_ARGS (extra ceiling_scaler flags), BENCH_BUILD_DIR, BENCH_SKIP_DEPS=1,
 # BENCH_SKIP_BUILD=1, BENCH_KEEP_LOGS=1, RESULTS (output path).
 set -euo pipefail
-
+# The whole script is one compound command, read before it runs: editing this
+# file during a run cannot change the run.
+{
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
@@ -186,22 +188,22 @@ wait_answer() {
 # one core used by the server, and by everything but the server and the
 # generator (noise from other processes; it should be near 0).
 load_run() {
-  local server=$1 out t0 t1 g0 g1 s0 s1
+  local server=$1 out t0 t1 s0 s1
   shift
   local pin=()
   [ -z "$LOAD_CPU" ] || pin=(taskset -c "$LOAD_CPU")
-  # A simple command, so that $! is the generator itself (taskset execs it).
   "${pin[@]}" "$TOOLS/grpc_load" --channels "$CHANNELS" --inflight "$INFLIGHT" \
     --warmup "$WARMUP_SECONDS" --duration "$LOAD_SECONDS" "$@" >"$WORK/load.out" 2>>"$WORK/load.err" &
   local pid=$!
   sleep "$WARMUP_SECONDS"
-  t0=$(ticks "$server") g0=$(ticks "$pid") s0=$(busy_ticks)
+  t0=$(ticks "$server") s0=$(busy_ticks)
   sleep "$LOAD_SECONDS"
-  t1=$(ticks "$server") g1=$(ticks "$pid") s1=$(busy_ticks)
+  t1=$(ticks "$server") s1=$(busy_ticks)
   wait "$pid" || die "grpc_load failed: $(cat "$WORK/load.err")"
   out=$(cat "$WORK/load.out")
+  # The generator's own CPU (client_cpu, a fraction of one core) is subtracted too.
   echo "$out server_cpu=$(calc "($t1 - $t0) * 100 / $HZ / $LOAD_SECONDS" 0)" \
-    "other_cpu=$(calc "(($s1 - $s0) - ($t1 - $t0) - ($g1 - $g0)) * 100 / $HZ / $LOAD_SECONDS" 0)"
+    "other_cpu=$(calc "(($s1 - $s0) - ($t1 - $t0)) * 100 / $HZ / $LOAD_SECONDS - $(kv "$out" client_cpu) * 100" 0)"
 }
 
 # --- results -----------------------------------------------------------------
@@ -455,11 +457,11 @@ ELAPSED=$(( $(date +%s) - START_TIME ))
   echo "metrics-keda benchmarks: $CORES cores ($CPU_MODEL), gRPC $GRPC_VERSION, $(uname -r)"
   echo "scaler pinned to CPU ${SCALER_CPU:-none}, load generators to CPU ${LOAD_CPU:-none}; QUICK=$QUICK; ${ELAPSED}s"
   echo
-  printf '| %-56s | %-52s | %-22s | %-4s | %s\n' figure result target met notes
-  printf '|%s|%s|%s|%s|%s\n' "$(printf -- '-%.0s' {1..58})" "$(printf -- '-%.0s' {1..54})" \
-    "$(printf -- '-%.0s' {1..24})" "------" "-------"
+  printf '| %-58s | %-52s | %-24s | %-4s | %s\n' figure result target met notes
+  printf '|%s|%s|%s|%s|%s\n' "$(printf -- '-%.0s' {1..60})" "$(printf -- '-%.0s' {1..54})" \
+    "$(printf -- '-%.0s' {1..26})" "------" "-------"
   for i in "${!ROW_NAME[@]}"; do
-    printf '| %-56s | %-52s | %-22s | %-4s | %s\n' "${ROW_NAME[$i]}" "${ROW_VALUE[$i]}" \
+    printf '| %-58s | %-52s | %-24s | %-4s | %s\n' "${ROW_NAME[$i]}" "${ROW_VALUE[$i]}" \
       "${ROW_TARGET[$i]}" "${ROW_MET[$i]}" "${ROW_NOTE[$i]}"
   done
   echo
@@ -532,3 +534,5 @@ json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
   echo "}"
 } >"$RESULTS"
 log "wrote $RESULTS"
+exit 0
+}

@@ -35,23 +35,23 @@ unsigned long long U(uint64_t x) { return static_cast<unsigned long long>(x); }
 void CheckUnit(const WorkerLoad& unit) {
   const auto lease = U(unit.key.lease_id);
   if (unit.gpu_cache_usage_perc) {
-    MK_FUZZ_CHECK(InRange(*unit.gpu_cache_usage_perc, 0, 1), "lease %llx gpu_cache_usage_perc %g",
+    MK_FUZZ_CHECK(InRange(*unit.gpu_cache_usage_perc, 0, 1), "lease %llx gpu_cache_usage_perc %.17g",
                   lease, *unit.gpu_cache_usage_perc);
   }
   if (unit.gpu_prefix_cache_hit_rate) {
     MK_FUZZ_CHECK(InRange(*unit.gpu_prefix_cache_hit_rate, 0, 1),
-                  "lease %llx gpu_prefix_cache_hit_rate %g", lease,
+                  "lease %llx gpu_prefix_cache_hit_rate %.17g", lease,
                   *unit.gpu_prefix_cache_hit_rate);
   }
   const mk::fleet::UnitFigures figures = mk::fleet::FiguresOf(unit);
-  MK_FUZZ_CHECK(InRange(figures.kv_usage, 0, 1), "lease %llx kv_usage %g", lease,
+  MK_FUZZ_CHECK(InRange(figures.kv_usage, 0, 1), "lease %llx kv_usage %.17g", lease,
                 figures.kv_usage);
   if (figures.slot_usage) {
-    MK_FUZZ_CHECK(InRange(*figures.slot_usage, 0, 1), "lease %llx slot_usage %g", lease,
+    MK_FUZZ_CHECK(InRange(*figures.slot_usage, 0, 1), "lease %llx slot_usage %.17g", lease,
                   *figures.slot_usage);
   }
-  MK_FUZZ_CHECK(InRange(figures.load, 0, 1), "lease %llx load %g", lease, figures.load);
-  MK_FUZZ_CHECK(std::isfinite(figures.waiting) && figures.waiting >= 0, "lease %llx waiting %g",
+  MK_FUZZ_CHECK(InRange(figures.load, 0, 1), "lease %llx load %.17g", lease, figures.load);
+  MK_FUZZ_CHECK(std::isfinite(figures.waiting) && figures.waiting >= 0, "lease %llx waiting %.17g",
                 lease, figures.waiting);
 }
 
@@ -59,19 +59,19 @@ void CheckFleet(std::span<const WorkerLoad> units) {
   const mk::fleet::FleetFigures fleet = mk::fleet::Aggregate(units);
   MK_FUZZ_CHECK(fleet.units == units.size(), "%zu units aggregated as %zu", units.size(),
                 fleet.units);
-  MK_FUZZ_CHECK(InRange(fleet.load_avg, 0, 1), "load_avg %g", fleet.load_avg);
-  MK_FUZZ_CHECK(InRange(fleet.kv_blocks_usage_percent, 0, 100), "kv_blocks_usage_percent %g",
+  MK_FUZZ_CHECK(InRange(fleet.load_avg, 0, 1), "load_avg %.17g", fleet.load_avg);
+  MK_FUZZ_CHECK(InRange(fleet.kv_blocks_usage_percent, 0, 100), "kv_blocks_usage_percent %.17g",
                 fleet.kv_blocks_usage_percent);
   if (fleet.request_slots_usage_percent) {
     MK_FUZZ_CHECK(InRange(*fleet.request_slots_usage_percent, 0, 100),
-                  "request_slots_usage_percent %g", *fleet.request_slots_usage_percent);
+                  "request_slots_usage_percent %.17g", *fleet.request_slots_usage_percent);
   }
   MK_FUZZ_CHECK(std::isfinite(fleet.requests_waiting_avg) && fleet.requests_waiting_avg >= 0,
-                "requests_waiting_avg %g", fleet.requests_waiting_avg);
+                "requests_waiting_avg %.17g", fleet.requests_waiting_avg);
   for (mk::fleet::FleetMetric metric : mk::fleet::kAllFleetMetrics) {
     const absl::StatusOr<double> value = fleet.Value(metric);
     if (value.ok()) {
-      MK_FUZZ_CHECK(std::isfinite(*value), "%s = %g", mk::fleet::MetricName(metric).data(),
+      MK_FUZZ_CHECK(std::isfinite(*value), "%s = %.17g", mk::fleet::MetricName(metric).data(),
                     *value);
     } else {
       MK_FUZZ_CHECK(metric == mk::fleet::FleetMetric::kRequestSlotsUsagePercent &&
@@ -93,8 +93,12 @@ void CheckReply(const DecodedReply& reply, const char* decoder) {
                   "%s: malformed reply counted %llu drops", decoder, U(reply.drops.Total()));
     return;
   }
+  // Oversized replies and units over the worker limit are the scraper's and the
+  // collector's to count, never the decoder's.
   MK_FUZZ_CHECK(reply.drops.Get(DropReason::kOversized) == 0, "%s: decoder counted oversized",
                 decoder);
+  MK_FUZZ_CHECK(reply.drops.Get(DropReason::kOverWorkerLimit) == 0,
+                "%s: decoder counted over_worker_limit", decoder);
   // Every lease seen ends as one unit, or one drop for no data or a bad report.
   const uint64_t endpoint_drops = reply.drops.Total() -
                                   reply.drops.Get(DropReason::kBadWorkerId) -

@@ -73,10 +73,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const mk::keda::TriggerConfig& config = *parsed;
-  MK_FUZZ_CHECK(std::isfinite(config.threshold) && config.threshold > 0, "threshold %g",
+  MK_FUZZ_CHECK(std::isfinite(config.threshold) && config.threshold > 0, "threshold %.17g",
                 config.threshold);
   MK_FUZZ_CHECK(std::isfinite(config.activation_threshold) && config.activation_threshold >= 0,
-                "activationThreshold %g", config.activation_threshold);
+                "activationThreshold %.17g", config.activation_threshold);
   CheckName(metadata, "namespace", config.target.dynamo_namespace,
             defaults.target.dynamo_namespace);
   CheckName(metadata, "component", config.target.component, defaults.target.component);
@@ -92,10 +92,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const double expected = config.metric == mk::fleet::FleetMetric::kLoadAvg
                                 ? kDefaultThreshold
                                 : 100 * kDefaultThreshold;
-    MK_FUZZ_CHECK(config.threshold == expected, "default threshold %g", config.threshold);
+    MK_FUZZ_CHECK(config.threshold == expected, "default threshold %.17g", config.threshold);
   }
   if (Find(metadata, "activationThreshold") == nullptr) {
-    MK_FUZZ_CHECK(config.activation_threshold == 0, "default activation %g",
+    MK_FUZZ_CHECK(config.activation_threshold == 0, "default activation %.17g",
                   config.activation_threshold);
   }
   const std::string* metric_type = Find(metadata, "metricType");
