@@ -175,6 +175,16 @@ TEST(AggregateTest, HugeCountsDoNotOverflowSums) {
   EXPECT_NEAR(fleet.load_avg, 0.5, 1e-9);
 }
 
+TEST(AggregateTest, SaturatedFleetIsExactlyOneHundredPercent) {
+  // Found by the fuzzer: 100 * t / t rounds to 100.00000000000001 for this t.
+  constexpr uint64_t kTotal = 18446372036854775807u;
+  const std::vector<dynamo::WorkerLoad> units = {Unit(1, kTotal, kTotal, kTotal, kTotal)};
+  const FleetFigures fleet = Aggregate(units);
+  EXPECT_EQ(fleet.kv_blocks_usage_percent, 100);
+  EXPECT_EQ(*fleet.request_slots_usage_percent, 100);
+  EXPECT_EQ(fleet.load_avg, 1);
+}
+
 TEST(FleetFiguresValueTest, SelectsTheFigureOfEachMetric) {
   FleetFigures fleet;
   fleet.units = 2;
