@@ -28,15 +28,17 @@ using mk::dynamo::EndpointMatcher;
 using mk::dynamo::StatsDecoder;
 using mk::dynamo::WorkerLoad;
 
-bool InRange(double x, double low, double high) { return std::isfinite(x) && x >= low && x <= high; }
+bool InRange(double x, double low, double high) {
+  return std::isfinite(x) && x >= low && x <= high;
+}
 
 unsigned long long U(uint64_t x) { return static_cast<unsigned long long>(x); }
 
 void CheckUnit(const WorkerLoad& unit) {
   const auto lease = U(unit.key.lease_id);
   if (unit.gpu_cache_usage_perc) {
-    MK_FUZZ_CHECK(InRange(*unit.gpu_cache_usage_perc, 0, 1), "lease %llx gpu_cache_usage_perc %.17g",
-                  lease, *unit.gpu_cache_usage_perc);
+    MK_FUZZ_CHECK(InRange(*unit.gpu_cache_usage_perc, 0, 1),
+                  "lease %llx gpu_cache_usage_perc %.17g", lease, *unit.gpu_cache_usage_perc);
   }
   if (unit.gpu_prefix_cache_hit_rate) {
     MK_FUZZ_CHECK(InRange(*unit.gpu_prefix_cache_hit_rate, 0, 1),
@@ -87,8 +89,8 @@ void CheckReply(const DecodedReply& reply, const char* decoder) {
   if (malformed > 0) {
     MK_FUZZ_CHECK(reply.units.empty(), "%s: malformed_json counted with %zu units", decoder,
                   reply.units.size());
-    MK_FUZZ_CHECK(reply.leases_seen.empty(), "%s: malformed_json counted with %zu leases",
-                  decoder, reply.leases_seen.size());
+    MK_FUZZ_CHECK(reply.leases_seen.empty(), "%s: malformed_json counted with %zu leases", decoder,
+                  reply.leases_seen.size());
     MK_FUZZ_CHECK(malformed == 1 && reply.drops.Total() == 1,
                   "%s: malformed reply counted %llu drops", decoder, U(reply.drops.Total()));
     return;
@@ -100,8 +102,7 @@ void CheckReply(const DecodedReply& reply, const char* decoder) {
   MK_FUZZ_CHECK(reply.drops.Get(DropReason::kOverWorkerLimit) == 0,
                 "%s: decoder counted over_worker_limit", decoder);
   // Every lease seen ends as one unit, or one drop for no data or a bad report.
-  const uint64_t endpoint_drops = reply.drops.Total() -
-                                  reply.drops.Get(DropReason::kBadWorkerId) -
+  const uint64_t endpoint_drops = reply.drops.Total() - reply.drops.Get(DropReason::kBadWorkerId) -
                                   reply.drops.Get(DropReason::kNoLoadEndpoint);
   MK_FUZZ_CHECK(reply.leases_seen.size() == reply.units.size() + endpoint_drops,
                 "%s: %zu leases seen, %zu units, %llu endpoint drops", decoder,

@@ -36,8 +36,8 @@ Metadata MetadataOf(std::string_view input) {
     input.remove_prefix(newline == std::string_view::npos ? input.size() : newline + 1);
     const size_t equals = entry.find('=');
     const std::string key(entry.substr(0, equals));
-    metadata[key] = equals == std::string_view::npos ? std::string()
-                                                     : std::string(entry.substr(equals + 1));
+    metadata[key] =
+        equals == std::string_view::npos ? std::string() : std::string(entry.substr(equals + 1));
   }
   return metadata;
 }

@@ -79,8 +79,7 @@ FleetFigures Aggregate(std::span<const dynamo::WorkerLoad> units) {
   fleet.load_avg = load_sum / n;
   // Ratio first, then scale: (100 * x) / x can round to 100.00000000000001, and a
   // saturated fleet must read exactly 100 %.
-  fleet.kv_blocks_usage_percent =
-      100 * (kv_total > 0 ? kv_active / kv_total : kv_usage_sum / n);
+  fleet.kv_blocks_usage_percent = 100 * (kv_total > 0 ? kv_active / kv_total : kv_usage_sum / n);
   if (slots_total > 0) fleet.request_slots_usage_percent = 100 * (slots_active / slots_total);
   fleet.requests_waiting_avg = waiting_sum / n;
   return fleet;

@@ -8,14 +8,26 @@
 namespace mk::keda {
 namespace {
 
-std::string Key(const std::string& scaled_object,
-                const std::map<std::string, std::string>& metadata) {
-  std::string key = scaled_object;
-  for (const auto& [name, value] : metadata) {
+// The scaled object and the metadata sorted by name: protobuf maps iterate in no
+// fixed order.
+std::string Key(const std::string& scaled_object, const Metadata& metadata) {
+  std::vector<const Metadata::value_type*> entries;
+  entries.reserve(metadata.size());
+  size_t length = scaled_object.size();
+  for (const auto& entry : metadata) {
+    entries.push_back(&entry);
+    length += entry.first.size() + entry.second.size() + 2;
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  std::string key;
+  key.reserve(length);
+  key += scaled_object;
+  for (const auto* entry : entries) {
     key += '\n';
-    key += name;
+    key += entry->first;
     key += '=';
-    key += value;
+    key += entry->second;
   }
   return key;
 }
@@ -46,8 +58,7 @@ int64_t DesiredReplicas(const TriggerConfig& config, double value, size_t worker
 void TriggerLog::Record(const std::string& scaled_object, const Metadata& metadata, Rpc rpc,
                         const absl::StatusOr<TriggerConfig>& config, const absl::Status& status,
                         const std::optional<MetricAnswer>& answer, size_t workers) {
-  std::map<std::string, std::string> sorted(metadata.begin(), metadata.end());
-  const std::string key = Key(scaled_object, sorted);
+  const std::string key = Key(scaled_object, metadata);
   const auto now = std::chrono::system_clock::now();
   std::optional<bool> flipped_from;
   {
@@ -65,22 +76,21 @@ void TriggerLog::Record(const std::string& scaled_object, const Metadata& metada
                     [&](const auto& entry) { return now - entry.second.last_seen > kForgetAfter; });
       it = records_.emplace(key, TriggerRecord{}).first;
       it->second.scaled_object = scaled_object;
-      it->second.metadata = std::move(sorted);
+      it->second.metadata = std::map<std::string, std::string>(metadata.begin(), metadata.end());
+      // The same metadata always parses the same way: set once.
+      if (config.ok()) it->second.config = *config;
     }
     TriggerRecord& record = it->second;
-    record.config = config.ok() ? std::optional(*config) : std::nullopt;
     record.last_rpc = rpc;
     record.last_seen = now;
     record.last_status = config.ok() ? status : config.status();
-    if (!record.last_status.ok()) {
-      record.reason = std::string(record.last_status.message());
-    } else if (answer && config.ok()) {
+    if (record.last_status.ok() && answer && config.ok()) {
       if (rpc == Rpc::kGetMetrics) record.value = answer->value;
       if (record.active && *record.active != answer->active) flipped_from = record.active;
       record.active = answer->active;
       record.workers = workers;
       record.desired_replicas = DesiredReplicas(*config, answer->value, workers);
-      record.reason = Explain(*config, *answer, workers, *record.desired_replicas);
+      record.answer = answer;
     }
   }
   if (flipped_from) {
@@ -91,7 +101,14 @@ void TriggerLog::Record(const std::string& scaled_object, const Metadata& metada
 std::vector<TriggerRecord> TriggerLog::Recent() const {
   std::lock_guard lock(mutex_);
   std::vector<TriggerRecord> recent;
-  for (const auto& [key, record] : records_) recent.push_back(record);
+  for (const auto& [key, record] : records_) {
+    TriggerRecord& copy = recent.emplace_back(record);
+    if (!copy.last_status.ok()) {
+      copy.reason = std::string(copy.last_status.message());
+    } else if (copy.config && copy.answer && copy.desired_replicas) {
+      copy.reason = Explain(*copy.config, *copy.answer, copy.workers, *copy.desired_replicas);
+    }
+  }
   std::sort(recent.begin(), recent.end(),
             [](const auto& a, const auto& b) { return a.last_seen > b.last_seen; });
   return recent;

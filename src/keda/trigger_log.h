@@ -2,7 +2,8 @@
 // the reason, for /status. A trigger is one ScaledObject (namespace/name) with
 // one metadata map. Logs a line when a trigger's activation flips. Bounded:
 // triggers unheard of for an hour are forgotten, and at most kMaxTriggers kept.
-// Thread-safe.
+// Thread-safe. Record() is on the path of every RPC, so it only stores; the
+// explanations are written when /status asks for them (Recent()).
 #ifndef METRICS_KEDA_KEDA_TRIGGER_LOG_H_
 #define METRICS_KEDA_KEDA_TRIGGER_LOG_H_
 
@@ -32,7 +33,8 @@ struct TriggerRecord {
   std::optional<bool> active;               // last activation answered
   size_t workers = 0;                       // N behind the last answer
   std::optional<int64_t> desired_replicas;  // what the HPA would aim for
-  std::string reason;                       // how the last answer came about
+  std::optional<MetricAnswer> answer;       // last answer, for `reason`
+  std::string reason;                       // how the last answer came about; filled in by Recent()
 };
 
 class TriggerLog {
