@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -94,7 +95,12 @@ RawResponder::RawResponder(const NatsServer& nats, const std::string& subject,
 }
 
 RawResponder::~RawResponder() {
-  natsSubscription_Unsubscribe(subscription_);
+  // A callback may be running on the library's thread: stop its delays, and wait
+  // for the drain to finish it before `this` goes.
+  stopping_ = true;
+  if (natsSubscription_Drain(subscription_) == NATS_OK) {
+    natsSubscription_WaitForDrainCompletion(subscription_, 10000);
+  }
   natsSubscription_Destroy(subscription_);
   natsConnection_Destroy(connection_);
 }
@@ -103,7 +109,7 @@ void RawResponder::OnRequest(natsConnection* connection, natsSubscription*, nats
                              void* self) {
   const char* reply = natsMsg_GetReply(message);
   auto* responder = static_cast<RawResponder*>(self);
-  if (reply != nullptr) {
+  if (reply != nullptr && !responder->stopping_) {
     std::this_thread::sleep_for(responder->delay_);
     for (const std::string& payload : responder->payloads_) {
       natsConnection_Publish(connection, reply, payload.data(), static_cast<int>(payload.size()));
@@ -128,7 +134,11 @@ Scaler::Scaler(const TempDir& dir, const std::string& nats_url, std::vector<std:
                                    "--nats-server",
                                    nats_url};
   argv.insert(argv.end(), args.begin(), args.end());
-  process_ = std::make_unique<Process>(argv, dir.path() + "/scaler.log");
+  // One log per scaler: a second scaler in the same directory must not be taken
+  // as started on the first one's "serving" line.
+  static std::atomic<int> scalers = 0;
+  process_ = std::make_unique<Process>(
+      argv, dir.path() + "/scaler-" + std::to_string(++scalers) + ".log");
   // Connecting before the port is bound would put the channel into back-off.
   if (!process_->WaitForOutput("serving externalscaler.ExternalScaler", 15s)) {
     throw std::runtime_error("metrics-keda did not start: " + process_->Output());

@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 #include <nats/nats.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -76,6 +77,7 @@ class RawResponder {
                         natsMsg* message, void* self);
   std::vector<std::string> payloads_;
   std::chrono::milliseconds delay_;
+  std::atomic<bool> stopping_ = false;
   natsConnection* connection_ = nullptr;
   natsSubscription* subscription_ = nullptr;
 };

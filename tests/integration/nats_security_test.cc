@@ -30,7 +30,8 @@ bool Connected(Scaler& scaler) {
 void ExpectServes(Scaler& scaler) {
   ASSERT_TRUE(Connected(scaler)) << scaler.process().Output();
   MetricReply reply = GetMetrics(scaler.stub(), {});
-  EXPECT_TRUE(reply.status.ok()) << reply.status.error_message();
+  EXPECT_TRUE(reply.status.ok()) << reply.status.error_message() << "\n"
+                                 << scaler.process().Output();
 }
 
 void ExpectRefused(Scaler& scaler) {
