@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -114,35 +117,28 @@ void Collector::Run() {
 void Collector::RunRound() {
   ScrapeRequest request;
   request.window = settings_.scrape_window;
-  const bool discovery = settings_.discovery_every > 0 && round_ % settings_.discovery_every == 0;
-  if (!discovery) request.expected_leases = table_.Leases();
+  request.expected_leases = table_.Leases();
+  request.wait_whole_window =
+      settings_.discovery_every > 0 && round_ % settings_.discovery_every == 0;
+  ++round_;
+  // A discovery round listens to its window's end for workers that just joined;
+  // callers need not wait for that: they get the picture as soon as every known
+  // worker has replied, as in any other round.
+  std::optional<Clock::time_point> answered_at;
+  request.on_expected_replied = [&](const ScrapeResult& known) {
+    answered_at = Clock::now();
+    dynamo::DropCounts counted_at_the_end;
+    Deliver(Update(known.units, *answered_at, counted_at_the_end), *answered_at);
+  };
   const auto started = Clock::now();
   absl::StatusOr<ScrapeResult> result = scraper_->Scrape(request);
   const auto ended = Clock::now();
-  ++round_;
   scrape_durations_.Record(ended - started);
 
   SnapshotPtr snapshot;
-  std::vector<dynamo::WorkerKey> joined, left;
   if (result.ok()) {
-    for (const dynamo::WorkerLoad& unit : result->units) {
-      if (!table_.Contains(unit.key) && table_.size() >= settings_.max_workers) {
-        result->drops.Add(dynamo::DropReason::kOverWorkerLimit);
-        continue;
-      }
-      if (table_.Record(unit, ended)) joined.push_back(unit.key);
-    }
-    left = table_.EvictSilentSince(ended - settings_.max_staleness);
-    auto fresh = std::make_shared<Snapshot>();
-    fresh->target = target_;
-    fresh->taken = ended;
-    fresh->round = round_;
-    fresh->units = table_.Units();
-    fresh->figures = Aggregate(fresh->units);
-    snapshot = std::move(fresh);
+    snapshot = Update(result->units, ended, result->drops);
   }
-
-  std::vector<SnapshotCallback> waiters;
   {
     std::lock_guard lock(mutex_);
     ++stats_.rounds;
@@ -151,37 +147,60 @@ void Collector::RunRound() {
       stats_.replies += result->replies;
       stats_.drops.Merge(result->drops);
       stats_.last_error.clear();
-      latest_ = snapshot;
     } else {
       ++stats_.failed_rounds;
       stats_.last_error = std::string(result.status().message());
     }
-    waiters.swap(waiters_);
   }
   if (result.ok()) {
-    spdlog::debug("target {}: round {} took {:.1f} ms: {} replies, {} units, {} dropped{}",
+    const std::string answered = answered_at ? fmt::format(", callers answered after {:.1f} ms",
+                                                           Seconds(*answered_at - started) * 1e3)
+                                             : std::string();
+    spdlog::debug("target {}: round {} took {:.1f} ms: {} replies, {} units, {} dropped{}{}",
                   target_.ToString(), round_, Seconds(ended - started) * 1e3, result->replies,
                   result->units.size(), result->drops.Total(),
-                  result->ended_early ? ", ended early" : "");
+                  result->ended_early ? ", ended early" : "", answered);
   } else {
     spdlog::debug("target {}: round {} failed: {}", target_.ToString(), round_,
                   std::string(result.status().message()));
   }
-  for (const dynamo::WorkerKey& key : joined) {
-    spdlog::info("target {}: worker {} joined", target_.ToString(), DescribeKey(key));
+  Deliver(snapshot, ended);
+}
+
+SnapshotPtr Collector::Update(const std::vector<dynamo::WorkerLoad>& units,
+                              Clock::time_point heard_at, dynamo::DropCounts& drops) {
+  for (const dynamo::WorkerLoad& unit : units) {
+    if (!table_.Contains(unit.key) && table_.size() >= settings_.max_workers) {
+      drops.Add(dynamo::DropReason::kOverWorkerLimit);
+      continue;
+    }
+    if (table_.Record(unit, heard_at)) {
+      spdlog::info("target {}: worker {} joined", target_.ToString(), DescribeKey(unit.key));
+    }
   }
-  for (const dynamo::WorkerKey& key : left) {
+  for (const dynamo::WorkerKey& key : table_.EvictSilentSince(heard_at - settings_.max_staleness)) {
     spdlog::info("target {}: worker {} left (silent for over {:.1f}s)", target_.ToString(),
                  DescribeKey(key), Seconds(settings_.max_staleness));
   }
-  if (!waiters.empty()) {
-    absl::StatusOr<SnapshotPtr> answer;
-    {
-      std::lock_guard lock(mutex_);
-      answer = ServableLocked(Clock::now());
-    }
-    for (auto& done : waiters) done(answer);
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->target = target_;
+  snapshot->taken = heard_at;
+  snapshot->round = round_;
+  snapshot->units = table_.Units();
+  snapshot->figures = Aggregate(snapshot->units);
+  return snapshot;
+}
+
+void Collector::Deliver(const SnapshotPtr& snapshot, Clock::time_point now) {
+  std::vector<SnapshotCallback> waiters;
+  absl::StatusOr<SnapshotPtr> answer;
+  {
+    std::lock_guard lock(mutex_);
+    if (snapshot) latest_ = snapshot;
+    waiters.swap(waiters_);
+    if (!waiters.empty()) answer = ServableLocked(now);
   }
+  for (auto& done : waiters) done(answer);
   if (snapshot) {
     std::lock_guard lock(listeners_mutex_);
     for (auto& [id, listener] : listeners_) listener(snapshot);

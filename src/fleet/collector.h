@@ -90,6 +90,13 @@ class Collector {
 
   void Run();
   void RunRound();
+  // Records `units` heard at `heard_at` in the table (new units over the limit are
+  // dropped and counted in `drops`), evicts the silent ones, and returns the
+  // table's snapshot.
+  SnapshotPtr Update(const std::vector<dynamo::WorkerLoad>& units, Clock::time_point heard_at,
+                     dynamo::DropCounts& drops);
+  // Makes `snapshot` (if any) the latest, answers the waiters, tells the listeners.
+  void Deliver(const SnapshotPtr& snapshot, Clock::time_point now);
   absl::StatusOr<SnapshotPtr> ServableLocked(Clock::time_point now) const;
 
   const Target target_;

@@ -22,6 +22,9 @@ dynamo::WorkerLoad Unit(uint64_t lease, uint64_t kv_active) {
 }
 
 // A scraper whose answer the test sets; counts rounds and can be slowed down.
+// In a discovery round with expected leases it reports the known replies, then
+// adds `late_joiners` once `release` is ready, as a worker that just joined and
+// answers after every known one would.
 class FakeScraper : public TargetScraper {
  public:
   struct Shared {
@@ -31,18 +34,34 @@ class FakeScraper : public TargetScraper {
     std::atomic<int> rounds{0};
     ScrapeRequest last_request;
     std::vector<size_t> expected_sizes;  // per round, in order
+    std::vector<bool> whole_window;      // per round, in order
+    std::vector<dynamo::WorkerLoad> late_joiners;
+    std::shared_future<void> release;  // valid: hold discovery rounds until ready
+    std::atomic<bool> holding{false};  // a discovery round reported its known replies
   };
   explicit FakeScraper(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
 
   absl::StatusOr<ScrapeResult> Scrape(const ScrapeRequest& request) override {
     std::chrono::milliseconds delay;
     absl::StatusOr<ScrapeResult> result;
+    std::vector<dynamo::WorkerLoad> late_joiners;
+    std::shared_future<void> release;
     {
       std::lock_guard lock(shared_->mutex);
       delay = shared_->delay;
       result = shared_->next;
+      late_joiners = shared_->late_joiners;
+      release = shared_->release;
       shared_->last_request = request;
       shared_->expected_sizes.push_back(request.expected_leases.size());
+      shared_->whole_window.push_back(request.wait_whole_window);
+    }
+    if (result.ok() && request.wait_whole_window && !request.expected_leases.empty() &&
+        request.on_expected_replied) {
+      shared_->holding = true;
+      request.on_expected_replied(*result);
+      if (release.valid()) release.wait();
+      result->units.insert(result->units.end(), late_joiners.begin(), late_joiners.end());
     }
     std::this_thread::sleep_for(delay);
     ++shared_->rounds;
@@ -182,23 +201,65 @@ TEST_F(CollectorTest, SilentWorkerLeavesAfterStalenessBound) {
   EXPECT_EQ((*later)->units[0].key.lease_id, 2u);
 }
 
-TEST_F(CollectorTest, KnownWorkersAreExpectedExceptInDiscoveryRounds) {
+TEST_F(CollectorTest, EveryNthRoundWaitsItsWholeWindow) {
   CollectorSettings settings = Slow();
   settings.cache_ttl = 1ns;
   settings.discovery_every = 3;
   SetUnits({Unit(7, 10)});
   auto collector = Make(settings);
-  for (int i = 0; i < 6; ++i) ASSERT_TRUE(Fresh(*collector).ok());
+  // A caller may be answered mid-round (a discovery round's known replies) and the
+  // next one by the same round's end: call until six rounds have run.
+  for (int i = 0; i < 20 && shared_->rounds < 6; ++i) ASSERT_TRUE(Fresh(*collector).ok());
   std::vector<size_t> sizes;
+  std::vector<bool> whole_window;
   {
     std::lock_guard lock(shared_->mutex);
     sizes = shared_->expected_sizes;
+    whole_window = shared_->whole_window;
   }
   ASSERT_GE(sizes.size(), 6u);
-  // Rounds 0, 3, 6, ... wait out the window; the others expect lease 7.
+  // Rounds 0, 3, 6, ... wait out the window; every round after the first expects
+  // lease 7, the one worker known.
   for (size_t round = 0; round < sizes.size(); ++round) {
-    EXPECT_EQ(sizes[round], round % 3 == 0 ? 0u : 1u) << "round " << round;
+    EXPECT_EQ(whole_window[round], round % 3 == 0) << "round " << round;
+    EXPECT_EQ(sizes[round], round == 0 ? 0u : 1u) << "round " << round;
   }
+}
+
+TEST_F(CollectorTest, DiscoveryRoundAnswersCallersOnceEveryKnownWorkerReplied) {
+  CollectorSettings settings = Slow();
+  settings.cache_ttl = 1ns;
+  settings.discovery_every = 2;
+  std::promise<void> release;
+  SetUnits({Unit(1, 10)});
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->late_joiners = {Unit(2, 90)};
+    shared_->release = release.get_future().share();
+  }
+  auto collector = Make(settings);
+  // Rounds go on until one is a discovery round with a known worker (the third):
+  // its caller is answered from the known worker while the round still listens.
+  for (int call = 0; call < 6 && !shared_->holding; ++call) {
+    std::promise<absl::StatusOr<SnapshotPtr>> answer;
+    collector->WithFreshSnapshot([&](absl::StatusOr<SnapshotPtr> s) { answer.set_value(s); });
+    std::future<absl::StatusOr<SnapshotPtr>> future = answer.get_future();
+    if (future.wait_for(10s) != std::future_status::ready) {
+      release.set_value();
+      FAIL() << "a caller waited for the discovery round's whole window";
+    }
+    absl::StatusOr<SnapshotPtr> snapshot = future.get();
+    ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+    EXPECT_EQ((*snapshot)->figures.units, 1u);
+  }
+  ASSERT_TRUE(shared_->holding);
+  release.set_value();
+  // The round's end brings the worker that joined.
+  for (int i = 0; i < 500 && collector->Latest()->figures.units < 2; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(collector->Latest()->figures.units, 2u);
+  EXPECT_DOUBLE_EQ(collector->Latest()->figures.load_avg, 0.5);
 }
 
 TEST_F(CollectorTest, ListenersHearEverySuccessfulRoundUntilRemoved) {

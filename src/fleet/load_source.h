@@ -17,18 +17,26 @@
 
 namespace mk::fleet {
 
+struct ScrapeResult;
+
 struct ScrapeRequest {
   std::chrono::nanoseconds window{};  // the longest the round may take
-  // The round may end as soon as every one of these has replied; empty means
-  // wait out the window (nobody known yet, or a periodic discovery round).
+  // The workers known from recent rounds. The round ends as soon as every one has
+  // replied, unless it waits its whole window (empty: nobody known yet).
   std::set<uint64_t> expected_leases;
+  // A discovery round: goes on to the end of the window so that workers that
+  // joined, and answer after every known one, are heard too. When every expected
+  // lease has replied, `on_expected_replied` (if set) is called once with the
+  // replies so far, on the scraping thread, and the round goes on.
+  bool wait_whole_window = false;
+  std::function<void(const ScrapeResult&)> on_expected_replied;
 };
 
 struct ScrapeResult {
   std::vector<dynamo::WorkerLoad> units;
   dynamo::DropCounts drops;
   uint64_t replies = 0;
-  bool ended_early = false;
+  bool ended_early = false;  // ended before its window: every expected lease replied
 };
 
 class TargetScraper {

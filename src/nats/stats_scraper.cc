@@ -72,6 +72,7 @@ absl::StatusOr<fleet::ScrapeResult> StatsScraper::Scrape(const fleet::ScrapeRequ
 
   fleet::ScrapeResult result;
   std::set<uint64_t> pending = request.expected_leases;
+  bool all_replied = false;
   const auto deadline = Clock::now() + request.window;
   while (true) {
     const auto remaining =
@@ -100,9 +101,13 @@ absl::StatusOr<fleet::ScrapeResult> StatsScraper::Scrape(const fleet::ScrapeRequ
       result.units.insert(result.units.end(), reply.units.begin(), reply.units.end());
     }
     natsMsg_Destroy(message);
-    if (!request.expected_leases.empty() && pending.empty()) {
-      result.ended_early = true;
-      break;
+    if (!all_replied && !request.expected_leases.empty() && pending.empty()) {
+      all_replied = true;
+      if (!request.wait_whole_window) {
+        result.ended_early = true;
+        break;
+      }
+      if (request.on_expected_replied) request.on_expected_replied(result);
     }
   }
   if (!connection_.connected() || connection_.disconnects() != disconnects) {
