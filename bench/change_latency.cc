@@ -13,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 #include <nats/nats.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -50,25 +51,22 @@ struct Config {
 
 Config ParseArgs(int argc, char** argv) {
   Config c;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (i + 1 >= argc) Fail(flag + " needs a value");
-    const std::string v = argv[++i];
-    if (flag == "--address") c.address = v;
-    else if (flag == "--nats") c.nats = v;
-    else if (flag == "--control") c.control = v;
-    else if (flag == "--component") c.component = v;
-    else if (flag == "--endpoint") c.endpoint = v;
-    else if (flag == "--trials") c.trials = std::atoi(v.c_str());
-    else if (flag == "--phase-ms") c.phase_ms = std::atoi(v.c_str());
-    else if (flag == "--poll-ms") c.poll_ms = std::atoi(v.c_str());
-    else if (flag == "--timeout-ms") c.timeout_ms = std::atoi(v.c_str());
-    else if (flag == "--low") c.low = std::atof(v.c_str());
-    else if (flag == "--high") c.high = std::atof(v.c_str());
-    else Fail("unknown flag " + flag);
-  }
-  if (c.address.empty() || c.nats.empty() || c.control.empty()) {
-    Fail("--address, --nats and --control are required");
+  CLI::App app{"How long a load change at the workers takes to reach KEDA", "change_latency"};
+  app.add_option("--address", c.address, "scaler gRPC HOST:PORT")->required();
+  app.add_option("--nats", c.nats, "NATS URL of the simulated fleet")->required();
+  app.add_option("--control", c.control, "the fleet's control subject")->required();
+  app.add_option("--component", c.component, "trigger component (default: the scaler's)");
+  app.add_option("--endpoint", c.endpoint, "trigger endpoint (default: the scaler's)");
+  app.add_option("--trials", c.trials)->check(CLI::Range(1, 10000));
+  app.add_option("--phase-ms", c.phase_ms)->check(CLI::Range(1, 600000));
+  app.add_option("--poll-ms", c.poll_ms)->check(CLI::Range(1, 60000));
+  app.add_option("--timeout-ms", c.timeout_ms)->check(CLI::Range(1, 600000));
+  app.add_option("--low", c.low)->check(CLI::Range(0.0, 1.0));
+  app.add_option("--high", c.high)->check(CLI::Range(0.0, 1.0));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
   return c;
 }
@@ -92,7 +90,8 @@ externalscaler::ScaledObjectRef Ref(const Config& c) {
 // The activation states a StreamIsActive stream pushed, with when they arrived.
 class StreamWatch {
  public:
-  StreamWatch(externalscaler::ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref)
+  StreamWatch(externalscaler::ExternalScaler::Stub& stub,
+              const externalscaler::ScaledObjectRef& ref)
       : reader_(stub.StreamIsActive(&context_, ref)), thread_([this] { Read(); }) {}
   ~StreamWatch() {
     context_.TryCancel();
@@ -179,7 +178,8 @@ int main(int argc, char** argv) {
     }
     return response.metricvalues(0).metricvaluefloat();
   };
-  const auto wait_value = [&](double want, Clock::time_point deadline) -> std::optional<Clock::time_point> {
+  const auto wait_value = [&](double want,
+                              Clock::time_point deadline) -> std::optional<Clock::time_point> {
     while (Clock::now() < deadline) {
       const std::optional<double> value = poll();
       const auto now = Clock::now();

@@ -16,8 +16,7 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 
-#include "absl/synchronization/mutex.h"
-
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -30,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "externalscaler.grpc.pb.h"
 
 namespace {
@@ -94,33 +94,30 @@ Trigger ParseTrigger(const std::string& spec) {
 
 Config ParseArgs(int argc, char** argv) {
   Config c;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (i + 1 >= argc) Usage(flag + " needs a value");
-    const std::string v = argv[++i];
-    if (flag == "--address") c.address = v;
-    else if (flag == "--rpc") {
-      if (v == "GetMetrics") c.rpc = Rpc::kGetMetrics;
-      else if (v == "IsActive") c.rpc = Rpc::kIsActive;
-      else if (v == "GetMetricSpec") c.rpc = Rpc::kGetMetricSpec;
-      else Usage("--rpc: GetMetrics, IsActive or GetMetricSpec");
-    } else if (flag == "--channels") c.channels = std::atoi(v.c_str());
-    else if (flag == "--inflight") c.inflight = std::atoi(v.c_str());
-    else if (flag == "--threads") c.threads = std::atoi(v.c_str());
-    else if (flag == "--duration") c.duration = std::atof(v.c_str());
-    else if (flag == "--warmup") c.warmup = std::atof(v.c_str());
-    else if (flag == "--tolerance") c.tolerance = std::atof(v.c_str());
-    else if (flag == "--deadline-ms") c.deadline_ms = std::atoi(v.c_str());
-    else if (flag == "--bursts") c.bursts = std::atoi(v.c_str());
-    else if (flag == "--burst") c.burst = std::atoi(v.c_str());
-    else if (flag == "--gap-ms") c.gap_ms = std::atoi(v.c_str());
-    else if (flag == "--trigger") c.triggers.push_back(ParseTrigger(v));
-    else Usage("unknown flag " + flag);
+  std::vector<std::string> triggers;
+  const std::map<std::string, Rpc> rpcs = {{"GetMetrics", Rpc::kGetMetrics},
+                                           {"IsActive", Rpc::kIsActive},
+                                           {"GetMetricSpec", Rpc::kGetMetricSpec}};
+  CLI::App app{"Load generator for the external scaler's unary RPCs", "grpc_load"};
+  app.add_option("--address", c.address, "scaler gRPC HOST:PORT")->required();
+  app.add_option("--rpc", c.rpc)->transform(CLI::CheckedTransformer(rpcs));
+  app.add_option("--channels", c.channels)->check(CLI::Range(1, 1024));
+  app.add_option("--inflight", c.inflight)->check(CLI::Range(1, 100000));
+  app.add_option("--threads", c.threads)->check(CLI::Range(1, 256));
+  app.add_option("--duration", c.duration)->check(CLI::Range(0.001, 86400.0));
+  app.add_option("--warmup", c.warmup)->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--tolerance", c.tolerance)->check(CLI::Range(0.0, 1.0));
+  app.add_option("--deadline-ms", c.deadline_ms)->check(CLI::Range(0, 600000));
+  app.add_option("--bursts", c.bursts)->check(CLI::Range(0, 1000000));
+  app.add_option("--burst", c.burst)->check(CLI::Range(1, 100000));
+  app.add_option("--gap-ms", c.gap_ms)->check(CLI::Range(0, 600000));
+  app.add_option("--trigger", triggers, "k=v,...,expect=X (repeatable)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
-  if (c.address.empty()) Usage("--address is required");
-  if (c.channels < 1 || c.inflight < 1 || c.threads < 1 || c.duration <= 0 || c.warmup < 0) {
-    Usage("--channels, --inflight, --threads and --duration must be positive");
-  }
+  for (const std::string& spec : triggers) c.triggers.push_back(ParseTrigger(spec));
   if (c.triggers.empty()) c.triggers.push_back(ParseTrigger(""));
   return c;
 }
@@ -163,7 +160,8 @@ class Load {
       args.SetInt("mk.bench.channel_index", i);
       // The generator must outrun the server on an equal core: no retry filter.
       args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-      auto channel = grpc::CreateCustomChannel(c_.address, grpc::InsecureChannelCredentials(), args);
+      auto channel =
+          grpc::CreateCustomChannel(c_.address, grpc::InsecureChannelCredentials(), args);
       if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
         Usage("cannot connect to " + c_.address);
       }
@@ -190,13 +188,15 @@ class Load {
         call.r_metrics->Finish(&call.metrics, &call.status, &call);
         break;
       case Rpc::kIsActive:
-        call.r_active = stub.PrepareAsyncIsActive(call.context.get(), t.metrics.scaledobjectref(), &cq);
+        call.r_active =
+            stub.PrepareAsyncIsActive(call.context.get(), t.metrics.scaledobjectref(), &cq);
         call.r_active->StartCall();
         call.r_active->Finish(&call.active, &call.status, &call);
         break;
       case Rpc::kGetMetricSpec:
         call.spec.Clear();
-        call.r_spec = stub.PrepareAsyncGetMetricSpec(call.context.get(), t.metrics.scaledobjectref(), &cq);
+        call.r_spec =
+            stub.PrepareAsyncGetMetricSpec(call.context.get(), t.metrics.scaledobjectref(), &cq);
         call.r_spec->StartCall();
         call.r_spec->Finish(&call.spec, &call.status, &call);
         break;
@@ -346,8 +346,8 @@ class Load {
     std::sort(tally.latency_us.begin(), tally.latency_us.end());
     const auto pct = [&](double p) -> double {
       if (tally.latency_us.empty()) return 0;
-      const size_t i = static_cast<size_t>(
-          std::ceil(p * static_cast<double>(tally.latency_us.size())) - 1);
+      const size_t i =
+          static_cast<size_t>(std::ceil(p * static_cast<double>(tally.latency_us.size())) - 1);
       return tally.latency_us[std::min(i, tally.latency_us.size() - 1)];
     };
     uint64_t errors = 0;
@@ -362,9 +362,8 @@ class Load {
         "rps=%.0f ok=%llu errors=%llu wrong=%llu p50_us=%.0f p90_us=%.0f p99_us=%.0f "
         "max_us=%.0f client_cpu=%.2f seconds=%.2f error_codes=%s\n",
         static_cast<double>(tally.ok) / seconds, static_cast<unsigned long long>(tally.ok),
-        static_cast<unsigned long long>(errors),
-        static_cast<unsigned long long>(tally.wrong_value), pct(0.5), pct(0.9), pct(0.99),
-        pct(1.0), seconds > 0 ? cpu_seconds / seconds : 0, seconds,
+        static_cast<unsigned long long>(errors), static_cast<unsigned long long>(tally.wrong_value),
+        pct(0.5), pct(0.9), pct(0.99), pct(1.0), seconds > 0 ? cpu_seconds / seconds : 0, seconds,
         by_code.empty() ? "none" : by_code.c_str());
     std::fflush(stdout);
   }
