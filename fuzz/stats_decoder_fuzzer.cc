@@ -2,10 +2,12 @@
 // of target dynamo/llm-worker/kv-router does, with and without legacy (Dynamo 0.1)
 // service names. Anything may be dropped; nothing may crash, and what is kept must be
 // usable by the fleet model:
-//   - a reply counted as malformed_json yields no unit and no lease;
-//   - every matched endpoint is either a unit or one drop;
+//   - a reply counted as malformed_json yields no unit and no unreadable report;
+//   - every matched endpoint is either a unit or one drop with its unreadable report;
+//   - unused fields are only ever ignored in kept reports, never dropped;
 //   - every unit's figures (fleet::FiguresOf) are finite and in [0, 1];
-//   - the fleet figures of the units (fleet::Aggregate) are finite and in range;
+//   - the fleet figures of the units (fleet::Aggregate), with the unreadable
+//     reports as unreadable units beside them, are finite and in range;
 //   - the legacy decoder keeps every unit the strict one keeps, in order;
 //   - decoding is deterministic although the decoder reuses its parser's buffers.
 #include <cmath>
@@ -13,11 +15,13 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "dynamo/service_name.h"
 #include "dynamo/stats_decoder.h"
 #include "dynamo/worker_load.h"
 #include "fleet/fleet_figures.h"
+#include "fleet/unit.h"
 #include "fuzz_check.h"
 
 namespace {
@@ -57,10 +61,21 @@ void CheckUnit(const WorkerLoad& unit) {
                 lease, figures.waiting);
 }
 
-void CheckFleet(std::span<const WorkerLoad> units) {
+void CheckFleet(const DecodedReply& reply) {
+  std::vector<mk::fleet::Unit> units;
+  for (const WorkerLoad& report : reply.units) units.push_back(mk::fleet::Unit::Reporting(report));
+  for (const mk::dynamo::UnreadableReport& report : reply.unreadable) {
+    units.push_back(mk::fleet::Unit{report.key, mk::fleet::UnitState::kUnreadable, std::nullopt,
+                                    report.reason});
+  }
   const mk::fleet::FleetFigures fleet = mk::fleet::Aggregate(units);
   MK_FUZZ_CHECK(fleet.units == units.size(), "%zu units aggregated as %zu", units.size(),
                 fleet.units);
+  MK_FUZZ_CHECK(fleet.reporting_units == reply.units.size() &&
+                    fleet.unreadable_units == reply.unreadable.size(),
+                "%zu reporting, %zu unreadable aggregated as %zu and %zu", reply.units.size(),
+                reply.unreadable.size(), fleet.reporting_units, fleet.unreadable_units);
+  const bool all_unreadable = reply.units.empty() && !reply.unreadable.empty();
   MK_FUZZ_CHECK(InRange(fleet.load_avg, 0, 1), "load_avg %.17g", fleet.load_avg);
   MK_FUZZ_CHECK(InRange(fleet.kv_blocks_usage_percent, 0, 100), "kv_blocks_usage_percent %.17g",
                 fleet.kv_blocks_usage_percent);
@@ -76,10 +91,10 @@ void CheckFleet(std::span<const WorkerLoad> units) {
       MK_FUZZ_CHECK(std::isfinite(*value), "%s = %.17g", mk::fleet::MetricName(metric).data(),
                     *value);
     } else {
-      MK_FUZZ_CHECK(metric == mk::fleet::FleetMetric::kRequestSlotsUsagePercent &&
-                        value.status().code() == absl::StatusCode::kFailedPrecondition,
-                    "%s: %s", mk::fleet::MetricName(metric).data(),
-                    value.status().ToString().c_str());
+      MK_FUZZ_CHECK(
+          (all_unreadable || metric == mk::fleet::FleetMetric::kRequestSlotsUsagePercent) &&
+              value.status().code() == absl::StatusCode::kFailedPrecondition,
+          "%s: %s", mk::fleet::MetricName(metric).data(), value.status().ToString().c_str());
     }
   }
 }
@@ -89,8 +104,8 @@ void CheckReply(const DecodedReply& reply, const char* decoder) {
   if (malformed > 0) {
     MK_FUZZ_CHECK(reply.units.empty(), "%s: malformed_json counted with %zu units", decoder,
                   reply.units.size());
-    MK_FUZZ_CHECK(reply.leases_seen.empty(), "%s: malformed_json counted with %zu leases", decoder,
-                  reply.leases_seen.size());
+    MK_FUZZ_CHECK(reply.unreadable.empty(), "%s: malformed_json counted with %zu unreadable",
+                  decoder, reply.unreadable.size());
     MK_FUZZ_CHECK(malformed == 1 && reply.drops.Total() == 1,
                   "%s: malformed reply counted %llu drops", decoder, U(reply.drops.Total()));
     return;
@@ -101,27 +116,33 @@ void CheckReply(const DecodedReply& reply, const char* decoder) {
                 decoder);
   MK_FUZZ_CHECK(reply.drops.Get(DropReason::kOverWorkerLimit) == 0,
                 "%s: decoder counted over_worker_limit", decoder);
-  // Every lease seen ends as one unit, or one drop for no data or a bad report.
+  // Every dropped report of a worker is one unreadable report of it.
   const uint64_t endpoint_drops = reply.drops.Total() - reply.drops.Get(DropReason::kBadWorkerId) -
                                   reply.drops.Get(DropReason::kNoLoadEndpoint);
-  MK_FUZZ_CHECK(reply.leases_seen.size() == reply.units.size() + endpoint_drops,
-                "%s: %zu leases seen, %zu units, %llu endpoint drops", decoder,
-                reply.leases_seen.size(), reply.units.size(), U(endpoint_drops));
+  MK_FUZZ_CHECK(reply.unreadable.size() == endpoint_drops,
+                "%s: %zu unreadable reports, %llu endpoint drops", decoder, reply.unreadable.size(),
+                U(endpoint_drops));
+  // Ignored fields come only with kept reports (at most two per report).
+  MK_FUZZ_CHECK(reply.ignored.Total() <= 2 * reply.units.size(),
+                "%s: %llu ignored fields in %zu kept reports", decoder, U(reply.ignored.Total()),
+                reply.units.size());
   if (reply.drops.Get(DropReason::kNoLoadEndpoint) > 0) {
-    MK_FUZZ_CHECK(reply.drops.Total() == 1 && reply.leases_seen.empty() && !reply.other_service,
-                  "%s: no_load_endpoint with other drops or leases", decoder);
+    MK_FUZZ_CHECK(reply.drops.Total() == 1 && reply.units.empty() && !reply.other_service,
+                  "%s: no_load_endpoint with other drops or units", decoder);
   }
   if (reply.other_service) {
-    MK_FUZZ_CHECK(reply.units.empty() && reply.leases_seen.empty() && reply.drops.Total() == 0,
-                  "%s: another service's reply yielded units, leases or drops", decoder);
+    MK_FUZZ_CHECK(reply.units.empty() && reply.unreadable.empty() && reply.drops.Total() == 0,
+                  "%s: another service's reply yielded units, unreadable reports or drops",
+                  decoder);
   }
   for (size_t i = 0; i < reply.units.size(); ++i) CheckUnit(reply.units[i]);
-  CheckFleet(reply.units);
+  CheckFleet(reply);
 }
 
 bool SameReply(const DecodedReply& a, const DecodedReply& b) {
-  return a.units == b.units && a.leases_seen == b.leases_seen &&
-         a.drops.by_reason == b.drops.by_reason && a.other_service == b.other_service;
+  return a.units == b.units && a.unreadable == b.unreadable &&
+         a.drops.by_reason == b.drops.by_reason && a.ignored.by_reason == b.ignored.by_reason &&
+         a.other_service == b.other_service;
 }
 
 // `part` is a subsequence of `whole`.

@@ -15,16 +15,25 @@ namespace od = simdjson::ondemand;
 // A fraction may exceed 1 by float rounding in the worker; more than that is wrong data.
 constexpr double kFractionSlack = 1e-6;
 
+// Where a bad field's reason goes: the report's first error, or a slot of its own
+// for a field that only some reports use.
+struct FieldError {
+  std::optional<DropReason> reason;
+  void Fail(DropReason why) {
+    if (!reason) reason = why;
+  }
+};
+
 // ForwardPassMetrics fields as found, before validation.
 struct RawMetrics {
   std::optional<uint64_t> active_slots, total_slots, kv_active, kv_total, waiting;
   std::optional<double> gpu_cache, hit_rate;
   std::optional<uint32_t> dp_rank;
-  std::optional<DropReason> error;  // the first bad field
+  FieldError error;            // the first bad field the figures always use
+  FieldError gpu_cache_error;  // used only without a block capacity
+  FieldError hit_rate_error;   // never used
 
-  void Fail(DropReason reason) {
-    if (!error) error = reason;
-  }
+  void Fail(DropReason reason) { error.Fail(reason); }
 };
 
 DropReason ReasonForNumberError(simdjson::error_code code) {
@@ -50,41 +59,41 @@ od::json_type TypeOf(od::value& value) {
   return type;
 }
 
-void ReadCount(od::value value, std::optional<uint64_t>& out, RawMetrics& metrics) {
+void ReadCount(od::value value, std::optional<uint64_t>& out, FieldError& error) {
   const od::json_type type = TypeOf(value);
   if (type == od::json_type::null) {
     out.reset();
     return;
   }
-  if (type != od::json_type::number) return metrics.Fail(DropReason::kWrongType);
+  if (type != od::json_type::number) return error.Fail(DropReason::kWrongType);
   uint64_t number;
   if (const auto code = value.get_uint64().get(number)) {
-    return metrics.Fail(IsDigits(value) ? DropReason::kOutOfRange : ReasonForNumberError(code));
+    return error.Fail(IsDigits(value) ? DropReason::kOutOfRange : ReasonForNumberError(code));
   }
   out = number;
 }
 
-void ReadFraction(od::value value, std::optional<double>& out, RawMetrics& metrics) {
+void ReadFraction(od::value value, std::optional<double>& out, FieldError& error) {
   const od::json_type type = TypeOf(value);
   if (type == od::json_type::null) {
     out.reset();
     return;
   }
-  if (type != od::json_type::number) return metrics.Fail(DropReason::kWrongType);
+  if (type != od::json_type::number) return error.Fail(DropReason::kWrongType);
   double number;
   if (value.get_double().get(number) || !std::isfinite(number) || number < 0 ||
       number > 1 + kFractionSlack) {
-    return metrics.Fail(DropReason::kOutOfRange);
+    return error.Fail(DropReason::kOutOfRange);
   }
   out = std::min(number, 1.0);
 }
 
 void ReadRank(od::value value, RawMetrics& metrics) {
   std::optional<uint64_t> rank;
-  ReadCount(value, rank, metrics);
-  if (rank && *rank > std::numeric_limits<uint32_t>::max()) {
-    return metrics.Fail(DropReason::kOutOfRange);
-  }
+  FieldError error;
+  ReadCount(value, rank, error);
+  if (rank && *rank > std::numeric_limits<uint32_t>::max()) error.Fail(DropReason::kOutOfRange);
+  if (error.reason) return metrics.Fail(*error.reason);
   if (rank) metrics.dp_rank = static_cast<uint32_t>(*rank);
 }
 
@@ -101,19 +110,19 @@ void ReadMetricsObject(od::object object, RawMetrics& metrics, bool in_group = f
     }
     od::value value = field.value();
     if (key == "request_active_slots") {
-      ReadCount(value, metrics.active_slots, metrics);
+      ReadCount(value, metrics.active_slots, metrics.error);
     } else if (key == "request_total_slots") {
-      ReadCount(value, metrics.total_slots, metrics);
+      ReadCount(value, metrics.total_slots, metrics.error);
     } else if (key == "kv_active_blocks") {
-      ReadCount(value, metrics.kv_active, metrics);
+      ReadCount(value, metrics.kv_active, metrics.error);
     } else if (key == "kv_total_blocks") {
-      ReadCount(value, metrics.kv_total, metrics);
+      ReadCount(value, metrics.kv_total, metrics.error);
     } else if (key == "num_requests_waiting") {
-      ReadCount(value, metrics.waiting, metrics);
+      ReadCount(value, metrics.waiting, metrics.error);
     } else if (key == "gpu_cache_usage_perc") {
-      ReadFraction(value, metrics.gpu_cache, metrics);
+      ReadFraction(value, metrics.gpu_cache, metrics.gpu_cache_error);
     } else if (key == "gpu_prefix_cache_hit_rate") {
-      ReadFraction(value, metrics.hit_rate, metrics);
+      ReadFraction(value, metrics.hit_rate, metrics.hit_rate_error);
     } else if (key == "data_parallel_rank") {
       ReadRank(value, metrics);
     } else if (key == "worker_stats" || key == "kv_stats") {
@@ -127,22 +136,29 @@ void ReadMetricsObject(od::object object, RawMetrics& metrics, bool in_group = f
   }
 }
 
-// The validated unit, or why it cannot be used.
-std::optional<DropReason> Validate(const RawMetrics& raw, uint64_t lease, WorkerLoad& out) {
-  if (raw.error) return raw.error;
+// The validated unit, or why it cannot be used. Bad fields the unit's figures do
+// not use are left out and counted in `ignored`.
+std::optional<DropReason> Validate(const RawMetrics& raw, uint64_t lease, WorkerLoad& out,
+                                   DropCounts& ignored) {
+  if (raw.error.reason) return raw.error.reason;
   if (!raw.active_slots || !raw.total_slots || !raw.kv_active || !raw.kv_total) {
     return DropReason::kMissingField;
   }
   // Without a block capacity, the fraction is the only KV figure there is.
-  if (*raw.kv_total == 0 && !raw.gpu_cache) return DropReason::kMissingField;
+  if (*raw.kv_total == 0) {
+    if (raw.gpu_cache_error.reason) return raw.gpu_cache_error.reason;
+    if (!raw.gpu_cache) return DropReason::kMissingField;
+  }
   out.key = WorkerKey{lease, raw.dp_rank};
   out.request_active_slots = *raw.active_slots;
   out.request_total_slots = *raw.total_slots;
   out.kv_active_blocks = *raw.kv_active;
   out.kv_total_blocks = *raw.kv_total;
   out.num_requests_waiting = raw.waiting.value_or(0);
-  out.gpu_cache_usage_perc = raw.gpu_cache;
-  out.gpu_prefix_cache_hit_rate = raw.hit_rate;
+  out.gpu_cache_usage_perc = raw.gpu_cache_error.reason ? std::nullopt : raw.gpu_cache;
+  out.gpu_prefix_cache_hit_rate = raw.hit_rate_error.reason ? std::nullopt : raw.hit_rate;
+  if (raw.gpu_cache_error.reason) ignored.Add(*raw.gpu_cache_error.reason);
+  if (raw.hit_rate_error.reason) ignored.Add(*raw.hit_rate_error.reason);
   return std::nullopt;
 }
 
@@ -260,14 +276,13 @@ DecodedReply StatsDecoder::Decode(std::string_view json) {
           reply.drops.Add(DropReason::kBadWorkerId);
           continue;
         }
-        reply.leases_seen.push_back(match.lease_id);
-        if (!report.has_data) {
-          reply.drops.Add(DropReason::kNoData);
-          continue;
-        }
         WorkerLoad unit;
-        if (const auto reason = Validate(report.metrics, match.lease_id, unit)) {
+        std::optional<DropReason> reason =
+            report.has_data ? Validate(report.metrics, match.lease_id, unit, reply.ignored)
+                            : DropReason::kNoData;
+        if (reason) {
           reply.drops.Add(*reason);
+          reply.unreadable.push_back({WorkerKey{match.lease_id, report.metrics.dp_rank}, *reason});
           continue;
         }
         reply.units.push_back(unit);
@@ -282,7 +297,7 @@ DecodedReply StatsDecoder::Decode(std::string_view json) {
     return malformed;
   }
   reply.other_service = !service_seen;
-  if (service_seen && reply.leases_seen.empty() && reply.drops.Total() == 0) {
+  if (service_seen && reply.units.empty() && reply.drops.Total() == 0) {
     reply.drops.Add(DropReason::kNoLoadEndpoint);
   }
   return reply;

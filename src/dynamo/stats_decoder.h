@@ -2,8 +2,12 @@
 // into the worker units of the monitored endpoint. Both ForwardPassMetrics forms are
 // read: flat (Dynamo 0.1 - 0.3) and nested worker_stats/kv_stats (0.4 - 0.5).
 //
-// Strict: a field of the wrong type, a negative or oversized count, or a fraction
-// outside [0, 1] drops that endpoint's report (with a reason) and never another's.
+// Strict where it matters: a field the figures use (slots, blocks, waiting, the
+// rank, and gpu_cache_usage_perc when there is no block capacity) of the wrong
+// type, a negative or oversized count, or a fraction outside [0, 1] drops that
+// endpoint's report (with a reason) and never another's. A field the figures do
+// not use (gpu_prefix_cache_hit_rate; gpu_cache_usage_perc beside a block
+// capacity) never drops a report: when bad it is left out and counted as ignored.
 // Malformed JSON drops the whole reply. A StatsDecoder reuses its parser's buffers
 // and is not thread-safe: one per scraping thread.
 #ifndef METRICS_KEDA_DYNAMO_STATS_DECODER_H_
@@ -43,10 +47,23 @@ struct DropCounts {
   void Merge(const DropCounts& other);
 };
 
+// A report of the monitored endpoint that arrived but cannot be used: its worker
+// answers, so it is present, but unreadable. `key.dp_rank` is the report's rank
+// when that could be read, else none (a `data: null` report carries no rank).
+struct UnreadableReport {
+  WorkerKey key;
+  DropReason reason = DropReason::kNoData;
+
+  friend bool operator==(const UnreadableReport&, const UnreadableReport&) = default;
+};
+
 struct DecodedReply {
-  std::vector<WorkerLoad> units;      // the monitored endpoint's valid reports
-  std::vector<uint64_t> leases_seen;  // leases of every monitored endpoint, valid or not
+  std::vector<WorkerLoad> units;  // the monitored endpoint's valid reports
+  // The monitored endpoint's dropped reports (each also counted in `drops`).
+  std::vector<UnreadableReport> unreadable;
   DropCounts drops;
+  // Unused fields left out of a kept report, by what was wrong with them.
+  DropCounts ignored;
   bool other_service = false;  // no endpoint of the monitored service at all
 };
 

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <limits>
@@ -57,6 +58,15 @@ std::string ReadFixture(const std::string& name) {
   return text.str();
 }
 
+// The leases of every report of the monitored endpoint, kept or not, in order.
+std::vector<uint64_t> LeasesHeard(const DecodedReply& reply) {
+  std::vector<uint64_t> leases;
+  for (const WorkerLoad& unit : reply.units) leases.push_back(unit.key.lease_id);
+  for (const UnreadableReport& report : reply.unreadable) leases.push_back(report.key.lease_id);
+  std::sort(leases.begin(), leases.end());
+  return leases;
+}
+
 WorkerLoad Unit(uint64_t lease, std::optional<uint32_t> rank, uint64_t active_slots,
                 uint64_t total_slots, uint64_t kv_active, uint64_t kv_total, uint64_t waiting,
                 std::optional<double> gpu_cache, std::optional<double> hit_rate) {
@@ -84,7 +94,7 @@ TEST(StatsDecoderFixtureTest, FlatV03GivesOneUnitAndIgnoresGenerate) {
   EXPECT_THAT(reply.units, ElementsAre(Unit(0x7587867c5a2d3e01, std::nullopt, 48, 64, 5120, 8192, 3,
                                             0.625, 0.41)));
   // The generate endpoint (data null) neither counts as a worker report nor a drop.
-  EXPECT_THAT(reply.leases_seen, ElementsAre(0x7587867c5a2d3e01u));
+  EXPECT_THAT(LeasesHeard(reply), ElementsAre(0x7587867c5a2d3e01u));
   EXPECT_EQ(reply.drops.Total(), 0u);
   EXPECT_FALSE(reply.other_service);
 }
@@ -94,7 +104,7 @@ TEST(StatsDecoderFixtureTest, FlatV03GenerateEndpointHasNoData) {
   StatsDecoder decoder(EndpointMatcher("dynamo", "llm-worker", "generate", false));
   const DecodedReply reply = decoder.Decode(ReadFixture("flat_v0.3.json"));
   EXPECT_THAT(reply.units, IsEmpty());
-  EXPECT_THAT(reply.leases_seen, ElementsAre(0x7587867c5a2d3e01u));
+  EXPECT_THAT(LeasesHeard(reply), ElementsAre(0x7587867c5a2d3e01u));
   EXPECT_EQ(reply.drops.Get(DropReason::kNoData), 1u);
   EXPECT_EQ(reply.drops.Total(), 1u);
 }
@@ -104,7 +114,7 @@ TEST(StatsDecoderFixtureTest, NestedV04ReadsWorkerStatsAndKvStats) {
   const DecodedReply reply = decoder.Decode(ReadFixture("nested_v0.4.json"));
   EXPECT_THAT(reply.units, ElementsAre(Unit(0x694d988806b92e39, std::nullopt, 3, 256, 412, 8192, 0,
                                             0.0503, 0.31)));
-  EXPECT_THAT(reply.leases_seen, ElementsAre(0x694d988806b92e39u));
+  EXPECT_THAT(LeasesHeard(reply), ElementsAre(0x694d988806b92e39u));
   EXPECT_EQ(reply.drops.Total(), 0u);
   EXPECT_FALSE(reply.other_service);
 }
@@ -113,7 +123,7 @@ TEST(StatsDecoderFixtureTest, NestedV04IsAnotherServiceForDefaultTarget) {
   StatsDecoder decoder(DefaultMatcher());
   const DecodedReply reply = decoder.Decode(ReadFixture("nested_v0.4.json"));
   EXPECT_THAT(reply.units, IsEmpty());
-  EXPECT_THAT(reply.leases_seen, IsEmpty());
+  EXPECT_THAT(LeasesHeard(reply), IsEmpty());
   EXPECT_TRUE(reply.other_service);
   EXPECT_EQ(reply.drops.Total(), 0u);
 }
@@ -124,7 +134,7 @@ TEST(StatsDecoderFixtureTest, HashedNameDecodedWithLegacyNames) {
   // No num_requests_waiting in the report: 0.
   EXPECT_THAT(reply.units,
               ElementsAre(Unit(0x1a2b3c, std::nullopt, 0, 1024, 0, 1024, 0, 0.0, 0.0)));
-  EXPECT_THAT(reply.leases_seen, ElementsAre(0x1a2b3cu));
+  EXPECT_THAT(LeasesHeard(reply), ElementsAre(0x1a2b3cu));
   EXPECT_EQ(reply.drops.Total(), 0u);
   EXPECT_FALSE(reply.other_service);
 }
@@ -133,7 +143,7 @@ TEST(StatsDecoderFixtureTest, HashedNameIsAnotherServiceWithoutLegacyNames) {
   StatsDecoder decoder(EndpointMatcher("dynamo", "VllmWorker", "load_metrics", false));
   const DecodedReply reply = decoder.Decode(ReadFixture("flat_v0.1_hashed_name.json"));
   EXPECT_THAT(reply.units, IsEmpty());
-  EXPECT_THAT(reply.leases_seen, IsEmpty());
+  EXPECT_THAT(LeasesHeard(reply), IsEmpty());
   EXPECT_TRUE(reply.other_service);
   EXPECT_EQ(reply.drops.Total(), 0u);
 }
@@ -144,7 +154,7 @@ TEST(StatsDecoderFixtureTest, DataParallelRanksAreSeparateUnits) {
   // Rank 0 reports zero totals: kept, with gpu_cache_usage_perc to stand in for blocks.
   EXPECT_THAT(reply.units, ElementsAre(Unit(0x3e8, 0u, 10, 0, 0, 0, 7, 0.92, 0.0),
                                        Unit(0x3e8, 1u, 2, 8, 100, 400, 0, 0.25, 0.0)));
-  EXPECT_THAT(reply.leases_seen, ElementsAre(0x3e8u, 0x3e8u));
+  EXPECT_THAT(LeasesHeard(reply), ElementsAre(0x3e8u, 0x3e8u));
   EXPECT_EQ(reply.drops.Total(), 0u);
   EXPECT_FALSE(reply.other_service);
 }
@@ -154,7 +164,7 @@ TEST(StatsDecoderFixtureTest, NoLoadEndpointIsDroppedAndLookalikeIgnored) {
   const DecodedReply reply = decoder.Decode(ReadFixture("no_load_endpoint.json"));
   // `kv-router_x-ff01` only starts like `kv-router`: its figures (99s) must not be used.
   EXPECT_THAT(reply.units, IsEmpty());
-  EXPECT_THAT(reply.leases_seen, IsEmpty());
+  EXPECT_THAT(LeasesHeard(reply), IsEmpty());
   EXPECT_EQ(reply.drops.Get(DropReason::kNoLoadEndpoint), 1u);
   EXPECT_EQ(reply.drops.Total(), 1u);
   EXPECT_FALSE(reply.other_service);
@@ -164,7 +174,7 @@ TEST(StatsDecoderFixtureTest, TruncatedReplyIsMalformed) {
   StatsDecoder decoder(DefaultMatcher());
   const DecodedReply reply = decoder.Decode(ReadFixture("malformed_truncated.json"));
   EXPECT_THAT(reply.units, IsEmpty());
-  EXPECT_THAT(reply.leases_seen, IsEmpty());
+  EXPECT_THAT(LeasesHeard(reply), IsEmpty());
   EXPECT_EQ(reply.drops.Get(DropReason::kMalformedJson), 1u);
   EXPECT_EQ(reply.drops.Total(), 1u);
 }
@@ -177,7 +187,7 @@ TEST(StatsDecoderFixtureTest, BadTypesDropsFirstEndpointAndKeepsSecond) {
   // attributed to a worker, whatever its data says.
   EXPECT_EQ(reply.drops.Get(DropReason::kBadWorkerId), 1u);
   EXPECT_EQ(reply.drops.Total(), 1u);
-  EXPECT_THAT(reply.leases_seen, ElementsAre(0x2au));
+  EXPECT_THAT(LeasesHeard(reply), ElementsAre(0x2au));
   EXPECT_FALSE(reply.other_service);
 }
 
@@ -250,7 +260,8 @@ class StatsDecoderTest : public ::testing::Test {
     EXPECT_EQ(reply.drops.Get(reason), 1u) << DropReasonName(reason);
     EXPECT_EQ(reply.drops.Total(), 1u);
     // The worker did answer, so it counts as heard even though its report is unusable.
-    EXPECT_THAT(reply.leases_seen, ElementsAre(0x2au));
+    EXPECT_THAT(reply.unreadable,
+                ElementsAre(UnreadableReport{WorkerKey{0x2a, std::nullopt}, reason}));
     EXPECT_FALSE(reply.other_service);
   }
 
@@ -258,7 +269,7 @@ class StatsDecoderTest : public ::testing::Test {
     SCOPED_TRACE(json);
     const DecodedReply reply = decoder_.Decode(json);
     EXPECT_THAT(reply.units, IsEmpty());
-    EXPECT_THAT(reply.leases_seen, IsEmpty());
+    EXPECT_THAT(LeasesHeard(reply), IsEmpty());
     EXPECT_EQ(reply.drops.Get(DropReason::kMalformedJson), 1u);
     EXPECT_EQ(reply.drops.Total(), 1u);
   }
@@ -269,7 +280,7 @@ class StatsDecoderTest : public ::testing::Test {
 TEST_F(StatsDecoderTest, ValidFlatReportIsOneUnit) {
   const DecodedReply reply = decoder_.Decode(ReplyWith(ValidFields()));
   EXPECT_THAT(reply.units, ElementsAre(ValidUnit()));
-  EXPECT_THAT(reply.leases_seen, ElementsAre(0x2au));
+  EXPECT_THAT(LeasesHeard(reply), ElementsAre(0x2au));
   EXPECT_EQ(reply.drops.Total(), 0u);
   EXPECT_FALSE(reply.other_service);
 }
@@ -329,24 +340,70 @@ TEST_F(StatsDecoderTest, LargestUint64CountIsKept) {
   EXPECT_EQ(reply.drops.Total(), 0u);
 }
 
-TEST_F(StatsDecoderTest, GpuCacheUsageAboveOneIsOutOfRange) {
-  ExpectDropped(ReplyWith(With(ValidFields(), "gpu_cache_usage_perc", "1.5")),
-                DropReason::kOutOfRange);
+// Without a block capacity, gpu_cache_usage_perc is the unit's KV figure: it must be
+// a fraction. A percent (45 for 45 %) is wrong data, never a saturated worker.
+Fields NoBlockCapacity(const std::string& gpu_cache) {
+  return With(With(ValidFields(), "kv_total_blocks", "0"), "gpu_cache_usage_perc", gpu_cache);
 }
 
-TEST_F(StatsDecoderTest, NegativeGpuCacheUsageIsOutOfRange) {
-  ExpectDropped(ReplyWith(With(ValidFields(), "gpu_cache_usage_perc", "-0.1")),
-                DropReason::kOutOfRange);
+TEST_F(StatsDecoderTest, GpuCacheUsageAboveOneIsOutOfRangeWithoutBlockCapacity) {
+  ExpectDropped(ReplyWith(NoBlockCapacity("1.5")), DropReason::kOutOfRange);
+  ExpectDropped(ReplyWith(NoBlockCapacity("45")), DropReason::kOutOfRange);
 }
 
-TEST_F(StatsDecoderTest, GpuCacheUsageNaNStringIsWrongType) {
-  ExpectDropped(ReplyWith(With(ValidFields(), "gpu_cache_usage_perc", R"("NaN")")),
-                DropReason::kWrongType);
+TEST_F(StatsDecoderTest, NegativeGpuCacheUsageIsOutOfRangeWithoutBlockCapacity) {
+  ExpectDropped(ReplyWith(NoBlockCapacity("-0.1")), DropReason::kOutOfRange);
 }
 
-TEST_F(StatsDecoderTest, HitRateAboveOneIsOutOfRange) {
-  ExpectDropped(ReplyWith(With(ValidFields(), "gpu_prefix_cache_hit_rate", "2")),
-                DropReason::kOutOfRange);
+TEST_F(StatsDecoderTest, GpuCacheUsageNaNStringIsWrongTypeWithoutBlockCapacity) {
+  ExpectDropped(ReplyWith(NoBlockCapacity(R"("NaN")")), DropReason::kWrongType);
+}
+
+// Fields the figures do not use never drop a report: they are left out and counted.
+TEST_F(StatsDecoderTest, BadGpuCacheUsageBesideBlockCapacityIsIgnoredAndCounted) {
+  for (const auto& [value, reason] :
+       {std::pair{"45", DropReason::kOutOfRange}, std::pair{"-0.1", DropReason::kOutOfRange},
+        std::pair{R"("NaN")", DropReason::kWrongType}}) {
+    SCOPED_TRACE(value);
+    const DecodedReply reply =
+        decoder_.Decode(ReplyWith(With(ValidFields(), "gpu_cache_usage_perc", value)));
+    WorkerLoad expected = ValidUnit();
+    expected.gpu_cache_usage_perc = std::nullopt;
+    EXPECT_THAT(reply.units, ElementsAre(expected));
+    EXPECT_EQ(reply.drops.Total(), 0u);
+    EXPECT_THAT(reply.unreadable, IsEmpty());
+    EXPECT_EQ(reply.ignored.Get(reason), 1u);
+    EXPECT_EQ(reply.ignored.Total(), 1u);
+  }
+}
+
+TEST_F(StatsDecoderTest, BadHitRateIsIgnoredAndCounted) {
+  for (const auto& [value, reason] :
+       {std::pair{"2", DropReason::kOutOfRange}, std::pair{R"("x")", DropReason::kWrongType}}) {
+    SCOPED_TRACE(value);
+    const DecodedReply reply =
+        decoder_.Decode(ReplyWith(With(ValidFields(), "gpu_prefix_cache_hit_rate", value)));
+    EXPECT_THAT(reply.units, ElementsAre(ValidUnit()));
+    EXPECT_EQ(reply.drops.Total(), 0u);
+    EXPECT_EQ(reply.ignored.Get(reason), 1u);
+    EXPECT_EQ(reply.ignored.Total(), 1u);
+  }
+}
+
+TEST_F(StatsDecoderTest, GoodReportCountsNothingIgnored) {
+  const DecodedReply reply =
+      decoder_.Decode(ReplyWith(With(ValidFields(), "gpu_prefix_cache_hit_rate", "0.5")));
+  ASSERT_EQ(reply.units.size(), 1u);
+  EXPECT_EQ(reply.units[0].gpu_prefix_cache_hit_rate, 0.5);
+  EXPECT_EQ(reply.ignored.Total(), 0u);
+}
+
+TEST_F(StatsDecoderTest, UnreadableReportKeepsItsRankWhenReadable) {
+  const DecodedReply reply = decoder_.Decode(ReplyWith(
+      With(With(ValidFields(), "data_parallel_rank", "3"), "kv_active_blocks", R"("x")")));
+  EXPECT_THAT(reply.units, IsEmpty());
+  EXPECT_THAT(reply.unreadable,
+              ElementsAre(UnreadableReport{WorkerKey{0x2a, 3u}, DropReason::kWrongType}));
 }
 
 TEST_F(StatsDecoderTest, GpuCacheUsageOfExactlyOneIsKept) {
@@ -429,7 +486,7 @@ TEST_F(StatsDecoderTest, ReplyFromAnotherServiceIsNotADrop) {
       decoder_.Decode(Reply({Endpoint("dynamo_backend.kv-router-2a", Json(ValidFields()))}));
   EXPECT_TRUE(reply.other_service);
   EXPECT_THAT(reply.units, IsEmpty());
-  EXPECT_THAT(reply.leases_seen, IsEmpty());
+  EXPECT_THAT(LeasesHeard(reply), IsEmpty());
   EXPECT_EQ(reply.drops.Total(), 0u);
 }
 
@@ -452,12 +509,12 @@ TEST_F(StatsDecoderTest, BadEndpointNeverShiftsAnotherEndpointsFigures) {
   EXPECT_EQ(reply.drops.Get(DropReason::kWrongType), 1u);
   EXPECT_EQ(reply.drops.Get(DropReason::kMissingField), 1u);
   EXPECT_EQ(reply.drops.Total(), 2u);
-  EXPECT_THAT(reply.leases_seen, ElementsAre(0xau, 0xbu, 0xcu, 0xdu, 0xeu));
+  EXPECT_THAT(LeasesHeard(reply), ElementsAre(0xau, 0xbu, 0xcu, 0xdu, 0xeu));
 }
 
 TEST_F(StatsDecoderTest, BadFirstEndpointDoesNotShiftLaterOnes) {
   const std::string reply_json = Reply({
-      LoadEndpoint("1", Json(With(ValidFields(), "gpu_cache_usage_perc", "7"))),
+      LoadEndpoint("1", Json(NoBlockCapacity("7"))),
       LoadEndpoint("2", Json(With(ValidFields(), "num_requests_waiting", "20"))),
   });
   const DecodedReply reply = decoder_.Decode(reply_json);
@@ -490,7 +547,7 @@ TEST_F(StatsDecoderTest, ReusedDecoderKeepsNoStateBetweenReplies) {
     reply = decoder_.Decode(second);
     EXPECT_THAT(reply.units,
                 ElementsAre(Unit(0xc, std::nullopt, 1, 4, 10, 40, 9, 0.25, std::nullopt)));
-    EXPECT_THAT(reply.leases_seen, ElementsAre(0xcu));
+    EXPECT_THAT(LeasesHeard(reply), ElementsAre(0xcu));
     EXPECT_EQ(reply.drops.Total(), 0u);
     EXPECT_FALSE(reply.other_service);
 

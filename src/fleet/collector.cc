@@ -24,7 +24,10 @@ std::string DescribeKey(const dynamo::WorkerKey& key) {
 
 Collector::Collector(Target target, CollectorSettings settings,
                      std::unique_ptr<TargetScraper> scraper)
-    : target_(std::move(target)), settings_(settings), scraper_(std::move(scraper)) {
+    : target_(std::move(target)),
+      settings_(settings),
+      scraper_(std::move(scraper)),
+      table_(settings.max_workers) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -49,7 +52,7 @@ void Collector::WithFreshSnapshot(SnapshotCallback done) {
   SnapshotPtr fresh;
   {
     std::lock_guard lock(mutex_);
-    if (latest_ && latest_->AgeAt(Clock::now()) < settings_.cache_ttl) {
+    if (latest_ && (round_answered_ || latest_->AgeAt(Clock::now()) < settings_.cache_ttl)) {
       fresh = latest_;
     } else {
       waiters_.push_back(std::move(done));
@@ -83,15 +86,26 @@ absl::StatusOr<SnapshotPtr> Collector::ServableLocked(Clock::time_point now) con
 }
 
 uint64_t Collector::AddListener(Listener listener) {
+  auto entry = std::make_shared<ListenerEntry>();
+  entry->call = std::move(listener);
   std::lock_guard lock(listeners_mutex_);
   const uint64_t id = next_listener_id_++;
-  listeners_.emplace(id, std::move(listener));
+  listeners_.emplace(id, std::move(entry));
   return id;
 }
 
 void Collector::RemoveListener(uint64_t id) {
-  std::lock_guard lock(listeners_mutex_);
-  listeners_.erase(id);
+  std::shared_ptr<ListenerEntry> entry;
+  {
+    std::lock_guard lock(listeners_mutex_);
+    auto it = listeners_.find(id);
+    if (it == listeners_.end()) return;
+    entry = std::move(it->second);
+    listeners_.erase(it);
+  }
+  // Waits for a call in progress on another thread; re-entrant from the listener.
+  std::lock_guard running(entry->running);
+  entry->removed = true;
 }
 
 CollectorStats Collector::Stats() const {
@@ -117,18 +131,25 @@ void Collector::Run() {
 void Collector::RunRound() {
   ScrapeRequest request;
   request.window = settings_.scrape_window;
-  request.expected_leases = table_.Leases();
+  request.expected_units = table_.Keys();
   request.wait_whole_window =
       settings_.discovery_every > 0 && round_ % settings_.discovery_every == 0;
   ++round_;
   // A discovery round listens to its window's end for workers that just joined;
   // callers need not wait for that: they get the picture as soon as every known
-  // worker has replied, as in any other round.
+  // unit has replied, as in any other round, and so do callers arriving later in
+  // the round (round_answered_).
   std::optional<Clock::time_point> answered_at;
   request.on_expected_replied = [&](const ScrapeResult& known) {
     answered_at = Clock::now();
     dynamo::DropCounts counted_at_the_end;
-    Deliver(Update(known.units, *answered_at, counted_at_the_end), *answered_at);
+    const SnapshotPtr snapshot = Update(known, *answered_at, counted_at_the_end);
+    {
+      std::lock_guard lock(mutex_);
+      latest_ = snapshot;
+      round_answered_ = true;
+    }
+    Deliver(snapshot, *answered_at);
   };
   const auto started = Clock::now();
   absl::StatusOr<ScrapeResult> result = scraper_->Scrape(request);
@@ -137,15 +158,17 @@ void Collector::RunRound() {
 
   SnapshotPtr snapshot;
   if (result.ok()) {
-    snapshot = Update(result->units, ended, result->drops);
+    snapshot = Update(*result, ended, result->drops);
   }
   {
     std::lock_guard lock(mutex_);
+    round_answered_ = false;
     ++stats_.rounds;
     stats_.last_round_duration = ended - started;
     if (result.ok()) {
       stats_.replies += result->replies;
       stats_.drops.Merge(result->drops);
+      stats_.ignored_fields.Merge(result->ignored);
       stats_.last_error.clear();
     } else {
       ++stats_.failed_rounds;
@@ -156,7 +179,7 @@ void Collector::RunRound() {
     const std::string answered = answered_at ? fmt::format(", callers answered after {:.1f} ms",
                                                            Seconds(*answered_at - started) * 1e3)
                                              : std::string();
-    spdlog::debug("target {}: round {} took {:.1f} ms: {} replies, {} units, {} dropped{}{}",
+    spdlog::debug("target {}: round {} took {:.1f} ms: {} replies, {} readable, {} dropped{}{}",
                   target_.ToString(), round_, Seconds(ended - started) * 1e3, result->replies,
                   result->units.size(), result->drops.Total(),
                   result->ended_early ? ", ended early" : "", answered);
@@ -167,28 +190,69 @@ void Collector::RunRound() {
   Deliver(snapshot, ended);
 }
 
-SnapshotPtr Collector::Update(const std::vector<dynamo::WorkerLoad>& units,
-                              Clock::time_point heard_at, dynamo::DropCounts& drops) {
-  for (const dynamo::WorkerLoad& unit : units) {
-    if (!table_.Contains(unit.key) && table_.size() >= settings_.max_workers) {
+SnapshotPtr Collector::Update(const ScrapeResult& heard, Clock::time_point heard_at,
+                              dynamo::DropCounts& drops) {
+  for (const dynamo::WorkerLoad& report : heard.units) {
+    if (table_.RecordReport(report, heard_at) == WorkerTable::Recorded::kOverLimit) {
       drops.Add(dynamo::DropReason::kOverWorkerLimit);
-      continue;
-    }
-    if (table_.Record(unit, heard_at)) {
-      spdlog::info("target {}: worker {} joined", target_.ToString(), DescribeKey(unit.key));
     }
   }
-  for (const dynamo::WorkerKey& key : table_.EvictSilentSince(heard_at - settings_.max_staleness)) {
-    spdlog::info("target {}: worker {} left (silent for over {:.1f}s)", target_.ToString(),
-                 DescribeKey(key), Seconds(settings_.max_staleness));
+  for (const dynamo::UnreadableReport& report : heard.unreadable) {
+    if (table_.RecordUnreadable(report, heard_at) == WorkerTable::Recorded::kOverLimit) {
+      drops.Add(dynamo::DropReason::kOverWorkerLimit);
+    }
   }
+  table_.EvictSilentSince(heard_at - settings_.max_staleness);
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->target = target_;
   snapshot->taken = heard_at;
+  snapshot->version = ++version_;
   snapshot->round = round_;
-  snapshot->units = table_.Units();
+  snapshot->units = table_.Units(heard_at, settings_.max_staleness);
   snapshot->figures = Aggregate(snapshot->units);
+  LogChanges(*snapshot);
+  previous_ = snapshot;
   return snapshot;
+}
+
+void Collector::LogChanges(const Snapshot& next) const {
+  static const std::vector<Unit> kNone;
+  const std::vector<Unit>& before = previous_ ? previous_->units : kNone;
+  // Both are ordered by key: walk them side by side.
+  auto old_unit = before.begin();
+  auto new_unit = next.units.begin();
+  const std::string target = target_.ToString();
+  while (old_unit != before.end() || new_unit != next.units.end()) {
+    if (new_unit == next.units.end() ||
+        (old_unit != before.end() && old_unit->key < new_unit->key)) {
+      spdlog::info("target {}: worker {} left (silent for over {:.1f}s)", target,
+                   DescribeKey(old_unit->key), Seconds(settings_.max_staleness));
+      ++old_unit;
+      continue;
+    }
+    const bool joined = old_unit == before.end() || new_unit->key < old_unit->key;
+    const std::string why =
+        new_unit->state == UnitState::kUnreadable
+            ? fmt::format("unreadable: its reports are dropped ({})",
+                          new_unit->drop_reason ? dynamo::DropReasonName(*new_unit->drop_reason)
+                                                : std::string_view("no readable report"))
+            : std::string();
+    if (joined) {
+      spdlog::info("target {}: worker {} joined{}{}", target, DescribeKey(new_unit->key),
+                   why.empty() ? "" : ", ", why);
+    } else {
+      if (old_unit->state != new_unit->state) {
+        if (why.empty()) {
+          spdlog::info("target {}: worker {} is readable again", target,
+                       DescribeKey(new_unit->key));
+        } else {
+          spdlog::warn("target {}: worker {} is {}", target, DescribeKey(new_unit->key), why);
+        }
+      }
+      ++old_unit;
+    }
+    ++new_unit;
+  }
 }
 
 void Collector::Deliver(const SnapshotPtr& snapshot, Clock::time_point now) {
@@ -201,9 +265,16 @@ void Collector::Deliver(const SnapshotPtr& snapshot, Clock::time_point now) {
     if (!waiters.empty()) answer = ServableLocked(now);
   }
   for (auto& done : waiters) done(answer);
-  if (snapshot) {
+  if (!snapshot) return;
+  std::vector<std::shared_ptr<ListenerEntry>> listeners;
+  {
     std::lock_guard lock(listeners_mutex_);
-    for (auto& [id, listener] : listeners_) listener(snapshot);
+    listeners.reserve(listeners_.size());
+    for (const auto& [id, entry] : listeners_) listeners.push_back(entry);
+  }
+  for (const auto& entry : listeners) {
+    std::lock_guard running(entry->running);
+    if (!entry->removed) entry->call(snapshot);
   }
 }
 

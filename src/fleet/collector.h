@@ -50,6 +50,7 @@ struct CollectorStats {
   uint64_t failed_rounds = 0;
   uint64_t replies = 0;
   dynamo::DropCounts drops;
+  dynamo::DropCounts ignored_fields;  // unused fields left out of kept reports
   std::chrono::nanoseconds last_round_duration{};
   std::string last_error;  // empty after a successful round
 };
@@ -65,8 +66,10 @@ class Collector {
   Collector& operator=(const Collector&) = delete;
 
   // Calls `done` with a snapshot younger than the cache TTL when one is at hand,
-  // else after the next round. If that round fails, a snapshot younger than the
-  // staleness bound still serves; without one, `done` gets UNAVAILABLE.
+  // or the one a discovery round has just delivered while that round goes on
+  // listening for newcomers (nothing fresher can come before its end), else after
+  // the next round. If that round fails, a snapshot younger than the staleness
+  // bound still serves; without one, `done` gets UNAVAILABLE.
   void WithFreshSnapshot(SnapshotCallback done);
 
   // The latest snapshot whatever its age; null before the first good round.
@@ -75,8 +78,10 @@ class Collector {
   // Latest() if younger than the staleness bound, else UNAVAILABLE naming the age.
   absl::StatusOr<SnapshotPtr> Servable() const;
 
-  // Listeners are called after each successful round. After RemoveListener
-  // returns, its listener is not running and will not run again.
+  // Listeners are called with each new snapshot, in the order they were added.
+  // After RemoveListener returns, its listener is not running and will not run
+  // again, unless RemoveListener was called from that very listener, which then
+  // finishes its call.
   uint64_t AddListener(Listener listener);
   void RemoveListener(uint64_t id);
 
@@ -90,11 +95,13 @@ class Collector {
 
   void Run();
   void RunRound();
-  // Records `units` heard at `heard_at` in the table (new units over the limit are
-  // dropped and counted in `drops`), evicts the silent ones, and returns the
-  // table's snapshot.
-  SnapshotPtr Update(const std::vector<dynamo::WorkerLoad>& units, Clock::time_point heard_at,
+  // Records what `heard` brought at `heard_at` in the table (new units over the
+  // limit are dropped and counted in `drops`), evicts the silent ones, and
+  // returns the table's snapshot.
+  SnapshotPtr Update(const ScrapeResult& heard, Clock::time_point heard_at,
                      dynamo::DropCounts& drops);
+  // Logs units that joined, left or turned unreadable since the last snapshot.
+  void LogChanges(const Snapshot& next) const;
   // Makes `snapshot` (if any) the latest, answers the waiters, tells the listeners.
   void Deliver(const SnapshotPtr& snapshot, Clock::time_point now);
   absl::StatusOr<SnapshotPtr> ServableLocked(Clock::time_point now) const;
@@ -109,13 +116,25 @@ class Collector {
   SnapshotPtr latest_;
   // Callers waiting for the next round; any waiter makes that round start now.
   std::vector<SnapshotCallback> waiters_;
+  // The running round has answered its callers and only listens for newcomers.
+  bool round_answered_ = false;
   CollectorStats stats_;
   DurationHistogram scrape_durations_;
-  WorkerTable table_;  // touched by the collector thread only
+  // Touched by the collector thread only.
+  WorkerTable table_;
   uint64_t round_ = 0;
+  uint64_t version_ = 0;
+  SnapshotPtr previous_;  // the last snapshot made, for LogChanges
 
-  std::mutex listeners_mutex_;
-  std::map<uint64_t, Listener> listeners_;
+  // A listener runs under its own (recursive) mutex only: RemoveListener takes it
+  // to wait for a call in progress, and a listener removing itself takes it again.
+  struct ListenerEntry {
+    std::recursive_mutex running;
+    bool removed = false;
+    Listener call;
+  };
+  std::mutex listeners_mutex_;  // guards the map only, never held during a call
+  std::map<uint64_t, std::shared_ptr<ListenerEntry>> listeners_;
   uint64_t next_listener_id_ = 1;
 
   std::thread thread_;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <set>
 
 #include "absl/status/status.h"
 
@@ -53,10 +54,10 @@ class FakeScraper : public TargetScraper {
       late_joiners = shared_->late_joiners;
       release = shared_->release;
       shared_->last_request = request;
-      shared_->expected_sizes.push_back(request.expected_leases.size());
+      shared_->expected_sizes.push_back(request.expected_units.size());
       shared_->whole_window.push_back(request.wait_whole_window);
     }
-    if (result.ok() && request.wait_whole_window && !request.expected_leases.empty() &&
+    if (result.ok() && request.wait_whole_window && !request.expected_units.empty() &&
         request.on_expected_replied) {
       shared_->holding = true;
       request.on_expected_replied(*result);
@@ -72,6 +73,22 @@ class FakeScraper : public TargetScraper {
   std::shared_ptr<Shared> shared_;
 };
 
+// A listener that tells, once, that it has heard a snapshot.
+class FirstHeard {
+ public:
+  Collector::Listener Listener() {
+    return [this](const SnapshotPtr&) {
+      if (!told_.exchange(true)) heard_.set_value();
+    };
+  }
+  bool Wait() { return future_.wait_for(10s) == std::future_status::ready; }
+
+ private:
+  std::promise<void> heard_;
+  std::future<void> future_ = heard_.get_future();
+  std::atomic<bool> told_{false};
+};
+
 class CollectorTest : public ::testing::Test {
  protected:
   std::unique_ptr<Collector> Make(CollectorSettings settings) {
@@ -83,6 +100,10 @@ class CollectorTest : public ::testing::Test {
     ScrapeResult result;
     result.units = std::move(units);
     shared_->next = result;
+  }
+  void SetResult(ScrapeResult result) {
+    std::lock_guard lock(shared_->mutex);
+    shared_->next = std::move(result);
   }
   void SetError(absl::Status status) {
     std::lock_guard lock(shared_->mutex);
@@ -207,9 +228,9 @@ TEST_F(CollectorTest, EveryNthRoundWaitsItsWholeWindow) {
   settings.discovery_every = 3;
   SetUnits({Unit(7, 10)});
   auto collector = Make(settings);
-  // A caller may be answered mid-round (a discovery round's known replies) and the
-  // next one by the same round's end: call until six rounds have run.
-  for (int i = 0; i < 20 && shared_->rounds < 6; ++i) ASSERT_TRUE(Fresh(*collector).ok());
+  // A caller may be answered mid-round (a discovery round's known replies), and
+  // so may every caller until that round ends: call until six rounds have run.
+  for (int i = 0; i < 1'000'000 && shared_->rounds < 6; ++i) ASSERT_TRUE(Fresh(*collector).ok());
   std::vector<size_t> sizes;
   std::vector<bool> whole_window;
   {
@@ -266,8 +287,10 @@ TEST_F(CollectorTest, ListenersHearEverySuccessfulRoundUntilRemoved) {
   CollectorSettings settings = Slow();
   settings.cache_ttl = 1ns;
   SetUnits({Unit(1, 10)});
-  auto collector = Make(settings);
+  // Declared before the collector, so that they outlive its thread.
   std::atomic<int> heard{0};
+  FirstHeard later;
+  auto collector = Make(settings);
   const uint64_t id = collector->AddListener([&](const SnapshotPtr&) { ++heard; });
   ASSERT_TRUE(Fresh(*collector).ok());
   ASSERT_TRUE(Fresh(*collector).ok());
@@ -276,8 +299,112 @@ TEST_F(CollectorTest, ListenersHearEverySuccessfulRoundUntilRemoved) {
   EXPECT_GE(heard.load(), 2);
   collector->RemoveListener(id);
   const int after_removal = heard.load();
+  // Listeners are told in the order they were added: once one added after the
+  // removal has heard a round, the removed one would have heard it too.
+  collector->AddListener(later.Listener());
   ASSERT_TRUE(Fresh(*collector).ok());
+  ASSERT_TRUE(later.Wait());
   EXPECT_EQ(heard.load(), after_removal);
+}
+
+TEST_F(CollectorTest, ListenerMayRemoveItselfAndAddAnother) {
+  CollectorSettings settings = Slow();
+  settings.cache_ttl = 1ns;
+  SetUnits({Unit(1, 10)});
+  // Declared before the collector, so that they outlive its thread.
+  std::atomic<int> self_calls{0};
+  FirstHeard other;
+  std::atomic<uint64_t> self_id{0};
+  std::promise<void> registered;
+  std::shared_future<void> ready = registered.get_future().share();
+  auto collector = Make(settings);
+  self_id = collector->AddListener([&](const SnapshotPtr&) {
+    ready.wait();
+    ++self_calls;
+    collector->RemoveListener(self_id);  // would deadlock under a listeners' lock
+    collector->AddListener(other.Listener());
+  });
+  registered.set_value();
+  ASSERT_TRUE(Fresh(*collector).ok());
+  ASSERT_TRUE(Fresh(*collector).ok());
+  ASSERT_TRUE(other.Wait());
+  EXPECT_EQ(self_calls.load(), 1);
+}
+
+TEST_F(CollectorTest, SnapshotVersionsStrictlyIncrease) {
+  CollectorSettings settings = Slow();
+  settings.cache_ttl = 1ns;
+  SetUnits({Unit(1, 10)});
+  auto collector = Make(settings);
+  uint64_t last = 0;
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<SnapshotPtr> snapshot = Fresh(*collector);
+    ASSERT_TRUE(snapshot.ok());
+    EXPECT_GT((*snapshot)->version, last);
+    last = (*snapshot)->version;
+  }
+}
+
+// Workers that answer but whose every report is dropped are present, unreadable,
+// and never an idle fleet.
+TEST_F(CollectorTest, AnsweringButUnreadableWorkersAreNeverAnIdleFleet) {
+  CollectorSettings settings = Slow();
+  settings.cache_ttl = 1ns;
+  settings.max_staleness = 300ms;
+  ScrapeResult unreadable;
+  unreadable.unreadable = {{dynamo::WorkerKey{1, std::nullopt}, dynamo::DropReason::kNoData},
+                           {dynamo::WorkerKey{2, std::nullopt}, dynamo::DropReason::kNoData}};
+  SetResult(unreadable);
+  auto collector = Make(settings);
+  for (int round = 0; round < 3; ++round) {
+    absl::StatusOr<SnapshotPtr> snapshot = Fresh(*collector);
+    ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+    EXPECT_EQ((*snapshot)->figures.units, 2u);
+    EXPECT_EQ((*snapshot)->figures.unreadable_units, 2u);
+    EXPECT_EQ((*snapshot)->figures.Value(FleetMetric::kLoadAvg).status().code(),
+              absl::StatusCode::kFailedPrecondition);
+    // Past the staleness bound they are still there: they keep answering.
+    std::this_thread::sleep_for(200ms);
+  }
+}
+
+TEST_F(CollectorTest, EveryRankIsExpectedInTheNextRound) {
+  CollectorSettings settings = Slow();
+  settings.cache_ttl = 1ns;
+  dynamo::WorkerLoad rank0 = Unit(1, 10), rank1 = Unit(1, 20);
+  rank0.key.dp_rank = 0;
+  rank1.key.dp_rank = 1;
+  SetUnits({rank0, rank1, Unit(2, 30)});
+  auto collector = Make(settings);
+  ASSERT_TRUE(Fresh(*collector).ok());
+  ASSERT_TRUE(Fresh(*collector).ok());
+  std::lock_guard lock(shared_->mutex);
+  EXPECT_EQ(shared_->last_request.expected_units,
+            (std::set<dynamo::WorkerKey>{{1, 0u}, {1, 1u}, {2, std::nullopt}}));
+}
+
+TEST_F(CollectorTest, CallerAfterDiscoveryRoundAnsweredDoesNotWaitForItsEnd) {
+  CollectorSettings settings = Slow();
+  settings.cache_ttl = 1ns;  // no snapshot is ever fresh by age
+  settings.discovery_every = 2;
+  std::promise<void> release;
+  SetUnits({Unit(1, 10)});
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->release = release.get_future().share();
+  }
+  auto collector = Make(settings);
+  for (int call = 0; call < 6 && !shared_->holding; ++call) ASSERT_TRUE(Fresh(*collector).ok());
+  ASSERT_TRUE(shared_->holding);
+  // The round has answered its callers and now only listens for newcomers (held
+  // here until released): a caller arriving now is answered from its snapshot.
+  std::promise<absl::StatusOr<SnapshotPtr>> answer;
+  collector->WithFreshSnapshot([&](absl::StatusOr<SnapshotPtr> s) { answer.set_value(s); });
+  std::future<absl::StatusOr<SnapshotPtr>> future = answer.get_future();
+  const bool answered = future.wait_for(10s) == std::future_status::ready;
+  release.set_value();
+  ASSERT_TRUE(answered) << "a caller waited for the rest of the discovery round";
+  ASSERT_TRUE(future.get().ok());
 }
 
 TEST_F(CollectorTest, NewWorkersBeyondTheLimitAreDroppedAndCounted) {

@@ -1,6 +1,9 @@
 #include "fleet/fleet_figures.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <array>
 
 #include "absl/status/status.h"
 
@@ -49,43 +52,70 @@ UnitFigures FiguresOf(const dynamo::WorkerLoad& unit) {
   return figures;
 }
 
-FleetFigures Aggregate(std::span<const dynamo::WorkerLoad> units) {
+FleetFigures Aggregate(std::span<const Unit> units) {
   FleetFigures fleet;
   fleet.units = units.size();
-  if (units.empty()) {
-    fleet.request_slots_usage_percent = 0;
-    return fleet;
-  }
   double load_sum = 0, kv_usage_sum = 0, waiting_sum = 0;
   // Block and slot sums in double: a sum of u64 counts may exceed 2^64.
   double kv_active = 0, kv_total = 0, slots_active = 0, slots_total = 0;
-  for (const dynamo::WorkerLoad& unit : units) {
-    const UnitFigures figures = FiguresOf(unit);
+  std::array<size_t, dynamo::kDropReasonCount> unreadable_by_reason{};
+  for (const Unit& unit : units) {
+    if (!unit.report) {
+      ++fleet.unreadable_units;
+      if (unit.drop_reason) ++unreadable_by_reason[static_cast<size_t>(*unit.drop_reason)];
+      continue;
+    }
+    const dynamo::WorkerLoad& report = *unit.report;
+    ++fleet.reporting_units;
+    const UnitFigures figures = FiguresOf(report);
     load_sum += figures.load;
     kv_usage_sum += figures.kv_usage;
     waiting_sum += figures.waiting;
-    if (unit.kv_total_blocks > 0) {
+    if (report.kv_total_blocks > 0) {
+      ++fleet.kv_units;
       // Clamped like kv_usage, so one over-reporting unit cannot pass 100 %.
-      kv_active += static_cast<double>(std::min(unit.kv_active_blocks, unit.kv_total_blocks));
-      kv_total += static_cast<double>(unit.kv_total_blocks);
+      kv_active += static_cast<double>(std::min(report.kv_active_blocks, report.kv_total_blocks));
+      kv_total += static_cast<double>(report.kv_total_blocks);
     }
-    if (unit.request_total_slots > 0) {
+    if (report.request_total_slots > 0) {
+      ++fleet.slot_units;
       slots_active +=
-          static_cast<double>(std::min(unit.request_active_slots, unit.request_total_slots));
-      slots_total += static_cast<double>(unit.request_total_slots);
+          static_cast<double>(std::min(report.request_active_slots, report.request_total_slots));
+      slots_total += static_cast<double>(report.request_total_slots);
     }
   }
-  const double n = static_cast<double>(units.size());
+  const auto most = std::max_element(unreadable_by_reason.begin(), unreadable_by_reason.end());
+  if (*most > 0) {
+    fleet.main_unreadable_reason =
+        static_cast<dynamo::DropReason>(most - unreadable_by_reason.begin());
+  }
+  if (fleet.reporting_units == 0) {
+    fleet.request_slots_usage_percent = 0;
+    return fleet;
+  }
+  const double n = static_cast<double>(fleet.reporting_units);
   fleet.load_avg = load_sum / n;
   // Ratio first, then scale: (100 * x) / x can round to 100.00000000000001, and a
   // saturated fleet must read exactly 100 %.
-  fleet.kv_blocks_usage_percent = 100 * (kv_total > 0 ? kv_active / kv_total : kv_usage_sum / n);
+  if (kv_total > 0) {
+    fleet.kv_blocks_usage_percent = 100 * (kv_active / kv_total);
+  } else {
+    fleet.kv_units = fleet.reporting_units;
+    fleet.kv_blocks_usage_percent = 100 * (kv_usage_sum / n);
+  }
   if (slots_total > 0) fleet.request_slots_usage_percent = 100 * (slots_active / slots_total);
   fleet.requests_waiting_avg = waiting_sum / n;
   return fleet;
 }
 
 absl::StatusOr<double> FleetFigures::Value(FleetMetric metric) const {
+  if (units > 0 && reporting_units == 0) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{} is undefined: all {} present worker units are unreadable (their reports are "
+        "dropped; main reason: {})",
+        MetricName(metric), unreadable_units,
+        main_unreadable_reason ? dynamo::DropReasonName(*main_unreadable_reason) : "unknown"));
+  }
   switch (metric) {
     case FleetMetric::kLoadAvg:
       return load_avg;
@@ -102,6 +132,19 @@ absl::StatusOr<double> FleetFigures::Value(FleetMetric metric) const {
       return requests_waiting_avg;
   }
   return absl::InvalidArgumentError("unknown metric");
+}
+
+size_t FleetFigures::UnitsDefining(FleetMetric metric) const {
+  switch (metric) {
+    case FleetMetric::kKvBlocksUsagePercent:
+      return kv_units;
+    case FleetMetric::kRequestSlotsUsagePercent:
+      return slot_units;
+    case FleetMetric::kLoadAvg:
+    case FleetMetric::kRequestsWaiting:
+      break;
+  }
+  return reporting_units;
 }
 
 }  // namespace mk::fleet

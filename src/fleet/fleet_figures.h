@@ -8,7 +8,9 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "dynamo/stats_decoder.h"
 #include "dynamo/worker_load.h"
+#include "fleet/unit.h"
 
 namespace mk::fleet {
 
@@ -34,20 +36,33 @@ struct UnitFigures {
 };
 UnitFigures FiguresOf(const dynamo::WorkerLoad& unit);
 
+// N and F of design.md: N counts every present unit, readable or not; each figure
+// F is computed over the units that define it (its `*_units` count), so that
+// N x F extrapolates F to the whole fleet.
 struct FleetFigures {
-  size_t units = 0;
+  size_t units = 0;             // N: present units
+  size_t reporting_units = 0;   // units with a readable report: load and waiting are over these
+  size_t unreadable_units = 0;  // present, but every recent report dropped
+  std::optional<dynamo::DropReason> main_unreadable_reason;  // the most common among them
+  size_t kv_units = 0;    // units the KV figure is over (those with a block capacity, if any)
+  size_t slot_units = 0;  // units with a request slot total
   double load_avg = 0;
   double kv_blocks_usage_percent = 0;
   // None when units report but none has a slot total: the figure is undefined.
   std::optional<double> request_slots_usage_percent;
   double requests_waiting_avg = 0;
 
-  // The figure F of `metric`; FAILED_PRECONDITION when the fleet cannot define it.
+  // The figure F of `metric`. FAILED_PRECONDITION when the fleet cannot define it:
+  // every present unit unreadable (naming how many and the main reason), or no
+  // reporting unit with a slot total.
   absl::StatusOr<double> Value(FleetMetric metric) const;
+  // How many units F of `metric` is computed over.
+  size_t UnitsDefining(FleetMetric metric) const;
 };
 
-// With no units every figure is 0: an empty, healthy fleet is idle.
-FleetFigures Aggregate(std::span<const dynamo::WorkerLoad> units);
+// With no units every figure is 0: an empty, healthy fleet is idle. Figures are
+// over the reporting units; unreadable ones only count in N.
+FleetFigures Aggregate(std::span<const Unit> units);
 
 }  // namespace mk::fleet
 

@@ -21,22 +21,25 @@ struct ScrapeResult;
 
 struct ScrapeRequest {
   std::chrono::nanoseconds window{};  // the longest the round may take
-  // The workers known from recent rounds. The round ends as soon as every one has
-  // replied, unless it waits its whole window (empty: nobody known yet).
-  std::set<uint64_t> expected_leases;
+  // The units (worker and rank) known from recent rounds. The round ends as soon
+  // as every one has replied (PendingUnits), unless it waits its whole window
+  // (empty: nobody known yet).
+  std::set<dynamo::WorkerKey> expected_units;
   // A discovery round: goes on to the end of the window so that workers that
   // joined, and answer after every known one, are heard too. When every expected
-  // lease has replied, `on_expected_replied` (if set) is called once with the
+  // unit has replied, `on_expected_replied` (if set) is called once with the
   // replies so far, on the scraping thread, and the round goes on.
   bool wait_whole_window = false;
   std::function<void(const ScrapeResult&)> on_expected_replied;
 };
 
 struct ScrapeResult {
-  std::vector<dynamo::WorkerLoad> units;
+  std::vector<dynamo::WorkerLoad> units;             // readable reports
+  std::vector<dynamo::UnreadableReport> unreadable;  // reports that arrived but were dropped
   dynamo::DropCounts drops;
+  dynamo::DropCounts ignored;  // unused fields left out of kept reports
   uint64_t replies = 0;
-  bool ended_early = false;  // ended before its window: every expected lease replied
+  bool ended_early = false;  // ended before its window: every expected unit replied
 };
 
 class TargetScraper {

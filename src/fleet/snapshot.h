@@ -1,5 +1,7 @@
 // One immutable picture of a target's fleet, as a scrape round left it. Shared
-// read-only between the collector, the gRPC service and observers.
+// read-only between the collector, the gRPC service and observers. Versions are
+// strictly increasing per target, so a reader that has seen one snapshot can
+// tell an older one from a newer one, whatever order they reach it in.
 #ifndef METRICS_KEDA_FLEET_SNAPSHOT_H_
 #define METRICS_KEDA_FLEET_SNAPSHOT_H_
 
@@ -8,17 +10,18 @@
 #include <memory>
 #include <vector>
 
-#include "dynamo/worker_load.h"
 #include "fleet/fleet_figures.h"
 #include "fleet/target.h"
+#include "fleet/unit.h"
 
 namespace mk::fleet {
 
 struct Snapshot {
   Target target;
   std::chrono::steady_clock::time_point taken;  // when the round that made it ended
-  uint64_t round = 0;
-  std::vector<dynamo::WorkerLoad> units;  // ordered by key
+  uint64_t version = 0;     // 1 for the target's first snapshot, then one more each
+  uint64_t round = 0;       // the scrape round that made it
+  std::vector<Unit> units;  // every present unit, ordered by key
   FleetFigures figures;
 
   std::chrono::steady_clock::duration AgeAt(std::chrono::steady_clock::time_point now) const {

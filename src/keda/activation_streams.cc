@@ -8,33 +8,32 @@ namespace mk::keda {
 
 // One StreamIsActive call. Writes are serialised: while one is in flight the
 // newest state waits in `queued_`. Start* and Finish are called outside mutex_,
-// since gRPC may run a reaction inline.
+// since gRPC may run a reaction inline, and nothing touches the stream after
+// them, since a reaction may end it. Owned by ActivationStreams (and, for the
+// length of a heartbeat, by its heartbeat thread); the collector calls it through
+// a listener that OnDone removes before the stream may go.
 class ActivationStream final : public grpc::ServerWriteReactor<externalscaler::IsActiveResponse> {
  public:
   ActivationStream(ActivationStreams* owner, TriggerConfig config,
                    std::shared_ptr<fleet::Collector> collector)
       : owner_(owner), config_(std::move(config)), collector_(std::move(collector)) {}
+  ~ActivationStream() override { collector_->RemoveListener(listener_); }
 
-  // Registers with the collector and sends the state if one is known already.
+  // Registers with the collector and sends the state if a servable one is known.
   void Start() {
-    listener_ = collector_->AddListener([this](const fleet::SnapshotPtr& s) { Evaluate(s); });
+    listener_ =
+        collector_->AddListener([this](const fleet::SnapshotPtr& s) { Evaluate(*s, false); });
     if (absl::StatusOr<fleet::SnapshotPtr> snapshot = collector_->Servable(); snapshot.ok()) {
-      Evaluate(*snapshot);
+      Evaluate(**snapshot, false);
     }
   }
 
-  void Evaluate(const fleet::SnapshotPtr& snapshot) {
-    absl::StatusOr<MetricAnswer> answer = AnswerFor(config_, snapshot->figures);
-    if (!answer.ok()) return;  // an undefined figure has no activation state
-    std::unique_lock lock(mutex_);
-    if (state_ == answer->active) return;
-    state_ = answer->active;
-    SendLocked(lock);
-  }
-
+  // Sends the state of the servable snapshot, changed or not; nothing at all
+  // while no snapshot is servable (KEDA keeps its last state meanwhile).
   void Heartbeat() {
-    std::unique_lock lock(mutex_);
-    if (state_) SendLocked(lock);
+    if (absl::StatusOr<fleet::SnapshotPtr> snapshot = collector_->Servable(); snapshot.ok()) {
+      Evaluate(**snapshot, true);
+    }
   }
 
   void FinishOk() {
@@ -64,11 +63,24 @@ class ActivationStream final : public grpc::ServerWriteReactor<externalscaler::I
 
   void OnDone() override {
     collector_->RemoveListener(listener_);
-    owner_->Remove(this);
-    delete this;
+    owner_->Remove(this);  // may delete this stream
   }
 
  private:
+  // Sends the trigger's state in `snapshot` if it flipped (always, for a
+  // heartbeat). Snapshots older than one already evaluated are ignored, so a late
+  // evaluation cannot overwrite a newer state; an undefined figure sends nothing.
+  void Evaluate(const fleet::Snapshot& snapshot, bool heartbeat) {
+    const absl::StatusOr<MetricAnswer> answer = AnswerFor(config_, snapshot.figures);
+    std::unique_lock lock(mutex_);
+    if (snapshot.version < evaluated_version_) return;
+    evaluated_version_ = snapshot.version;
+    if (!answer.ok()) return;
+    if (!heartbeat && state_ == answer->active) return;
+    state_ = answer->active;
+    SendLocked(lock);
+  }
+
   // Sends state_ now, or after the write in flight.
   void SendLocked(std::unique_lock<std::mutex>& lock) {
     if (finished_) return;
@@ -101,7 +113,8 @@ class ActivationStream final : public grpc::ServerWriteReactor<externalscaler::I
   uint64_t listener_ = 0;
 
   std::mutex mutex_;
-  std::optional<bool> state_;  // unknown until a servable snapshot is seen
+  uint64_t evaluated_version_ = 0;  // the newest snapshot version evaluated
+  std::optional<bool> state_;       // unknown until a servable snapshot defines it
   bool writing_ = false;
   bool queued_ = false;
   bool finished_ = false;
@@ -136,7 +149,7 @@ ActivationStreams::~ActivationStreams() {
 
 grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ActivationStreams::Open(
     TriggerConfig config, std::shared_ptr<fleet::Collector> collector) {
-  ActivationStream* stream = nullptr;
+  std::shared_ptr<ActivationStream> stream;
   bool closing;
   {
     std::lock_guard lock(mutex_);
@@ -147,19 +160,29 @@ grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ActivationStreams::O
                        "StreamIsActive refused: " + std::to_string(streams_.size()) +
                            " streams are open already (--max-streams)"));
     }
-    stream = new ActivationStream(this, std::move(config), std::move(collector));
+    stream = std::make_shared<ActivationStream>(this, std::move(config), std::move(collector));
     closing = closing_;
-    streams_.insert(stream);
+    streams_.emplace(stream.get(), stream);
   }
   stream->Start();
   if (closing) stream->FinishOk();
-  return stream;
+  return stream.get();
+}
+
+std::vector<std::shared_ptr<ActivationStream>> ActivationStreams::OpenStreams() const {
+  std::vector<std::shared_ptr<ActivationStream>> streams;
+  std::lock_guard lock(mutex_);
+  streams.reserve(streams_.size());
+  for (const auto& [raw, stream] : streams_) streams.push_back(stream);
+  return streams;
 }
 
 void ActivationStreams::FinishAll() {
-  std::lock_guard lock(mutex_);
-  closing_ = true;
-  for (ActivationStream* stream : streams_) stream->FinishOk();
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  for (const auto& stream : OpenStreams()) stream->FinishOk();
 }
 
 size_t ActivationStreams::open_count() const {
@@ -170,14 +193,23 @@ size_t ActivationStreams::open_count() const {
 uint64_t ActivationStreams::messages_sent() const { return messages_sent_.load(); }
 
 void ActivationStreams::Remove(ActivationStream* stream) {
-  std::lock_guard lock(mutex_);
-  streams_.erase(stream);
+  std::shared_ptr<ActivationStream> removed;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = streams_.find(stream);
+    if (it == streams_.end()) return;
+    removed = std::move(it->second);
+    streams_.erase(it);
+  }
+  // `removed` goes here, outside the lock, unless a heartbeat still holds it.
 }
 
 void ActivationStreams::HeartbeatUntilStopped() {
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, heartbeat_interval_, [this] { return stopping_; })) {
-    for (ActivationStream* stream : streams_) stream->Heartbeat();
+    lock.unlock();
+    for (const auto& stream : OpenStreams()) stream->Heartbeat();
+    lock.lock();
   }
 }
 

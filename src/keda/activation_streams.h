@@ -1,12 +1,16 @@
 // StreamIsActive: each open stream sends its trigger's activation state when
 // known, again whenever a snapshot update flips it (from the collector's thread,
 // so within milliseconds of the round that flips it), and as a heartbeat every
-// check interval so idle proxies keep the stream. On shutdown every stream ends
-// with OK, which KEDA reconnects to without back-off.
+// check interval so idle proxies keep the stream. Every state sent comes from a
+// servable snapshot (younger than the staleness bound): while there is none, a
+// stream sends nothing, and a stream never evaluates a snapshot older than one
+// it has evaluated. On shutdown every stream ends with OK, which KEDA reconnects
+// to without back-off.
 //
 // ActivationStreams owns the set of open streams and the heartbeat thread. At
 // most `max_streams` are open at once; more are refused RESOURCE_EXHAUSTED.
-// Thread-safe; streams delete themselves when gRPC is done with them.
+// Thread-safe; a stream goes when gRPC is done with it. No stream write or
+// finish is started under the set's mutex.
 #ifndef METRICS_KEDA_KEDA_ACTIVATION_STREAMS_H_
 #define METRICS_KEDA_KEDA_ACTIVATION_STREAMS_H_
 
@@ -14,10 +18,11 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <thread>
+#include <vector>
 
 #include "externalscaler.grpc.pb.h"
 #include "fleet/collector.h"
@@ -48,6 +53,8 @@ class ActivationStreams {
  private:
   friend class ActivationStream;
   void Remove(ActivationStream* stream);
+  // The open streams, held so that none goes while the caller uses them.
+  std::vector<std::shared_ptr<ActivationStream>> OpenStreams() const;
   void HeartbeatUntilStopped();
 
   const std::chrono::nanoseconds heartbeat_interval_;
@@ -57,7 +64,7 @@ class ActivationStreams {
   std::condition_variable wake_;
   bool closing_ = false;
   bool stopping_ = false;
-  std::set<ActivationStream*> streams_;
+  std::map<ActivationStream*, std::shared_ptr<ActivationStream>> streams_;
   std::atomic<uint64_t> messages_sent_{0};
   std::thread heartbeat_;
 };

@@ -2,15 +2,24 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 
 namespace mk::keda {
 
 absl::StatusOr<MetricAnswer> AnswerFor(const TriggerConfig& config,
                                        const fleet::FleetFigures& figures) {
   absl::StatusOr<double> figure = figures.Value(config.metric);
-  if (!figure.ok()) return figure.status();
+  if (!figure.ok()) {
+    return absl::Status(figure.status().code(), "target " + config.target.ToString() + ": " +
+                                                    std::string(figure.status().message()));
+  }
   MetricAnswer answer;
   answer.figure = *figure;
+  answer.units = figures.units;
+  answer.figure_units = figures.UnitsDefining(config.metric);
+  answer.reporting_units = figures.reporting_units;
+  answer.unreadable_units = figures.unreadable_units;
+  answer.main_unreadable_reason = figures.main_unreadable_reason;
   answer.value = config.metric_type == MetricType::kValue
                      ? *figure
                      : static_cast<double>(figures.units) * *figure;

@@ -5,6 +5,7 @@
 #define METRICS_KEDA_KEDA_METRIC_ANSWER_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "fleet/fleet_figures.h"
@@ -16,9 +17,15 @@ struct MetricAnswer {
   double figure = 0;  // F
   double value = 0;   // what GetMetrics returns
   bool active = false;
+  size_t units = 0;             // N: present units, readable or not
+  size_t figure_units = 0;      // the units F is computed over
+  size_t reporting_units = 0;   // units with a readable report
+  size_t unreadable_units = 0;  // present units left out of F: their reports are dropped
+  std::optional<dynamo::DropReason> main_unreadable_reason;
 };
 
-// FAILED_PRECONDITION when the fleet cannot define the trigger's figure.
+// FAILED_PRECONDITION, naming the trigger's target, when the fleet cannot define
+// the trigger's figure.
 absl::StatusOr<MetricAnswer> AnswerFor(const TriggerConfig& config,
                                        const fleet::FleetFigures& figures);
 

@@ -19,6 +19,9 @@ constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
 fleet::FleetFigures FourWorkers() {
   fleet::FleetFigures figures;
   figures.units = 4;
+  figures.reporting_units = 4;
+  figures.kv_units = 4;
+  figures.slot_units = 4;
   figures.load_avg = 0.5;
   figures.kv_blocks_usage_percent = 60;
   figures.request_slots_usage_percent = 70;
@@ -119,6 +122,37 @@ TEST(AnswerForTest, UndefinedFigureIsFailedPrecondition) {
   }
   // Other metrics of the same fleet still answer.
   EXPECT_TRUE(AnswerFor(Config(fleet::FleetMetric::kLoadAvg), figures).ok());
+}
+
+TEST(AnswerForTest, UnreadableUnitsCountInNAndTheAnswerSaysSo) {
+  // 5 present, 3 reporting at F = 0.5, 2 unreadable: N x F = 2.5, F over 3 of 5.
+  fleet::FleetFigures figures = FourWorkers();
+  figures.units = 5;
+  figures.reporting_units = 3;
+  figures.unreadable_units = 2;
+  figures.main_unreadable_reason = dynamo::DropReason::kNoData;
+  const MetricAnswer answer = Answer(Config(fleet::FleetMetric::kLoadAvg), figures);
+  EXPECT_EQ(answer.value, 2.5);
+  EXPECT_EQ(answer.units, 5u);
+  EXPECT_EQ(answer.figure_units, 3u);
+  EXPECT_EQ(answer.unreadable_units, 2u);
+  EXPECT_EQ(answer.main_unreadable_reason, dynamo::DropReason::kNoData);
+}
+
+TEST(AnswerForTest, AllUnreadableIsFailedPreconditionNamingTheTarget) {
+  fleet::FleetFigures figures;
+  figures.units = 3;
+  figures.unreadable_units = 3;
+  figures.main_unreadable_reason = dynamo::DropReason::kNoData;
+  TriggerConfig config = Config(fleet::FleetMetric::kLoadAvg);
+  config.target = fleet::Target{"dynamo", "backend", "generate"};
+  const absl::StatusOr<MetricAnswer> answer = AnswerFor(config, figures);
+  ASSERT_EQ(answer.status().code(), absl::StatusCode::kFailedPrecondition);
+  const std::string message(answer.status().message());
+  EXPECT_NE(message.find("dynamo/backend/generate"), std::string::npos) << message;
+  EXPECT_NE(message.find("all 3 present worker units are unreadable"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("no_data"), std::string::npos) << message;
 }
 
 // ---- CeilToInt64 ------------------------------------------------------------

@@ -45,32 +45,29 @@ grpc::ServerUnaryReactor* ScalerService::Answer(Rpc rpc, grpc::CallbackServerCon
   absl::StatusOr<TriggerConfig> config = Parse(ref);
   // Every way out: counted, logged as the trigger's last answer, finished.
   auto finish = [this, rpc, started, reactor, &ref, config](
-                    const absl::Status& status, const std::optional<MetricAnswer>& answer,
-                    size_t workers) {
+                    const absl::Status& status, const std::optional<MetricAnswer>& answer) {
     counters_.Record(rpc, static_cast<int>(status.code()), Clock::now() - started);
-    triggers_.Record(ScaledObjectName(ref), ref.scalermetadata(), rpc, config, status, answer,
-                     workers);
+    triggers_.Record(ScaledObjectName(ref), ref.scalermetadata(), rpc, config, status, answer);
     reactor->Finish(ToGrpcStatus(status));
   };
   if (!config.ok()) {
-    finish(config.status(), std::nullopt, 0);
+    finish(config.status(), std::nullopt);
     return reactor;
   }
   absl::StatusOr<std::shared_ptr<fleet::Collector>> collector =
       registry_.CollectorFor(config->target);
   if (!collector.ok()) {
-    finish(collector.status(), std::nullopt, 0);
+    finish(collector.status(), std::nullopt);
     return reactor;
   }
   (*collector)
       ->WithFreshSnapshot(
           [finish, config = *config, fill](absl::StatusOr<fleet::SnapshotPtr> snapshot) {
-            if (!snapshot.ok()) return finish(snapshot.status(), std::nullopt, 0);
-            const size_t workers = (*snapshot)->figures.units;
+            if (!snapshot.ok()) return finish(snapshot.status(), std::nullopt);
             absl::StatusOr<MetricAnswer> answer = AnswerFor(config, (*snapshot)->figures);
-            if (!answer.ok()) return finish(answer.status(), std::nullopt, workers);
+            if (!answer.ok()) return finish(answer.status(), std::nullopt);
             fill(config, *answer);
-            finish(absl::OkStatus(), *answer, workers);
+            finish(absl::OkStatus(), *answer);
           });
   return reactor;
 }
@@ -91,7 +88,7 @@ grpc::ServerUnaryReactor* ScalerService::GetMetricSpec(
     spec->set_targetsize(CeilToInt64(config->threshold));
   } else {
     triggers_.Record(ScaledObjectName(*request), request->scalermetadata(), Rpc::kGetMetricSpec,
-                     config, config.status(), std::nullopt, 0);
+                     config, config.status(), std::nullopt);
   }
   counters_.Record(Rpc::kGetMetricSpec, static_cast<int>(config.status().code()),
                    Clock::now() - started);
@@ -131,7 +128,7 @@ grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ScalerService::Strea
       config.ok() ? registry_.CollectorFor(config->target) : config.status();
   if (!collector.ok()) {
     triggers_.Record(ScaledObjectName(*request), request->scalermetadata(), Rpc::kStreamIsActive,
-                     config, collector.status(), std::nullopt, 0);
+                     config, collector.status(), std::nullopt);
     return RefusedStream(ToGrpcStatus(collector.status()));
   }
   return streams_.Open(*config, std::move(*collector));

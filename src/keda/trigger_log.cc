@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "keda/hpa.h"
+
 namespace mk::keda {
 namespace {
 
@@ -32,32 +34,53 @@ std::string Key(const std::string& scaled_object, const Metadata& metadata) {
   return key;
 }
 
-std::string Explain(const TriggerConfig& config, const MetricAnswer& answer, size_t workers,
-                    int64_t desired) {
+// "over 3 of 5 units; 2 unreadable: no_data; 1 without a capacity".
+std::string Coverage(const MetricAnswer& answer) {
+  std::string text = fmt::format("over {} of {} units", answer.figure_units, answer.units);
+  if (answer.unreadable_units > 0) {
+    text += fmt::format("; {} unreadable: {}", answer.unreadable_units,
+                        answer.main_unreadable_reason
+                            ? dynamo::DropReasonName(*answer.main_unreadable_reason)
+                            : std::string_view("no readable report"));
+  }
+  if (answer.reporting_units > answer.figure_units) {
+    text += fmt::format("; {} without a capacity", answer.reporting_units - answer.figure_units);
+  }
+  return text;
+}
+
+// The N present units stand for the current replicas: the scaler cannot see them.
+int64_t CurrentReplicas(const MetricAnswer& answer) {
+  return static_cast<int64_t>(std::max<size_t>(answer.units, 1));
+}
+
+std::string Explain(const TriggerConfig& config, const MetricAnswer& answer, int64_t desired) {
   const std::string_view metric = fleet::MetricName(config.metric);
   const std::string value = config.metric_type == MetricType::kValue
                                 ? fmt::format("value F = {:.4g} (Value)", answer.figure)
                                 : fmt::format("value N x F = {} x {:.4g} = {:.4g} (AverageValue)",
-                                              workers, answer.figure, answer.value);
+                                              answer.units, answer.figure, answer.value);
   return fmt::format(
-      "{} F = {:.4g} over {} worker units; {}; {} since F {} activationThreshold "
-      "{:.4g}; HPA aims at {} replicas for threshold {:.4g}",
-      metric, answer.figure, workers, value, answer.active ? "active" : "inactive",
-      answer.active ? ">" : "<=", config.activation_threshold, desired, config.threshold);
+      "{} F = {:.4g} {}; {}; {} since F {} activationThreshold {:.4g}; HPA aims at {} "
+      "replicas for threshold {:.4g} from {} current",
+      metric, answer.figure, Coverage(answer), value, answer.active ? "active" : "inactive",
+      answer.active ? ">" : "<=", config.activation_threshold, desired, config.threshold,
+      CurrentReplicas(answer));
+}
+
+// The HPA's aim for an answer (its own rule, tolerance included).
+int64_t DesiredReplicas(const TriggerConfig& config, const MetricAnswer& answer) {
+  return HpaDesiredReplicas({.total = answer.value,
+                             .target = config.threshold,
+                             .metric_type = config.metric_type,
+                             .current_replicas = CurrentReplicas(answer)});
 }
 
 }  // namespace
 
-int64_t DesiredReplicas(const TriggerConfig& config, double value, size_t workers) {
-  const double ratio = value / config.threshold;
-  return config.metric_type == MetricType::kValue
-             ? CeilToInt64(ratio * static_cast<double>(workers))
-             : CeilToInt64(ratio);
-}
-
 void TriggerLog::Record(const std::string& scaled_object, const Metadata& metadata, Rpc rpc,
                         const absl::StatusOr<TriggerConfig>& config, const absl::Status& status,
-                        const std::optional<MetricAnswer>& answer, size_t workers) {
+                        const std::optional<MetricAnswer>& answer) {
   const std::string key = Key(scaled_object, metadata);
   const auto now = std::chrono::system_clock::now();
   std::optional<bool> flipped_from;
@@ -88,8 +111,8 @@ void TriggerLog::Record(const std::string& scaled_object, const Metadata& metada
       if (rpc == Rpc::kGetMetrics) record.value = answer->value;
       if (record.active && *record.active != answer->active) flipped_from = record.active;
       record.active = answer->active;
-      record.workers = workers;
-      record.desired_replicas = DesiredReplicas(*config, answer->value, workers);
+      record.workers = answer->units;
+      record.desired_replicas = DesiredReplicas(*config, *answer);
       record.answer = answer;
     }
   }
@@ -106,7 +129,7 @@ std::vector<TriggerRecord> TriggerLog::Recent() const {
     if (!copy.last_status.ok()) {
       copy.reason = std::string(copy.last_status.message());
     } else if (copy.config && copy.answer && copy.desired_replicas) {
-      copy.reason = Explain(*copy.config, *copy.answer, copy.workers, *copy.desired_replicas);
+      copy.reason = Explain(*copy.config, *copy.answer, *copy.desired_replicas);
     }
   }
   std::sort(recent.begin(), recent.end(),

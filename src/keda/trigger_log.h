@@ -29,12 +29,14 @@ struct TriggerRecord {
   Rpc last_rpc = Rpc::kGetMetrics;
   std::chrono::system_clock::time_point last_seen;
   absl::Status last_status;
-  std::optional<double> value;              // last GetMetrics value
-  std::optional<bool> active;               // last activation answered
-  size_t workers = 0;                       // N behind the last answer
-  std::optional<int64_t> desired_replicas;  // what the HPA would aim for
-  std::optional<MetricAnswer> answer;       // last answer, for `reason`
-  std::string reason;                       // how the last answer came about; filled in by Recent()
+  std::optional<double> value;  // last GetMetrics value
+  std::optional<bool> active;   // last activation answered
+  size_t workers = 0;           // N behind the last answer
+  // What the HPA would aim for (HpaDesiredReplicas), taking the N present units as
+  // the current replicas.
+  std::optional<int64_t> desired_replicas;
+  std::optional<MetricAnswer> answer;  // last answer, for `reason`
+  std::string reason;                  // how the last answer came about; filled in by Recent()
 };
 
 class TriggerLog {
@@ -42,10 +44,10 @@ class TriggerLog {
   static constexpr size_t kMaxTriggers = 1000;
   static constexpr std::chrono::hours kForgetAfter{1};
 
-  // An RPC answered from `answer` over `workers` units, or failed with `status`.
+  // An RPC answered from `answer`, or failed with `status`.
   void Record(const std::string& scaled_object, const Metadata& metadata, Rpc rpc,
               const absl::StatusOr<TriggerConfig>& config, const absl::Status& status,
-              const std::optional<MetricAnswer>& answer, size_t workers);
+              const std::optional<MetricAnswer>& answer);
 
   std::vector<TriggerRecord> Recent() const;
 
@@ -53,10 +55,6 @@ class TriggerLog {
   mutable std::mutex mutex_;
   std::map<std::string, TriggerRecord> records_;  // by scaled object + metadata
 };
-
-// ceil(value / threshold) for AverageValue, ceil(value / threshold * workers) for
-// Value: the HPA's aim before tolerance and min/max.
-int64_t DesiredReplicas(const TriggerConfig& config, double value, size_t workers);
 
 }  // namespace mk::keda
 

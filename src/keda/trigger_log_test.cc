@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,7 +31,12 @@ TriggerDefaults Defaults() {
 }
 
 MetricAnswer Answer(double figure, size_t workers, bool active) {
-  return MetricAnswer{figure, figure * static_cast<double>(workers), active};
+  MetricAnswer answer;
+  answer.figure = figure;
+  answer.value = figure * static_cast<double>(workers);
+  answer.active = active;
+  answer.units = answer.figure_units = answer.reporting_units = workers;
+  return answer;
 }
 
 class TriggerLogTest : public ::testing::Test {
@@ -40,7 +47,7 @@ class TriggerLogTest : public ::testing::Test {
     const absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(metadata, Defaults());
     ASSERT_TRUE(config.ok()) << config.status();
     log_.Record(scaled_object, metadata, rpc, config, absl::OkStatus(),
-                Answer(figure, workers, active), workers);
+                Answer(figure, workers, active));
   }
 
   TriggerLog log_;
@@ -73,7 +80,7 @@ TEST_F(TriggerLogTest, ReasonExplainsTheLastAnswer) {
   EXPECT_EQ(recent[0].desired_replicas, 3);
   EXPECT_EQ(recent[0].workers, 4u);
   EXPECT_EQ(recent[0].active, true);
-  EXPECT_THAT(recent[0].reason, HasSubstr("llm_load_avg F = 0.5 over 4 worker units"));
+  EXPECT_THAT(recent[0].reason, HasSubstr("llm_load_avg F = 0.5 over 4 of 4 units;"));
   EXPECT_THAT(recent[0].reason, HasSubstr("4 x 0.5 = 2 (AverageValue)"));
   EXPECT_THAT(recent[0].reason, HasSubstr("active since F > activationThreshold 0.2"));
   EXPECT_THAT(recent[0].reason, HasSubstr("HPA aims at 3 replicas for threshold 0.7"));
@@ -84,7 +91,7 @@ TEST_F(TriggerLogTest, AFailureBecomesTheReasonAndKeepsTheLastValue) {
   Answered(metadata, Rpc::kGetMetrics, 0.5, 4, true);
   const absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(metadata, Defaults());
   log_.Record("prod/llm", metadata, Rpc::kGetMetrics, config,
-              absl::UnavailableError("fleet picture is 31 s old"), std::nullopt, 0);
+              absl::UnavailableError("fleet picture is 31 s old"), std::nullopt);
   const std::vector<TriggerRecord> recent = log_.Recent();
   ASSERT_EQ(recent.size(), 1u);
   EXPECT_EQ(recent[0].last_status.code(), absl::StatusCode::kUnavailable);
@@ -96,7 +103,7 @@ TEST_F(TriggerLogTest, InvalidMetadataIsRecordedWithItsError) {
   const Metadata metadata = Meta({{"threshold", "-1"}});
   const absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(metadata, Defaults());
   ASSERT_FALSE(config.ok());
-  log_.Record("prod/llm", metadata, Rpc::kGetMetricSpec, config, config.status(), std::nullopt, 0);
+  log_.Record("prod/llm", metadata, Rpc::kGetMetricSpec, config, config.status(), std::nullopt);
   const std::vector<TriggerRecord> recent = log_.Recent();
   ASSERT_EQ(recent.size(), 1u);
   EXPECT_FALSE(recent[0].config.has_value());
@@ -131,13 +138,52 @@ TEST_F(TriggerLogTest, KeepsAtMostMaxTriggersDroppingTheLeastRecent) {
   for (const TriggerRecord& record : recent) EXPECT_NE(record.metadata.at("component"), "c0");
 }
 
-TEST(DesiredReplicasTest, AverageValueAndValue) {
-  TriggerConfig config;
-  config.threshold = 0.7;
-  config.metric_type = MetricType::kAverageValue;
-  EXPECT_EQ(DesiredReplicas(config, 2.0, 4), 3);  // ceil(2 / 0.7)
-  config.metric_type = MetricType::kValue;
-  EXPECT_EQ(DesiredReplicas(config, 0.5, 4), 3);  // ceil(0.5 / 0.7 x 4)
+TEST_F(TriggerLogTest, ReasonSaysWhatNAndFCover) {
+  // 5 present: 3 reporting, 2 unreadable (no_data); F = 0.5 over the 3.
+  const Metadata metadata = Meta({});
+  const absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(metadata, Defaults());
+  MetricAnswer answer = Answer(0.5, 5, true);
+  answer.figure_units = answer.reporting_units = 3;
+  answer.unreadable_units = 2;
+  answer.main_unreadable_reason = dynamo::DropReason::kNoData;
+  log_.Record("prod/llm", metadata, Rpc::kGetMetrics, config, absl::OkStatus(), answer);
+  const std::vector<TriggerRecord> recent = log_.Recent();
+  ASSERT_EQ(recent.size(), 1u);
+  EXPECT_THAT(recent[0].reason, HasSubstr("F = 0.5 over 3 of 5 units; 2 unreadable: no_data;"));
+  EXPECT_THAT(recent[0].reason, HasSubstr("N x F = 5 x 0.5 = 2.5"));
+}
+
+TEST_F(TriggerLogTest, ReasonCountsUnitsWithoutACapacity) {
+  const Metadata metadata = Meta({{"metricName", "llm_request_slots_usage_percent"}});
+  const absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(metadata, Defaults());
+  MetricAnswer answer = Answer(50, 4, true);
+  answer.figure_units = 3;
+  log_.Record("prod/llm", metadata, Rpc::kGetMetrics, config, absl::OkStatus(), answer);
+  EXPECT_THAT(log_.Recent()[0].reason, HasSubstr("over 3 of 4 units; 1 without a capacity;"));
+}
+
+// The replicas shown are the HPA's own rule (keda/hpa.h), tolerance included,
+// with the N present units as the current replicas.
+TEST_F(TriggerLogTest, DesiredReplicasFollowTheHpaRule) {
+  // AverageValue: 4 x 0.5 = 2 over 0.7 is ceil(2.86) = 3.
+  Answered(Meta({}), Rpc::kGetMetrics, 0.5, 4, true);
+  EXPECT_EQ(log_.Recent()[0].desired_replicas, 3);
+  // Value (GetMetrics returns F itself): F = 0.5 over 0.7 from 4 current is
+  // ceil(0.714 x 4) = 3; F = 0.66 (ratio 0.94, within the 0.1 tolerance) keeps 4.
+  const Metadata value = Meta({{"metricType", "Value"}});
+  const absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(value, Defaults());
+  for (const auto& [figure, scaled_object] :
+       {std::pair{0.5, "prod/value"}, std::pair{0.66, "prod/tolerance"}}) {
+    MetricAnswer answer = Answer(figure, 4, true);
+    answer.value = figure;
+    log_.Record(scaled_object, value, Rpc::kGetMetrics, config, absl::OkStatus(), answer);
+  }
+  std::map<std::string, std::optional<int64_t>> desired;
+  for (const TriggerRecord& record : log_.Recent()) {
+    desired[record.scaled_object] = record.desired_replicas;
+  }
+  EXPECT_EQ(desired["prod/value"], 3);
+  EXPECT_EQ(desired["prod/tolerance"], 4);
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 #include "nats/stats_scraper.h"
 
 #include <chrono>
-#include <set>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "fleet/pending_units.h"
 
 namespace mk::nats {
 namespace {
@@ -71,7 +71,7 @@ absl::StatusOr<fleet::ScrapeResult> StatsScraper::Scrape(const fleet::ScrapeRequ
   }
 
   fleet::ScrapeResult result;
-  std::set<uint64_t> pending = request.expected_leases;
+  fleet::PendingUnits pending(request.expected_units);
   bool all_replied = false;
   const auto deadline = Clock::now() + request.window;
   while (true) {
@@ -97,11 +97,15 @@ absl::StatusOr<fleet::ScrapeResult> StatsScraper::Scrape(const fleet::ScrapeRequ
       dynamo::DecodedReply reply = decoder_.Decode(
           std::string_view(natsMsg_GetData(message), natsMsg_GetDataLength(message)));
       result.drops.Merge(reply.drops);
-      for (uint64_t lease : reply.leases_seen) pending.erase(lease);
+      result.ignored.Merge(reply.ignored);
+      for (const dynamo::WorkerLoad& unit : reply.units) pending.Heard(unit.key);
+      for (const dynamo::UnreadableReport& report : reply.unreadable) pending.Heard(report.key);
       result.units.insert(result.units.end(), reply.units.begin(), reply.units.end());
+      result.unreadable.insert(result.unreadable.end(), reply.unreadable.begin(),
+                               reply.unreadable.end());
     }
     natsMsg_Destroy(message);
-    if (!all_replied && !request.expected_leases.empty() && pending.empty()) {
+    if (!all_replied && pending.AllReplied()) {
       all_replied = true;
       if (!request.wait_whole_window) {
         result.ended_early = true;

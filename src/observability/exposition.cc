@@ -72,23 +72,42 @@ Labels With(Labels labels, std::string name, std::string value) {
 }
 
 void RenderWorkers(Families& out, const Labels& target, const fleet::Snapshot& snapshot) {
-  for (const dynamo::WorkerLoad& unit : snapshot.units) {
+  for (const fleet::Unit& unit : snapshot.units) {
     Labels labels = With(target, "worker_id", dynamo::LeaseHex(unit.key.lease_id));
     labels = With(labels, "dp_rank", unit.key.dp_rank ? std::to_string(*unit.key.dp_rank) : "");
-    const fleet::UnitFigures figures = fleet::FiguresOf(unit);
+    if (!unit.report) {
+      // No figures: what it last said could not be used. Absent, never zero.
+      out.Gauge("metrics_keda_worker_unreadable",
+                "1 for a present worker unit whose reports are all dropped, by the reason",
+                With(labels, "reason",
+                     unit.drop_reason ? std::string(dynamo::DropReasonName(*unit.drop_reason))
+                                      : "unknown"),
+                1);
+      continue;
+    }
+    const dynamo::WorkerLoad& report = *unit.report;
+    const fleet::UnitFigures figures = fleet::FiguresOf(report);
     auto d = [](uint64_t n) { return static_cast<double>(n); };
     out.Gauge("llm_kv_blocks_active", "KV-cache blocks in use, per worker unit", labels,
-              d(unit.kv_active_blocks));
+              d(report.kv_active_blocks));
     out.Gauge("llm_kv_blocks_capacity", "KV-cache capacity in blocks, per worker unit", labels,
-              d(unit.kv_total_blocks));
+              d(report.kv_total_blocks));
     out.Gauge("llm_requests_active_slots", "Requests being served, per worker unit", labels,
-              d(unit.request_active_slots));
+              d(report.request_active_slots));
     out.Gauge("llm_requests_total_slots", "Request capacity, per worker unit", labels,
-              d(unit.request_total_slots));
+              d(report.request_total_slots));
     out.Gauge("llm_worker_requests_waiting", "Queued requests, per worker unit", labels,
-              d(unit.num_requests_waiting));
+              d(report.num_requests_waiting));
     out.Gauge("llm_worker_load", "max(KV usage, slot usage) of a worker unit, 0-1", labels,
               figures.load);
+  }
+}
+
+// A fleet figure while the fleet defines it; absent (not zero) otherwise.
+void FleetGauge(Families& out, const Labels& target, const fleet::FleetFigures& figures,
+                fleet::FleetMetric metric, const std::string& help) {
+  if (absl::StatusOr<double> value = figures.Value(metric); value.ok()) {
+    out.Gauge(std::string(fleet::MetricName(metric)), help, target, *value);
   }
 }
 
@@ -102,18 +121,23 @@ void RenderTarget(Families& out, const fleet::Collector& collector) {
   // Figures only while a snapshot may be served: missing data is absent, not zero.
   if (absl::StatusOr<fleet::SnapshotPtr> servable = collector.Servable(); servable.ok()) {
     const fleet::FleetFigures& figures = (*servable)->figures;
-    out.Gauge("metrics_keda_workers", "Worker units reporting for the target", target,
+    out.Gauge("metrics_keda_workers", "Worker units present for the target (N)", target,
               static_cast<double>(figures.units));
-    out.Gauge("llm_load_avg", "Mean worker load, max(KV usage, slot usage), 0-1", target,
-              figures.load_avg);
-    out.Gauge("llm_kv_blocks_usage_percent", "KV-cache blocks in use over capacity, percent",
-              target, figures.kv_blocks_usage_percent);
-    if (figures.request_slots_usage_percent) {
-      out.Gauge("llm_request_slots_usage_percent", "Request slots in use over capacity, percent",
-                target, *figures.request_slots_usage_percent);
+    for (const auto& [state, count] :
+         {std::pair{fleet::UnitState::kReporting, figures.reporting_units},
+          std::pair{fleet::UnitState::kUnreadable, figures.unreadable_units}}) {
+      out.Gauge("metrics_keda_worker_units", "Worker units present, by state",
+                With(target, "state", std::string(fleet::UnitStateName(state))),
+                static_cast<double>(count));
     }
-    out.Gauge("llm_requests_waiting", "Mean queued requests per worker unit", target,
-              figures.requests_waiting_avg);
+    FleetGauge(out, target, figures, fleet::FleetMetric::kLoadAvg,
+               "Mean worker load, max(KV usage, slot usage), 0-1");
+    FleetGauge(out, target, figures, fleet::FleetMetric::kKvBlocksUsagePercent,
+               "KV-cache blocks in use over capacity, percent");
+    FleetGauge(out, target, figures, fleet::FleetMetric::kRequestSlotsUsagePercent,
+               "Request slots in use over capacity, percent");
+    FleetGauge(out, target, figures, fleet::FleetMetric::kRequestsWaiting,
+               "Mean queued requests per worker unit");
     RenderWorkers(out, target, **servable);
   }
   const fleet::CollectorStats stats = collector.Stats();
@@ -132,6 +156,13 @@ void RenderTarget(Families& out, const fleet::Collector& collector) {
                 "Replies or endpoint reports dropped, by reason",
                 With(target, "reason", std::string(dynamo::DropReasonName(reason))),
                 static_cast<double>(stats.drops.Get(reason)));
+  }
+  for (dynamo::DropReason reason :
+       {dynamo::DropReason::kWrongType, dynamo::DropReason::kOutOfRange}) {
+    out.Counter("metrics_keda_fields_ignored_total",
+                "Fields the figures do not use, left out of kept reports, by what was wrong",
+                With(target, "reason", std::string(dynamo::DropReasonName(reason))),
+                static_cast<double>(stats.ignored_fields.Get(reason)));
   }
 }
 

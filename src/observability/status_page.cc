@@ -41,21 +41,38 @@ std::string Fixed(std::optional<double> value, int digits) {
   return value ? fmt::format("{:.{}f}", *value, digits) : std::string("-");
 }
 
-void WriteWorker(JsonWriter& json, const dynamo::WorkerLoad& unit) {
-  const fleet::UnitFigures figures = fleet::FiguresOf(unit);
+std::string ReasonName(const std::optional<dynamo::DropReason>& reason) {
+  return reason ? std::string(dynamo::DropReasonName(*reason)) : std::string("unknown");
+}
+
+void WriteWorker(JsonWriter& json, const fleet::Unit& unit) {
   json.BeginObject().Key("worker_id").String(dynamo::LeaseHex(unit.key.lease_id));
   json.Key("dp_rank");
   unit.key.dp_rank ? json.Unsigned(*unit.key.dp_rank) : json.Null();
-  json.Key("kv_active_blocks").Unsigned(unit.kv_active_blocks);
-  json.Key("kv_total_blocks").Unsigned(unit.kv_total_blocks);
-  json.Key("request_active_slots").Unsigned(unit.request_active_slots);
-  json.Key("request_total_slots").Unsigned(unit.request_total_slots);
-  json.Key("num_requests_waiting").Unsigned(unit.num_requests_waiting);
-  json.Key("gpu_cache_usage_perc").Number(unit.gpu_cache_usage_perc);
+  json.Key("state").String(fleet::UnitStateName(unit.state));
+  if (!unit.report) {
+    json.Key("drop_reason").String(ReasonName(unit.drop_reason));
+    json.EndObject();
+    return;
+  }
+  const dynamo::WorkerLoad& report = *unit.report;
+  const fleet::UnitFigures figures = fleet::FiguresOf(report);
+  json.Key("kv_active_blocks").Unsigned(report.kv_active_blocks);
+  json.Key("kv_total_blocks").Unsigned(report.kv_total_blocks);
+  json.Key("request_active_slots").Unsigned(report.request_active_slots);
+  json.Key("request_total_slots").Unsigned(report.request_total_slots);
+  json.Key("num_requests_waiting").Unsigned(report.num_requests_waiting);
+  json.Key("gpu_cache_usage_perc").Number(report.gpu_cache_usage_perc);
   json.Key("kv_usage").Number(figures.kv_usage);
   json.Key("slot_usage").Number(figures.slot_usage);
   json.Key("load").Number(figures.load);
   json.EndObject();
+}
+
+// A fleet figure, or none when the fleet cannot define it (never a made-up 0).
+std::optional<double> FigureOf(const fleet::FleetFigures& figures, fleet::FleetMetric metric) {
+  absl::StatusOr<double> value = figures.Value(metric);
+  return value.ok() ? std::optional(*value) : std::nullopt;
 }
 
 void WriteTarget(JsonWriter& json, const TargetStatus& status) {
@@ -81,15 +98,22 @@ void WriteTarget(JsonWriter& json, const TargetStatus& status) {
   json.EndObject().EndObject();
   if (status.snapshot) {
     const fleet::FleetFigures& figures = status.snapshot->figures;
+    json.Key("snapshot_version").Unsigned(status.snapshot->version);
     json.Key("fleet").BeginObject();
     json.Key("workers").Unsigned(figures.units);
-    json.Key("llm_load_avg").Number(figures.load_avg);
-    json.Key("llm_kv_blocks_usage_percent").Number(figures.kv_blocks_usage_percent);
-    json.Key("llm_request_slots_usage_percent").Number(figures.request_slots_usage_percent);
-    json.Key("llm_requests_waiting").Number(figures.requests_waiting_avg);
+    json.Key("reporting_units").Unsigned(figures.reporting_units);
+    json.Key("unreadable_units").Unsigned(figures.unreadable_units);
+    if (figures.unreadable_units > 0) {
+      json.Key("main_unreadable_reason").String(ReasonName(figures.main_unreadable_reason));
+    }
+    for (fleet::FleetMetric metric : fleet::kAllFleetMetrics) {
+      json.Key(fleet::MetricName(metric)).Number(FigureOf(figures, metric));
+      json.Key(std::string(fleet::MetricName(metric)) + "_units")
+          .Unsigned(figures.UnitsDefining(metric));
+    }
     json.EndObject();
     json.Key("workers").BeginArray();
-    for (const dynamo::WorkerLoad& unit : status.snapshot->units) WriteWorker(json, unit);
+    for (const fleet::Unit& unit : status.snapshot->units) WriteWorker(json, unit);
     json.EndArray();
   }
   json.EndObject();
@@ -183,19 +207,25 @@ std::string StatusHtml(const StatusModel& model) {
       model.open_streams);
 
   html +=
-      "<h2>Targets</h2><table><tr><th>target</th><th>workers</th><th>load</th>"
+      "<h2>Targets</h2><table><tr><th>target</th><th>workers</th><th>unreadable</th><th>load</th>"
       "<th>KV %</th><th>slots %</th><th>waiting</th><th>snapshot age s</th>"
       "<th>last scrape ms</th><th>rounds (failed)</th><th>dropped</th><th>state</th></tr>";
   for (const TargetStatus& target : model.targets) {
     const fleet::FleetFigures* figures = target.snapshot ? &target.snapshot->figures : nullptr;
+    auto figure = [&](fleet::FleetMetric metric) {
+      return figures ? FigureOf(*figures, metric) : std::nullopt;
+    };
     html += fmt::format(
-        "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-        "<td>{}</td><td>{:.1f}</td><td>{} ({})</td><td>{}</td><td class=\"l {}\">{}</td></tr>",
+        "<tr><td class=\"l\">{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td>"
+        "<td>{}</td><td>{}</td><td>{}</td><td>{:.1f}</td><td>{} ({})</td><td>{}</td>"
+        "<td class=\"l {}\">{}</td></tr>",
         Html(target.target.ToString()), figures ? std::to_string(figures->units) : "-",
-        Fixed(figures ? std::optional(figures->load_avg) : std::nullopt, 3),
-        Fixed(figures ? std::optional(figures->kv_blocks_usage_percent) : std::nullopt, 1),
-        Fixed(figures ? figures->request_slots_usage_percent : std::nullopt, 1),
-        Fixed(figures ? std::optional(figures->requests_waiting_avg) : std::nullopt, 2),
+        figures && figures->unreadable_units > 0 ? "bad" : "",
+        figures ? std::to_string(figures->unreadable_units) : "-",
+        Fixed(figure(fleet::FleetMetric::kLoadAvg), 3),
+        Fixed(figure(fleet::FleetMetric::kKvBlocksUsagePercent), 1),
+        Fixed(figure(fleet::FleetMetric::kRequestSlotsUsagePercent), 1),
+        Fixed(figure(fleet::FleetMetric::kRequestsWaiting), 2),
         Fixed(target.snapshot_age_seconds, 2),
         std::chrono::duration<double, std::milli>(target.stats.last_round_duration).count(),
         target.stats.rounds, target.stats.failed_rounds, target.stats.drops.Total(),
@@ -207,19 +237,28 @@ std::string StatusHtml(const StatusModel& model) {
   for (const TargetStatus& target : model.targets) {
     if (!target.snapshot || target.snapshot->units.empty()) continue;
     html += fmt::format(
-        "<h2>Workers of {}</h2><table><tr><th>worker</th><th>rank</th>"
+        "<h2>Workers of {}</h2><table><tr><th>worker</th><th>rank</th><th>state</th>"
         "<th>KV blocks</th><th>slots</th><th>waiting</th><th>KV usage</th>"
         "<th>slot usage</th><th>load</th></tr>",
         Html(target.target.ToString()));
-    for (const dynamo::WorkerLoad& unit : target.snapshot->units) {
-      const fleet::UnitFigures figures = fleet::FiguresOf(unit);
+    for (const fleet::Unit& unit : target.snapshot->units) {
+      const std::string worker = dynamo::LeaseHex(unit.key.lease_id);
+      const std::string rank = unit.key.dp_rank ? std::to_string(*unit.key.dp_rank) : "-";
+      if (!unit.report) {
+        html += fmt::format(
+            "<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l bad\">unreadable: {}</td>"
+            "<td colspan=\"6\">-</td></tr>",
+            worker, rank, Html(ReasonName(unit.drop_reason)));
+        continue;
+      }
+      const dynamo::WorkerLoad& report = *unit.report;
+      const fleet::UnitFigures figures = fleet::FiguresOf(report);
       html += fmt::format(
-          "<tr><td class=\"l\">{}</td><td>{}</td><td>{} / {}</td><td>{} / {}</td><td>{}</td>"
-          "<td>{:.3f}</td><td>{}</td><td>{:.3f}</td></tr>",
-          dynamo::LeaseHex(unit.key.lease_id),
-          unit.key.dp_rank ? std::to_string(*unit.key.dp_rank) : "-", unit.kv_active_blocks,
-          unit.kv_total_blocks, unit.request_active_slots, unit.request_total_slots,
-          unit.num_requests_waiting, figures.kv_usage, Fixed(figures.slot_usage, 3), figures.load);
+          "<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l\">reporting</td><td>{} / {}</td>"
+          "<td>{} / {}</td><td>{}</td><td>{:.3f}</td><td>{}</td><td>{:.3f}</td></tr>",
+          worker, rank, report.kv_active_blocks, report.kv_total_blocks,
+          report.request_active_slots, report.request_total_slots, report.num_requests_waiting,
+          figures.kv_usage, Fixed(figures.slot_usage, 3), figures.load);
     }
     html += "</table>";
   }

@@ -137,8 +137,8 @@ Scaler::Scaler(const TempDir& dir, const std::string& nats_url, std::vector<std:
   // One log per scaler: a second scaler in the same directory must not be taken
   // as started on the first one's "serving" line.
   static std::atomic<int> scalers = 0;
-  process_ = std::make_unique<Process>(
-      argv, dir.path() + "/scaler-" + std::to_string(++scalers) + ".log");
+  process_ =
+      std::make_unique<Process>(argv, dir.path() + "/scaler-" + std::to_string(++scalers) + ".log");
   // Connecting before the port is bound would put the channel into back-off.
   if (!process_->WaitForOutput("serving externalscaler.ExternalScaler", 15s)) {
     throw std::runtime_error("metrics-keda did not start: " + process_->Output());
@@ -204,6 +204,43 @@ ActiveReply IsActive(externalscaler::ExternalScaler::Stub& stub, const Metadata&
   reply.status = stub.IsActive(&context, Ref(metadata), &response);
   reply.active = response.result();
   return reply;
+}
+
+StreamReader::StreamReader(externalscaler::ExternalScaler::Stub& stub, const Metadata& metadata)
+    : reader_(stub.StreamIsActive(&context_, Ref(metadata))), thread_([this] {
+        externalscaler::IsActiveResponse message;
+        while (reader_->Read(&message)) {
+          std::lock_guard lock(mutex_);
+          messages_.push_back(message.result());
+          arrivals_.push_back(std::chrono::steady_clock::now());
+          changed_.notify_all();
+        }
+        std::lock_guard lock(mutex_);
+        status_ = reader_->Finish();
+        ended_ = true;
+        changed_.notify_all();
+      }) {}
+
+StreamReader::~StreamReader() {
+  context_.TryCancel();
+  thread_.join();
+}
+
+std::vector<bool> StreamReader::WaitFor(size_t count, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, timeout, [&] { return messages_.size() >= count || ended_; });
+  return messages_;
+}
+
+std::vector<std::chrono::steady_clock::time_point> StreamReader::ArrivalTimes() {
+  std::lock_guard lock(mutex_);
+  return arrivals_;
+}
+
+std::optional<grpc::Status> StreamReader::WaitForEnd(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, timeout, [&] { return ended_; });
+  return ended_ ? std::optional(status_) : std::nullopt;
 }
 
 bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

@@ -9,10 +9,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "externalscaler.grpc.pb.h"
@@ -118,6 +122,32 @@ struct ActiveReply {
   bool active = false;
 };
 ActiveReply IsActive(externalscaler::ExternalScaler::Stub& stub, const Metadata& metadata);
+
+// Reads a StreamIsActive stream on its own thread, noting when each message came.
+class StreamReader {
+ public:
+  StreamReader(externalscaler::ExternalScaler::Stub& stub, const Metadata& metadata);
+  ~StreamReader();  // cancels the stream
+  StreamReader(const StreamReader&) = delete;
+  StreamReader& operator=(const StreamReader&) = delete;
+
+  // Waits until `count` messages in all have arrived; returns them.
+  std::vector<bool> WaitFor(size_t count, std::chrono::milliseconds timeout);
+  // The arrival time of every message so far.
+  std::vector<std::chrono::steady_clock::time_point> ArrivalTimes();
+  std::optional<grpc::Status> WaitForEnd(std::chrono::milliseconds timeout);
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<externalscaler::IsActiveResponse>> reader_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<bool> messages_;
+  std::vector<std::chrono::steady_clock::time_point> arrivals_;
+  bool ended_ = false;
+  grpc::Status status_;
+  std::thread thread_;
+};
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes.
 bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
