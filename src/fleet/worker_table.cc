@@ -2,16 +2,6 @@
 
 namespace mk::fleet {
 
-std::string_view UnitStateName(UnitState state) {
-  switch (state) {
-    case UnitState::kReporting:
-      return "reporting";
-    case UnitState::kUnreadable:
-      return "unreadable";
-  }
-  return "unknown";
-}
-
 WorkerTable::Entry* WorkerTable::Find(const dynamo::WorkerKey& key, bool& added) {
   added = false;
   if (auto it = entries_.find(key); it != entries_.end()) return &it->second;
