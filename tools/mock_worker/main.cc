@@ -30,6 +30,7 @@
 
 #include "mock_worker/load_pattern.h"
 #include "mock_worker/worker_payloads.h"
+#include "nats/nats_connection.h"
 
 namespace mk::mock {
 namespace {
@@ -489,7 +490,8 @@ int Run(int argc, char** argv) {
     nc = nullptr;
     if (Clock::now() >= give_up) {
       std::fprintf(stderr, "%s: cannot connect to %s within %d s: %s\n", kProgram,
-                   config.nats_server.c_str(), kConnectGiveUpSeconds, natsStatus_GetText(s));
+                   mk::nats::RedactServerList(config.nats_server).c_str(), kConnectGiveUpSeconds,
+                   natsStatus_GetText(s));
       natsOptions_Destroy(opts);
       nats_Close();
       return 1;
