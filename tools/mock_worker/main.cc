@@ -28,6 +28,7 @@
 #include <variant>
 #include <vector>
 
+#include "dynamo/service_name.h"
 #include "mock_worker/load_pattern.h"
 #include "mock_worker/worker_payloads.h"
 #include "nats/nats_connection.h"
@@ -68,16 +69,6 @@ struct Config {
   }
   std::fprintf(stderr, "%s: %s\n", kProgram, line.c_str());
   std::exit(2);
-}
-
-bool IsSubjectSafeName(std::string_view name) {
-  if (name.empty() || name.size() > 128) return false;
-  for (const char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
 }
 
 // A NATS subject to subscribe to: printable, no spaces, no empty tokens.
@@ -170,7 +161,7 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
   if (c.lease_base > std::numeric_limits<uint64_t>::max() - (c.workers - 1)) {
     UsageError("--lease-base: base + workers - 1 must fit in 64 bits");
   }
-  if (!IsSubjectSafeName(c.endpoint)) {
+  if (!mk::dynamo::IsSubjectSafeName(c.endpoint)) {
     UsageError("--endpoint: expected 1 to 128 characters of [A-Za-z0-9_-], got '" + c.endpoint +
                "'");
   }
