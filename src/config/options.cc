@@ -1,12 +1,12 @@
 #include "config/options.h"
 
 #include <CLI/CLI.hpp>
-#include <cerrno>
-#include <cmath>
-#include <cstdlib>
+#include <algorithm>
 #include <functional>
+#include <optional>
 #include <vector>
 
+#include "common/decimal.h"
 #include "dynamo/service_name.h"
 
 namespace mk::config {
@@ -18,18 +18,6 @@ struct BadValue {
   std::string line;
 };
 
-// The whole text as a finite number, or nothing.
-std::optional<double> ParseNumber(const std::string& text) {
-  if (text.empty() || std::isspace(static_cast<unsigned char>(text.front()))) return std::nullopt;
-  errno = 0;
-  char* end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
 BadValue Bad(const std::string& flag, const std::string& value, const std::string& accepted) {
   return {std::string(kProgram) + ": " + flag + ": \"" + value + "\" is not accepted; " + accepted};
 }
@@ -37,7 +25,7 @@ BadValue Bad(const std::string& flag, const std::string& value, const std::strin
 // A number within [low, high] (or (low, high] when `low_open`).
 double Number(const std::string& flag, const std::string& text, double low, bool low_open,
               double high, const std::string& accepted) {
-  const std::optional<double> value = ParseNumber(text);
+  const std::optional<double> value = ParseDecimal(text);
   if (!value || *value < low || (low_open && *value == low) || *value > high) {
     throw Bad(flag, text, accepted);
   }

@@ -157,6 +157,20 @@ TEST_F(OptionsTest, RejectsBadThresholds) {
   ExpectRejected({"--threshold", ""}, "--threshold");
 }
 
+// Numbers are decimal: what strtod also reads (hex, spaces around) is refused.
+TEST_F(OptionsTest, NumbersAreDecimalOnly) {
+  EXPECT_EQ(Parsed({"--threshold", ".5"}).threshold, 0.5);
+  EXPECT_EQ(Parsed({"--check-interval", "25e-1"}).check_interval_seconds, 2.5);
+  ExpectRejected({"--threshold", "0x1p-1"}, "--threshold");
+  ExpectRejected({"--threshold", "inf"}, "--threshold");
+  ExpectRejected({"--threshold", " 0.5"}, "--threshold");
+  ExpectRejected({"--threshold", "0.5 "}, "--threshold");
+  ExpectRejected({"--check-interval", "0x10"}, "--check-interval");
+  ExpectRejected({"--cache-ttl", "0X1P2"}, "--cache-ttl");
+  ExpectRejected({"--scrape-window", "0x.8p-1"}, "--scrape-window");
+  ExpectRejected({"--max-staleness", "0x40"}, "--max-staleness");
+}
+
 TEST_F(OptionsTest, RejectsBadCheckInterval) {
   ExpectRejected({"--check-interval", "0"}, "--check-interval");
   ExpectRejected({"--check-interval", "soon"}, "--check-interval");
