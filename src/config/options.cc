@@ -63,7 +63,7 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
   app.set_version_flag("--version", std::string(kProgram) + " " + METRICS_KEDA_VERSION);
   Options defaults;
   std::string component = defaults.component_name, endpoint = defaults.endpoint_name,
-              host = defaults.host, dynamo_namespace = defaults.dynamo_namespace,
+              host = defaults.host.address, dynamo_namespace = defaults.dynamo_namespace,
               nats_server = defaults.nats_server, log_level = defaults.log_level,
               log_format = defaults.log_format;
   std::string port = "9090", threshold = "0.7", check_interval = "5", cache_ttl = "5",
@@ -77,7 +77,10 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
       ->capture_default_str();
   app.add_option("--endpoint-name", endpoint, "Default endpoint whose stats carry the load")
       ->capture_default_str();
-  app.add_option("--host", host, "gRPC listen address")->capture_default_str();
+  app.add_option("--host", host,
+                 "Address the gRPC and HTTP ports listen on: IPv4, IPv6 (::1 or [::1]) or a "
+                 "host name")
+      ->capture_default_str();
   app.add_option("--port", port, "gRPC listen port (0: any free port)")->capture_default_str();
   app.add_option("--threshold", threshold, "Default target load per worker, (0, 1]")
       ->capture_default_str();
@@ -168,8 +171,9 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
     options.component_name = Name("--component-name", component);
     options.endpoint_name = Name("--endpoint-name", endpoint);
     options.dynamo_namespace = Name("--namespace", dynamo_namespace);
-    if (host.empty()) throw Bad("--host", host, "expected an address to listen on");
-    options.host = host;
+    const std::optional<ListenHost> listen_host = ParseListenHost(host);
+    if (!listen_host) throw Bad("--host", host, std::string(kListenHostAccepted));
+    options.host = *listen_host;
     options.port = Port("--port", port);
     options.metrics_port = Port("--metrics-port", metrics_port);
     options.threshold = Number("--threshold", threshold, 0, true, 1, "expected a number in (0, 1]");

@@ -75,7 +75,7 @@ TEST_F(OptionsTest, DefaultsMatchTheDesign) {
   const Options& options = *result.options;
   EXPECT_EQ(options.component_name, "llm-worker");
   EXPECT_EQ(options.endpoint_name, "kv-router");
-  EXPECT_EQ(options.host, "0.0.0.0");
+  EXPECT_EQ(options.host, (ListenHost{"0.0.0.0", false}));
   EXPECT_EQ(options.port, 9090);
   EXPECT_EQ(options.threshold, 0.7);
   EXPECT_EQ(options.check_interval_seconds, 5);
@@ -94,7 +94,7 @@ TEST_F(OptionsTest, ParsesTheOriginalFlags) {
        "--port", "50051", "--threshold", "0.5", "--check-interval", "2.5", "--cache-ttl", "3"});
   EXPECT_EQ(options.component_name, "VllmWorker");
   EXPECT_EQ(options.endpoint_name, "load_metrics");
-  EXPECT_EQ(options.host, "127.0.0.1");
+  EXPECT_EQ(options.host, (ListenHost{"127.0.0.1", false}));
   EXPECT_EQ(options.port, 50051);
   EXPECT_EQ(options.threshold, 0.5);
   EXPECT_EQ(options.check_interval_seconds, 2.5);
@@ -169,6 +169,21 @@ TEST_F(OptionsTest, NumbersAreDecimalOnly) {
   ExpectRejected({"--cache-ttl", "0X1P2"}, "--cache-ttl");
   ExpectRejected({"--scrape-window", "0x.8p-1"}, "--scrape-window");
   ExpectRejected({"--max-staleness", "0x40"}, "--max-staleness");
+}
+
+TEST_F(OptionsTest, HostTakesIpv6Literals) {
+  EXPECT_EQ(Parsed({"--host", "::1"}).host, (ListenHost{"::1", true}));
+  EXPECT_EQ(Parsed({"--host", "[::1]"}).host, (ListenHost{"::1", true}));
+  EXPECT_EQ(Parsed({"--host", "::"}).host, (ListenHost{"::", true}));
+  EXPECT_EQ(Parsed({"--host", "localhost"}).host, (ListenHost{"localhost", false}));
+}
+
+TEST_F(OptionsTest, RejectsBadHosts) {
+  for (const char* host : {"[::1", "::g", "[1.2.3.4]", "", "1.2.3", "a b"}) {
+    ExpectRejected({"--host", host}, "--host");
+    const CommandLine result = Parse({"--host", host});
+    EXPECT_THAT(result.output, HasSubstr("IPv6")) << result.output;
+  }
 }
 
 TEST_F(OptionsTest, RejectsBadCheckInterval) {
