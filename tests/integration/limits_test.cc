@@ -102,7 +102,9 @@ TEST_F(LimitsTest, WorkersBeyondThePerTargetLimitAreDroppedAndCounted) {
         return reply.status.ok() && reply.value == 1.5;  // 3 units x 0.5
       },
       10s));
-  EXPECT_FALSE(Contains(scaler.Http("/metrics"), "reason=\"over_worker_limit\"} 0\n"));
+  const std::string metrics = scaler.Http("/metrics");
+  EXPECT_TRUE(Contains(metrics, "reason=\"over_worker_limit\"} ")) << metrics;
+  EXPECT_FALSE(Contains(metrics, "reason=\"over_worker_limit\"} 0\n")) << metrics;
 }
 
 }  // namespace

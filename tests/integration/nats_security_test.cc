@@ -21,8 +21,8 @@ std::vector<std::string> Fast(std::vector<std::string> more) {
 bool Connected(Scaler& scaler) {
   return Eventually(
       [&] {
-        return scaler.Http("/metrics").find("\nmetrics_keda_nats_connected 1\n") !=
-               std::string::npos;
+        const std::optional<std::string> metrics = scaler.TryHttp("/metrics");
+        return metrics && metrics->find("\nmetrics_keda_nats_connected 1\n") != std::string::npos;
       },
       10s);
 }

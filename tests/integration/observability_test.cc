@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "cluster.h"
@@ -30,11 +31,16 @@ bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// For polls: false while /metrics cannot be fetched.
+bool MetricsContain(const Scaler& scaler, const std::string& part) {
+  const std::optional<std::string> metrics = scaler.TryHttp("/metrics");
+  return metrics && Contains(*metrics, part);
+}
+
 TEST_F(ObservabilityTest, MetricsPassPromtoolAndCarryTheFleet) {
   MockFleet fleet(dir_, nats_, {.workers = 2, .pattern = "constant:0.5"});
   Scaler scaler(dir_, nats_, kFast);
-  ASSERT_TRUE(
-      Eventually([&] { return Contains(scaler.Http("/metrics"), "llm_worker_load"); }, 10s));
+  ASSERT_TRUE(Eventually([&] { return MetricsContain(scaler, "llm_worker_load"); }, 10s));
   GetMetrics(scaler.stub(), {});
   const std::string metrics = scaler.Http("/metrics");
   EXPECT_TRUE(Contains(metrics,
@@ -64,13 +70,12 @@ TEST_F(ObservabilityTest, PerWorkerSeriesVanishWhenTheWorkerLeaves) {
   auto leaving = std::make_unique<MockFleet>(
       dir_, nats_, FleetSpec{.workers = 1, .pattern = "constant:0.25", .lease_base = "abc0"});
   Scaler scaler(dir_, nats_, kFast);
-  ASSERT_TRUE(
-      Eventually([&] { return Contains(scaler.Http("/metrics"), "worker_id=\"abc0\""); }, 10s));
+  ASSERT_TRUE(Eventually([&] { return MetricsContain(scaler, "worker_id=\"abc0\""); }, 10s));
   leaving->process().Stop(SIGTERM, 5s);
   EXPECT_TRUE(Eventually(
       [&] {
-        const std::string metrics = scaler.Http("/metrics");
-        return !metrics.empty() && !Contains(metrics, "worker_id=\"abc0\"");
+        const std::optional<std::string> metrics = scaler.TryHttp("/metrics");
+        return metrics && !Contains(*metrics, "worker_id=\"abc0\"");
       },
       5s));
   EXPECT_TRUE(Contains(scaler.Http("/metrics"), "worker_id=\"7587867c5a2d0000\""));
@@ -96,6 +101,22 @@ TEST_F(ObservabilityTest, StatusExplainsTheLastDecisionOfATrigger) {
   const std::string page = scaler.Http("/");
   EXPECT_TRUE(Contains(page, "<table>"));
   EXPECT_TRUE(Contains(page, "default/test-scaledobject"));
+}
+
+// Paths match exactly; a page that cannot be fetched fails the test that asks for it
+// (Http throws), so no check of what a page lacks passes on a missing page.
+TEST_F(ObservabilityTest, PagesThatCannotBeFetchedFailTheFetch) {
+  Scaler scaler(dir_, nats_, kFast);
+  EXPECT_FALSE(scaler.Http("/status").empty());
+  std::string why;
+  EXPECT_EQ(scaler.TryHttp("/statusx", &why), std::nullopt);
+  EXPECT_TRUE(Contains(why, " 404 ")) << why;
+  EXPECT_THROW(scaler.Http("/statusx"), std::runtime_error);
+  EXPECT_THROW(scaler.Http("/metrics/"), std::runtime_error);
+  ASSERT_EQ(scaler.process().Stop(SIGTERM, 10s), std::optional<int>(0));
+  EXPECT_EQ(scaler.TryHttp("/metrics", &why), std::nullopt);
+  EXPECT_TRUE(Contains(why, "connect")) << why;
+  EXPECT_THROW(scaler.Http("/metrics"), std::runtime_error);
 }
 
 grpc::health::v1::HealthCheckResponse::ServingStatus Health(int port,
@@ -131,8 +152,7 @@ TEST_F(ObservabilityTest, HealthIsServingOnlyWhileNatsIsConnected) {
 TEST_F(ObservabilityTest, DeployFilesValidateAndTheDashboardQueriesOnlyExportedMetrics) {
   MockFleet fleet(dir_, nats_, {.workers = 2, .extra = {"--dp-ranks", "2"}});
   Scaler scaler(dir_, nats_, kFast);
-  ASSERT_TRUE(
-      Eventually([&] { return Contains(scaler.Http("/metrics"), "llm_worker_load"); }, 10s));
+  ASSERT_TRUE(Eventually([&] { return MetricsContain(scaler, "llm_worker_load"); }, 10s));
   GetMetrics(scaler.stub(), {});
   IsActive(scaler.stub(), {});
   const std::string path = dir_.path() + "/exposition.txt";
