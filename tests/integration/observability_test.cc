@@ -2,7 +2,10 @@
 // series that leave with their worker), /status explaining a decision, gRPC
 // health following NATS, and JSON logs.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -117,6 +120,41 @@ TEST_F(ObservabilityTest, PagesThatCannotBeFetchedFailTheFetch) {
   EXPECT_EQ(scaler.TryHttp("/metrics", &why), std::nullopt);
   EXPECT_TRUE(Contains(why, "connect")) << why;
   EXPECT_THROW(scaler.Http("/metrics"), std::runtime_error);
+}
+
+bool Ipv6LoopbackAvailable() {
+  const int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  address.sin6_addr = in6addr_loopback;
+  const bool bound =
+      fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  if (fd >= 0) close(fd);
+  return bound;
+}
+
+// --host with an IPv6 literal, bare or in brackets, serves gRPC and HTTP on it.
+TEST_F(ObservabilityTest, ServesGrpcAndHttpOnIpv6Loopback) {
+  if (!Ipv6LoopbackAvailable()) GTEST_SKIP() << "no IPv6 loopback (::1) on this machine";
+  MockFleet fleet(dir_, nats_, {.workers = 2, .pattern = "constant:0.25"});
+  for (const std::string host : {"::1", "[::1]"}) {
+    SCOPED_TRACE("--host " + host);
+    Scaler scaler(dir_, nats_, kFast, host);
+    EXPECT_TRUE(Eventually(
+        [&] {
+          const MetricReply reply = GetMetrics(scaler.stub(), {});  // over [::1]
+          return reply.status.ok() && reply.value == 0.5;
+        },
+        10s))
+        << scaler.process().Output();
+    const std::string metrics = scaler.Http("/metrics");  // over [::1]
+    EXPECT_TRUE(Contains(metrics, "\nmetrics_keda_nats_connected 1\n")) << metrics;
+    EXPECT_TRUE(Contains(metrics, "llm_load_avg{")) << metrics;
+    // Only there: not on the IPv4 loopback.
+    std::string why;
+    EXPECT_FALSE(HttpGet("127.0.0.1", scaler.metrics_port(), "/metrics", &why).has_value());
+    EXPECT_TRUE(Contains(why, "connect")) << why;
+  }
 }
 
 grpc::health::v1::HealthCheckResponse::ServingStatus Health(int port,
