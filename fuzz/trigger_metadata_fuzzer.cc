@@ -7,8 +7,11 @@
 // key replaces an earlier one. E.g. "metricName=llm_load_avg\nthreshold=0.7".
 //
 // Invariants: a rejection is INVALID_ARGUMENT with a short message; an accepted
-// config has a finite threshold > 0, a finite activation threshold >= 0, subject-safe
-// target names, and takes each key's value (or the default) as documented.
+// config has a finite threshold >= 0.001 (KEDA rounds targets to 3 decimals), a finite
+// activation threshold >= 0, both written in decimal notation, subject-safe target
+// names, no key that differs from a known key only in letter case, and takes each
+// key's value (or the default) as documented.
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -54,6 +57,22 @@ void CheckName(const Metadata& metadata, const char* key, const std::string& nam
   MK_FUZZ_CHECK(name == (given ? *given : fallback), "%s is \"%s\"", key, name.c_str());
 }
 
+// Only what decimal notation is made of: digits, sign, point, exponent.
+bool IsDecimalText(const std::string& text) {
+  return !text.empty() && text.find_first_not_of("0123456789+-.eE") == std::string::npos;
+}
+
+bool EqualIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -73,10 +92,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const mk::keda::TriggerConfig& config = *parsed;
-  MK_FUZZ_CHECK(std::isfinite(config.threshold) && config.threshold > 0, "threshold %.17g",
+  MK_FUZZ_CHECK(std::isfinite(config.threshold) && config.threshold >= 0.001, "threshold %.17g",
                 config.threshold);
   MK_FUZZ_CHECK(std::isfinite(config.activation_threshold) && config.activation_threshold >= 0,
                 "activationThreshold %.17g", config.activation_threshold);
+  for (const char* key : {"threshold", "activationThreshold"}) {
+    const std::string* text = Find(metadata, key);
+    MK_FUZZ_CHECK(text == nullptr || IsDecimalText(*text), "%s \"%s\" accepted", key,
+                  text->c_str());
+  }
+  for (const auto& [key, value] : metadata) {
+    for (const std::string_view known : mk::keda::KnownMetadataKeys()) {
+      MK_FUZZ_CHECK(key == known || !EqualIgnoringCase(key, known), "key \"%s\" accepted",
+                    key.c_str());
+    }
+  }
   CheckName(metadata, "namespace", config.target.dynamo_namespace,
             defaults.target.dynamo_namespace);
   CheckName(metadata, "component", config.target.component, defaults.target.component);

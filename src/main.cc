@@ -33,11 +33,6 @@ std::chrono::nanoseconds Seconds(double s) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(s));
 }
 
-std::string ListenAddress(const std::string& host, int port) {
-  const bool ipv6 = host.find(':') != std::string::npos && host.front() != '[';
-  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
 const char* TransportName(const mk::config::Options& options) {
   if (options.tls_cert.empty()) return "";
   return options.tls_client_ca.empty() ? ", TLS" : ", mutual TLS";
@@ -112,7 +107,7 @@ int main(int argc, char** argv) {
                                          METRICS_KEDA_VERSION};
   absl::StatusOr<std::unique_ptr<observability::HttpServer>> http =
       observability::HttpServer::Start(
-          options.host, options.metrics_port,
+          options.host.address, options.metrics_port,
           {{"/metrics",
             [&] {
               return observability::HttpResponse{"text/plain; version=0.0.4; charset=utf-8",
@@ -135,7 +130,7 @@ int main(int argc, char** argv) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  const std::string address = ListenAddress(options.host, options.port);
+  const std::string address = options.host.WithPort(options.port);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       keda::MakeServerCredentials(
           {options.tls_cert, options.tls_key, options.tls_client_ca, options.tls_reload_seconds});

@@ -1,12 +1,12 @@
 #include "config/options.h"
 
 #include <CLI/CLI.hpp>
-#include <cerrno>
-#include <cmath>
-#include <cstdlib>
+#include <algorithm>
 #include <functional>
+#include <optional>
 #include <vector>
 
+#include "common/decimal.h"
 #include "dynamo/service_name.h"
 
 namespace mk::config {
@@ -18,18 +18,6 @@ struct BadValue {
   std::string line;
 };
 
-// The whole text as a finite number, or nothing.
-std::optional<double> ParseNumber(const std::string& text) {
-  if (text.empty() || std::isspace(static_cast<unsigned char>(text.front()))) return std::nullopt;
-  errno = 0;
-  char* end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
 BadValue Bad(const std::string& flag, const std::string& value, const std::string& accepted) {
   return {std::string(kProgram) + ": " + flag + ": \"" + value + "\" is not accepted; " + accepted};
 }
@@ -37,7 +25,7 @@ BadValue Bad(const std::string& flag, const std::string& value, const std::strin
 // A number within [low, high] (or (low, high] when `low_open`).
 double Number(const std::string& flag, const std::string& text, double low, bool low_open,
               double high, const std::string& accepted) {
-  const std::optional<double> value = ParseNumber(text);
+  const std::optional<double> value = ParseDecimal(text);
   if (!value || *value < low || (low_open && *value == low) || *value > high) {
     throw Bad(flag, text, accepted);
   }
@@ -75,7 +63,7 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
   app.set_version_flag("--version", std::string(kProgram) + " " + METRICS_KEDA_VERSION);
   Options defaults;
   std::string component = defaults.component_name, endpoint = defaults.endpoint_name,
-              host = defaults.host, dynamo_namespace = defaults.dynamo_namespace,
+              host = defaults.host.address, dynamo_namespace = defaults.dynamo_namespace,
               nats_server = defaults.nats_server, log_level = defaults.log_level,
               log_format = defaults.log_format;
   std::string port = "9090", threshold = "0.7", check_interval = "5", cache_ttl = "5",
@@ -89,9 +77,12 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
       ->capture_default_str();
   app.add_option("--endpoint-name", endpoint, "Default endpoint whose stats carry the load")
       ->capture_default_str();
-  app.add_option("--host", host, "gRPC listen address")->capture_default_str();
+  app.add_option("--host", host,
+                 "Address the gRPC and HTTP ports listen on: IPv4, IPv6 (::1 or [::1]) or a "
+                 "host name")
+      ->capture_default_str();
   app.add_option("--port", port, "gRPC listen port (0: any free port)")->capture_default_str();
-  app.add_option("--threshold", threshold, "Default target load per worker, (0, 1]")
+  app.add_option("--threshold", threshold, "Default target load per worker, [0.001, 1]")
       ->capture_default_str();
   app.add_option("--check-interval", check_interval, "Seconds between background collections")
       ->capture_default_str();
@@ -180,11 +171,15 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
     options.component_name = Name("--component-name", component);
     options.endpoint_name = Name("--endpoint-name", endpoint);
     options.dynamo_namespace = Name("--namespace", dynamo_namespace);
-    if (host.empty()) throw Bad("--host", host, "expected an address to listen on");
-    options.host = host;
+    const std::optional<ListenHost> listen_host = ParseListenHost(host);
+    if (!listen_host) throw Bad("--host", host, std::string(kListenHostAccepted));
+    options.host = *listen_host;
     options.port = Port("--port", port);
     options.metrics_port = Port("--metrics-port", metrics_port);
-    options.threshold = Number("--threshold", threshold, 0, true, 1, "expected a number in (0, 1]");
+    // KEDA rounds targets to 3 decimals: a smaller one would give the HPA a zero target.
+    options.threshold = Number("--threshold", threshold, 0.001, false, 1,
+                               "expected a number in [0.001, 1] (KEDA rounds targets to 3 "
+                               "decimals, so a smaller one becomes 0)");
     options.check_interval_seconds =
         Number("--check-interval", check_interval, 0, true, 3600, "expected seconds in (0, 3600]");
     options.cache_ttl_seconds =

@@ -8,12 +8,14 @@
 #include <span>
 #include <string>
 
+#include "config/listen_address.h"
+
 namespace mk::config {
 
 struct Options {
   std::string component_name = "llm-worker";
   std::string endpoint_name = "kv-router";
-  std::string host = "0.0.0.0";
+  ListenHost host;  // --host: of the gRPC port and the HTTP port
   int port = 9090;
   double threshold = 0.7;
   double check_interval_seconds = 5;

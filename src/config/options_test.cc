@@ -75,7 +75,7 @@ TEST_F(OptionsTest, DefaultsMatchTheDesign) {
   const Options& options = *result.options;
   EXPECT_EQ(options.component_name, "llm-worker");
   EXPECT_EQ(options.endpoint_name, "kv-router");
-  EXPECT_EQ(options.host, "0.0.0.0");
+  EXPECT_EQ(options.host, (ListenHost{"0.0.0.0", false}));
   EXPECT_EQ(options.port, 9090);
   EXPECT_EQ(options.threshold, 0.7);
   EXPECT_EQ(options.check_interval_seconds, 5);
@@ -94,7 +94,7 @@ TEST_F(OptionsTest, ParsesTheOriginalFlags) {
        "--port", "50051", "--threshold", "0.5", "--check-interval", "2.5", "--cache-ttl", "3"});
   EXPECT_EQ(options.component_name, "VllmWorker");
   EXPECT_EQ(options.endpoint_name, "load_metrics");
-  EXPECT_EQ(options.host, "127.0.0.1");
+  EXPECT_EQ(options.host, (ListenHost{"127.0.0.1", false}));
   EXPECT_EQ(options.port, 50051);
   EXPECT_EQ(options.threshold, 0.5);
   EXPECT_EQ(options.check_interval_seconds, 2.5);
@@ -128,6 +128,7 @@ TEST_F(OptionsTest, AcceptsEqualsForm) {
 
 TEST_F(OptionsTest, ThresholdOfOneIsAccepted) {
   EXPECT_EQ(Parsed({"--threshold", "1"}).threshold, 1);
+  EXPECT_EQ(Parsed({"--threshold", "0.001"}).threshold, 0.001);
 }
 
 TEST_F(OptionsTest, PortRangeEndsAreAccepted) {
@@ -150,11 +151,41 @@ TEST_F(OptionsTest, ExplicitMaxStalenessWins) {
 
 TEST_F(OptionsTest, RejectsBadThresholds) {
   ExpectRejected({"--threshold", "0"}, "--threshold");
+  ExpectRejected({"--threshold", "0.0009"}, "--threshold");
   ExpectRejected({"--threshold", "1.5"}, "--threshold");
   ExpectRejected({"--threshold", "abc"}, "--threshold");
   ExpectRejected({"--threshold=-0.1"}, "--threshold");
   ExpectRejected({"--threshold", "nan"}, "--threshold");
   ExpectRejected({"--threshold", ""}, "--threshold");
+}
+
+// Numbers are decimal: what strtod also reads (hex, spaces around) is refused.
+TEST_F(OptionsTest, NumbersAreDecimalOnly) {
+  EXPECT_EQ(Parsed({"--threshold", ".5"}).threshold, 0.5);
+  EXPECT_EQ(Parsed({"--check-interval", "25e-1"}).check_interval_seconds, 2.5);
+  ExpectRejected({"--threshold", "0x1p-1"}, "--threshold");
+  ExpectRejected({"--threshold", "inf"}, "--threshold");
+  ExpectRejected({"--threshold", " 0.5"}, "--threshold");
+  ExpectRejected({"--threshold", "0.5 "}, "--threshold");
+  ExpectRejected({"--check-interval", "0x10"}, "--check-interval");
+  ExpectRejected({"--cache-ttl", "0X1P2"}, "--cache-ttl");
+  ExpectRejected({"--scrape-window", "0x.8p-1"}, "--scrape-window");
+  ExpectRejected({"--max-staleness", "0x40"}, "--max-staleness");
+}
+
+TEST_F(OptionsTest, HostTakesIpv6Literals) {
+  EXPECT_EQ(Parsed({"--host", "::1"}).host, (ListenHost{"::1", true}));
+  EXPECT_EQ(Parsed({"--host", "[::1]"}).host, (ListenHost{"::1", true}));
+  EXPECT_EQ(Parsed({"--host", "::"}).host, (ListenHost{"::", true}));
+  EXPECT_EQ(Parsed({"--host", "localhost"}).host, (ListenHost{"localhost", false}));
+}
+
+TEST_F(OptionsTest, RejectsBadHosts) {
+  for (const char* host : {"[::1", "::g", "[1.2.3.4]", "", "1.2.3", "a b"}) {
+    ExpectRejected({"--host", host}, "--host");
+    const CommandLine result = Parse({"--host", host});
+    EXPECT_THAT(result.output, HasSubstr("IPv6")) << result.output;
+  }
 }
 
 TEST_F(OptionsTest, RejectsBadCheckInterval) {

@@ -2,21 +2,77 @@
 
 #include <fmt/format.h>
 
-#include <cerrno>
-#include <cmath>
-#include <cstdlib>
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <optional>
+#include <string_view>
 
 #include "absl/status/status.h"
+#include "common/decimal.h"
 #include "dynamo/service_name.h"
 
 namespace mk::keda {
 namespace {
 
-const std::string* Find(const Metadata& metadata, const std::string& key) {
-  auto it = metadata.find(key);
+// Every metadata key this scaler reads. Values are read through Find(Key), so a key
+// read anywhere is in kKnownKeys and covered by the letter-case check.
+enum class Key {
+  kNamespace,
+  kComponent,
+  kEndpoint,
+  kMetricName,
+  kThreshold,
+  kActivationThreshold,
+  kMetricType,
+  kCount,
+};
+constexpr std::array<std::string_view, static_cast<size_t>(Key::kCount)> kKnownKeys = {
+    "namespace", "component",           "endpoint",   "metricName",
+    "threshold", "activationThreshold", "metricType",
+};
+static_assert(std::ranges::none_of(kKnownKeys, &std::string_view::empty),
+              "every Key has its name in kKnownKeys");
+
+std::string_view Name(Key key) { return kKnownKeys[static_cast<size_t>(key)]; }
+
+const std::string* Find(const Metadata& metadata, Key key) {
+  auto it = metadata.find(std::string(Name(key)));
   return it == metadata.end() ? nullptr : &it->second;
 }
+
+bool EqualIgnoringCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// A key that is not known but differs from a known one only in letter case is a
+// typo that would silently leave the known key at its default.
+absl::Status CheckKeyCase(const Metadata& metadata) {
+  const std::string* typo = nullptr;  // the first in byte order, for a stable answer
+  std::string_view meant;
+  for (const auto& [key, value] : metadata) {
+    if (std::find(kKnownKeys.begin(), kKnownKeys.end(), key) != kKnownKeys.end()) continue;
+    for (const std::string_view known : kKnownKeys) {
+      if (EqualIgnoringCase(key, known) && (typo == nullptr || key < *typo)) {
+        typo = &key;
+        meant = known;
+      }
+    }
+  }
+  if (typo == nullptr) return absl::OkStatus();
+  return absl::InvalidArgumentError(fmt::format(
+      "trigger metadata key \"{}\" is not known; did you mean \"{}\"? (keys are case-sensitive)",
+      *typo, meant));
+}
+
+// KEDA hands the HPA the target as a quantity in thousandths: below 0.001 it is 0.
+constexpr double kMinThreshold = 0.001;
+constexpr std::string_view kThresholdRule =
+    "must be a decimal number >= 0.001: KEDA rounds targets to 3 decimals, so a smaller one "
+    "becomes 0";
 
 absl::Status Invalid(std::string_view key, std::string_view value, std::string_view rule) {
   // Quote at most a screenful of a bad value.
@@ -26,29 +82,19 @@ absl::Status Invalid(std::string_view key, std::string_view value, std::string_v
                                                 value.substr(0, kShown), ellipsis, rule));
 }
 
-// The whole string as a finite number, or nothing ("0.7", "1e-3"; not "0.7x", "nan").
-std::optional<double> ParseFinite(const std::string& text) {
-  if (text.empty() || std::isspace(static_cast<unsigned char>(text.front()))) return std::nullopt;
-  errno = 0;
-  char* end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-absl::Status ReadName(const Metadata& metadata, const std::string& key, std::string& out) {
+absl::Status ReadName(const Metadata& metadata, Key key, std::string& out) {
   const std::string* value = Find(metadata, key);
   if (value == nullptr) return absl::OkStatus();
   if (!dynamo::IsSubjectSafeName(*value)) {
-    return Invalid(key, *value, "must be 1-128 characters of [A-Za-z0-9_-]");
+    return Invalid(Name(key), *value, "must be 1-128 characters of [A-Za-z0-9_-]");
   }
   out = *value;
   return absl::OkStatus();
 }
 
 }  // namespace
+
+std::span<const std::string_view> KnownMetadataKeys() { return kKnownKeys; }
 
 absl::StatusOr<TriggerConfig> ParseTriggerMetadata(const Metadata& metadata,
                                                    const TriggerDefaults& defaults) {
@@ -60,55 +106,57 @@ absl::StatusOr<TriggerConfig> ParseTriggerMetadata(const Metadata& metadata,
                     "(--max-metadata-bytes)",
                     bytes, defaults.max_metadata_bytes));
   }
+  if (absl::Status status = CheckKeyCase(metadata); !status.ok()) return status;
   TriggerConfig config;
   config.target = defaults.target;
-  for (auto [key, out] : {std::pair{"namespace", &config.target.dynamo_namespace},
-                          std::pair{"component", &config.target.component},
-                          std::pair{"endpoint", &config.target.endpoint}}) {
+  for (auto [key, out] : {std::pair{Key::kNamespace, &config.target.dynamo_namespace},
+                          std::pair{Key::kComponent, &config.target.component},
+                          std::pair{Key::kEndpoint, &config.target.endpoint}}) {
     if (absl::Status status = ReadName(metadata, key, *out); !status.ok()) return status;
   }
 
-  if (const std::string* name = Find(metadata, "metricName")) {
+  if (const std::string* name = Find(metadata, Key::kMetricName)) {
     const std::optional<fleet::FleetMetric> metric = fleet::MetricNamed(*name);
     if (!metric) {
-      return Invalid("metricName", *name,
+      return Invalid(Name(Key::kMetricName), *name,
                      "must be one of llm_load_avg, llm_kv_blocks_usage_percent, "
                      "llm_request_slots_usage_percent, llm_requests_waiting");
     }
     config.metric = *metric;
   }
 
-  if (const std::string* text = Find(metadata, "threshold")) {
-    const std::optional<double> threshold = ParseFinite(*text);
-    if (!threshold || *threshold <= 0) {
-      return Invalid("threshold", *text, "must be a finite number > 0");
+  if (const std::string* text = Find(metadata, Key::kThreshold)) {
+    const std::optional<double> threshold = ParseDecimal(*text);
+    if (!threshold || *threshold < kMinThreshold) {
+      return Invalid(Name(Key::kThreshold), *text, kThresholdRule);
     }
     config.threshold = *threshold;
   } else if (config.metric == fleet::FleetMetric::kRequestsWaiting) {
-    return absl::InvalidArgumentError(
-        "trigger metadata threshold is required for metricName llm_requests_waiting (a finite "
-        "number > 0: queued requests per worker)");
+    return absl::InvalidArgumentError(fmt::format(
+        "trigger metadata threshold is required for metricName llm_requests_waiting (queued "
+        "requests per worker); it {}",
+        kThresholdRule));
   } else if (config.metric == fleet::FleetMetric::kLoadAvg) {
     config.threshold = defaults.threshold;
   } else {
     config.threshold = 100 * defaults.threshold;
   }
 
-  if (const std::string* text = Find(metadata, "activationThreshold")) {
-    const std::optional<double> activation = ParseFinite(*text);
+  if (const std::string* text = Find(metadata, Key::kActivationThreshold)) {
+    const std::optional<double> activation = ParseDecimal(*text);
     if (!activation || *activation < 0) {
-      return Invalid("activationThreshold", *text, "must be a finite number >= 0");
+      return Invalid(Name(Key::kActivationThreshold), *text, "must be a decimal number >= 0");
     }
     config.activation_threshold = *activation;
   }
 
-  if (const std::string* type = Find(metadata, "metricType")) {
+  if (const std::string* type = Find(metadata, Key::kMetricType)) {
     if (*type == "AverageValue") {
       config.metric_type = MetricType::kAverageValue;
     } else if (*type == "Value") {
       config.metric_type = MetricType::kValue;
     } else {
-      return Invalid("metricType", *type, "must be AverageValue or Value");
+      return Invalid(Name(Key::kMetricType), *type, "must be AverageValue or Value");
     }
   }
   return config;

@@ -1,14 +1,19 @@
 // The one place where a KEDA trigger's metadata becomes a typed, validated
 // TriggerConfig. Every RPC of a trigger goes through ParseTriggerMetadata; a bad
 // value is an INVALID_ARGUMENT naming the key, the value and the rule. Keys this
-// scaler does not know (KEDA's scalerAddress, enableTLS, ...) are ignored.
+// scaler does not know (KEDA's scalerAddress, enableTLS, ...) are ignored, except
+// one that differs from a known key only in letter case ("metricname"): that is a
+// typo, refused with INVALID_ARGUMENT naming the key meant. Numbers are decimal
+// (mk::ParseDecimal); a threshold is >= 0.001, as KEDA rounds targets to 3 decimals.
 // Pure; thread-safe.
 #ifndef METRICS_KEDA_KEDA_TRIGGER_CONFIG_H_
 #define METRICS_KEDA_KEDA_TRIGGER_CONFIG_H_
 
 #include <google/protobuf/map.h>
 
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "fleet/fleet_figures.h"
@@ -35,6 +40,9 @@ struct TriggerConfig {
 };
 
 using Metadata = google::protobuf::Map<std::string, std::string>;
+
+// Every metadata key ParseTriggerMetadata reads ("namespace", ..., "metricType").
+std::span<const std::string_view> KnownMetadataKeys();
 
 absl::StatusOr<TriggerConfig> ParseTriggerMetadata(const Metadata& metadata,
                                                    const TriggerDefaults& defaults);

@@ -3,8 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <initializer_list>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -70,6 +72,51 @@ TEST(TriggerConfigTest, UnknownKeysAreIgnored) {
                                             {"unsafeSsl", "maybe"},
                                             {"caCert", "???"}}));
   EXPECT_EQ(config.target, (fleet::Target{"dynamo", "llm-worker", "kv-router"}));
+  EXPECT_EQ(config.metric, fleet::FleetMetric::kLoadAvg);
+  EXPECT_EQ(config.threshold, 0.7);
+}
+
+TEST(TriggerConfigTest, KeysDifferingFromAKnownOneOnlyInCaseAreRefused) {
+  for (const auto& [given, meant] : std::vector<std::pair<std::string, std::string>>{
+           {"metricname", "metricName"},
+           {"Threshold", "threshold"},
+           {"METRICTYPE", "metricType"},
+           {"ActivationThreshold", "activationThreshold"},
+           {"Namespace", "namespace"}}) {
+    SCOPED_TRACE(given);
+    const absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(
+        Meta({{"scalerAddress", "metrics-keda:9090"}, {given, "1"}}), Defaults());
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(config.status().message(), "trigger metadata key \"" + given +
+                                             "\" is not known; did you mean \"" + meant +
+                                             "\"? (keys are case-sensitive)");
+  }
+  // Also beside the right key.
+  EXPECT_FALSE(
+      ParseTriggerMetadata(Meta({{"threshold", "0.5"}, {"threshold ", "1"}, {"THRESHOLD", "2"}}),
+                           Defaults())
+          .ok());
+}
+
+// The check covers every key the parser knows, so a key added later is covered too.
+TEST(TriggerConfigTest, EveryKnownKeyIsCheckedForCase) {
+  ASSERT_GE(KnownMetadataKeys().size(), 7u);
+  for (const std::string_view known : KnownMetadataKeys()) {
+    std::string upper(known);
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    SCOPED_TRACE(upper);
+    const absl::StatusOr<TriggerConfig> config =
+        ParseTriggerMetadata(Meta({{upper, "x"}}), Defaults());
+    ASSERT_FALSE(config.ok());
+    EXPECT_THAT(std::string(config.status().message()),
+                HasSubstr("did you mean \"" + std::string(known) + "\""));
+  }
+}
+
+TEST(TriggerConfigTest, KeysDifferingInMoreThanCaseAreIgnored) {
+  const TriggerConfig config = Parsed(
+      Meta({{"metric_name", "x"}, {"thresholds", "x"}, {"threshold ", "x"}, {"metricTyp", "x"}}));
   EXPECT_EQ(config.metric, fleet::FleetMetric::kLoadAvg);
   EXPECT_EQ(config.threshold, 0.7);
 }
@@ -152,17 +199,33 @@ TEST(TriggerConfigTest, ExplicitThresholdWinsForEveryMetric) {
             2.5);
 }
 
-TEST(TriggerConfigTest, ThresholdAcceptsFiniteNumbersAboveZero) {
+TEST(TriggerConfigTest, ThresholdAcceptsDecimalsFromOneThousandth) {
   EXPECT_EQ(Parsed(Meta({{"threshold", "1e-3"}})).threshold, 0.001);
+  EXPECT_EQ(Parsed(Meta({{"threshold", "0.001"}})).threshold, 0.001);
+  EXPECT_EQ(Parsed(Meta({{"threshold", ".5"}})).threshold, 0.5);
+  EXPECT_EQ(Parsed(Meta({{"threshold", "+0.7"}})).threshold, 0.7);
   EXPECT_EQ(Parsed(Meta({{"threshold", "10"}})).threshold, 10);
   EXPECT_EQ(Parsed(Meta({{"threshold", "6.111"}})).threshold, 6.111);
 }
 
 TEST(TriggerConfigTest, RejectsBadThresholds) {
   for (const std::string value :
-       {"0", "-1", "-0", "abc", "nan", "NaN", "inf", "-inf", "1e999", " 1", "1 ", "", "0.7x"}) {
+       {"0", "-1", "-0", "abc", "nan", "NaN", "inf", "-inf", "1e999", " 1", "1 ", "", "0.7x",
+        "0x10", "0x1p-3", "0X1P-1", "infinity", "1,5"}) {
     ExpectRejected(Meta({{"threshold", value}}), "threshold", value);
   }
+}
+
+// KEDA gives the HPA the target in thousandths: a smaller threshold would be 0.
+TEST(TriggerConfigTest, RejectsThresholdsBelowOneThousandth) {
+  for (const std::string value : {"0.0009999", "0.0005", "1e-4", "1e-300", "0.000"}) {
+    ExpectRejected(Meta({{"threshold", value}}), "threshold", value);
+  }
+  const absl::StatusOr<TriggerConfig> config =
+      ParseTriggerMetadata(Meta({{"threshold", "0.0005"}}), Defaults());
+  EXPECT_EQ(config.status().message(),
+            "trigger metadata threshold=\"0.0005\": must be a decimal number >= 0.001: KEDA "
+            "rounds targets to 3 decimals, so a smaller one becomes 0");
 }
 
 // ---- activationThreshold ----------------------------------------------------
@@ -174,7 +237,8 @@ TEST(TriggerConfigTest, ActivationThresholdAcceptsZeroAndAbove) {
 }
 
 TEST(TriggerConfigTest, RejectsBadActivationThresholds) {
-  for (const std::string value : {"-1", "-0.001", "abc", "nan", "inf", "1e999", " 1", "1 ", ""}) {
+  for (const std::string value : {"-1", "-0.001", "abc", "nan", "inf", "1e999", " 1", "1 ", "",
+                                  "0x10", "0x1p-3", "1e", "."}) {
     ExpectRejected(Meta({{"activationThreshold", value}}), "activationThreshold", value);
   }
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "absl/status/status.h"
 
@@ -14,6 +15,23 @@ std::string ConnectedUrl(natsConnection* nc) {
   char buffer[512] = {0};
   if (natsConnection_GetConnectedUrl(nc, buffer, sizeof buffer) != NATS_OK) return "?";
   return RedactUrl(buffer);
+}
+
+// A scheme name as RFC 3986 spells it: a letter, then letters, digits, '+', '-', '.'.
+bool IsSchemeName(std::string_view text) {
+  if (text.empty() || !std::isalpha(static_cast<unsigned char>(text.front()))) return false;
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  });
+}
+
+// The servers of `settings`, fit to print.
+std::string ServerList(const ConnectionSettings& settings) {
+  std::string list;
+  for (const std::string& url : settings.servers) {
+    list += (list.empty() ? "" : ",") + RedactUrl(url);
+  }
+  return list;
 }
 
 absl::Status NatsError(const std::string& what, natsStatus status) {
@@ -90,15 +108,41 @@ absl::Status ApplySecurity(const ConnectionSettings& settings, natsOptions* opti
 
 }  // namespace
 
-std::string RedactUrl(const std::string& url) {
-  const size_t scheme = url.find("://");
-  const size_t start = scheme == std::string::npos ? 0 : scheme + 3;
-  const size_t at = url.find('@', start);
-  if (at == std::string::npos) return url;
-  const std::string userinfo = url.substr(start, at - start);
+std::string RedactUrl(std::string_view url) {
+  // Surrounding spaces (which libnats trims) are kept; the URL inside them is read.
+  const size_t first = url.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return std::string(url);
+  const size_t last = url.find_last_not_of(" \t");
+  const std::string_view core = url.substr(first, last - first + 1);
+  // libnats takes the text before the first "://" as the scheme; unless it is one
+  // (a password may hold "://"), the user information is read from the start.
+  const size_t scheme_end = core.find("://");
+  const size_t start =
+      scheme_end != std::string_view::npos && IsSchemeName(core.substr(0, scheme_end))
+          ? scheme_end + 3
+          : 0;
+  const size_t at = core.rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  const std::string_view userinfo = core.substr(start, at - start);
   const size_t colon = userinfo.find(':');
-  const std::string shown = colon == std::string::npos ? "***" : userinfo.substr(0, colon) + ":***";
-  return url.substr(0, start) + shown + url.substr(at);
+  const bool user_shown = colon != std::string_view::npos &&
+                          userinfo.substr(0, colon).find_first_of("@/?#") == std::string_view::npos;
+  std::string redacted(url.substr(0, first + start));
+  if (user_shown) redacted.append(userinfo.substr(0, colon)).append(":");
+  redacted.append("***");
+  redacted.append(url.substr(first + at));
+  return redacted;
+}
+
+std::string RedactServerList(std::string_view list) {
+  std::string redacted;
+  while (true) {
+    const size_t comma = list.find(',');
+    redacted += RedactUrl(list.substr(0, comma));
+    if (comma == std::string_view::npos) return redacted;
+    redacted += ',';
+    list.remove_prefix(comma + 1);
+  }
 }
 
 absl::StatusOr<std::vector<std::string>> SplitServerList(const std::string& list) {
@@ -109,7 +153,9 @@ absl::StatusOr<std::vector<std::string>> SplitServerList(const std::string& list
     const size_t first = list.find_first_not_of(" \t", begin);
     const size_t last = list.find_last_not_of(" \t", comma == 0 ? 0 : comma - 1);
     if (first >= comma || last == std::string::npos || last < first) {
-      return absl::InvalidArgumentError("empty URL in the list \"" + RedactUrl(list) + "\"");
+      return absl::InvalidArgumentError("empty URL at position " +
+                                        std::to_string(servers.size() + 1) + " in the list \"" +
+                                        RedactServerList(list) + "\"");
     }
     servers.push_back(list.substr(first, last - first + 1));
     if (comma == list.size()) return servers;
@@ -154,9 +200,9 @@ absl::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Start(
     self->SetConnected(true);
     spdlog::info("NATS connected to {}", ConnectedUrl(self->connection_));
   } else if (s == NATS_NOT_YET_CONNECTED) {
-    spdlog::warn("NATS not reachable yet; retrying in the background");
+    spdlog::warn("NATS not reachable yet at {}; retrying in the background", ServerList(settings));
   } else {
-    return NatsError("connecting to NATS", s);
+    return NatsError("connecting to NATS at " + ServerList(settings), s);
   }
   return self;
 }

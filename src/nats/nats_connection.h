@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -35,10 +36,20 @@ struct ConnectionSettings {
   std::function<void(bool connected)> on_state_change;
 };
 
-// `nats://user:secret@host:4222` -> `nats://user:***@host:4222`; tokens likewise.
-std::string RedactUrl(const std::string& url);
+// One NATS URL fit to print: `nats://user:secret@host:4222` -> `nats://user:***@host:4222`,
+// `nats://token@host` -> `nats://***@host`. The user information is read as libnats reads
+// it, so that all of what it would send as a secret is hidden: everything between the
+// scheme (`scheme://`, optional) and the LAST '@' of the URL, path and query included
+// (`nats://u:p@ss/x@h` -> `nats://u:***@h`). It is `user:password` (the user up to the
+// first ':', shown only when it holds no '@', '/', '?' or '#') or a token, hidden whole.
+std::string RedactUrl(std::string_view url);
 
-// Splits the --nats-server value; INVALID_ARGUMENT on an empty entry.
+// A --nats-server value fit to print: each comma-separated entry redacted by RedactUrl,
+// whatever its position; separators, spaces and empty entries kept as they are.
+std::string RedactServerList(std::string_view list);
+
+// Splits the --nats-server value; INVALID_ARGUMENT on an empty entry (the message
+// shows the list through RedactServerList).
 absl::StatusOr<std::vector<std::string>> SplitServerList(const std::string& list);
 
 class NatsConnection {

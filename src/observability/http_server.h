@@ -1,17 +1,22 @@
-// The HTTP side of the scaler (/metrics, /status, /): a small civetweb server
-// on its own port whose routes are plain functions returning a response.
-// Routes run on civetweb's worker threads and must be thread-safe.
+// The HTTP side of the scaler (/metrics, /status, /): a small cpp-httplib server on
+// its own port whose routes are plain functions returning a response. Paths match
+// exactly (/statusx is 404). Routes run on the server's worker threads and must be
+// thread-safe.
 #ifndef METRICS_KEDA_OBSERVABILITY_HTTP_SERVER_H_
 #define METRICS_KEDA_OBSERVABILITY_HTTP_SERVER_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 
-class CivetServer;
+namespace httplib {
+class Server;
+}
 
 namespace mk::observability {
 
@@ -23,9 +28,12 @@ using HttpRoute = std::function<HttpResponse()>;
 
 class HttpServer {
  public:
-  // Listens on host:port (port 0: any free port); UNAVAILABLE when it cannot.
+  // Listens on `host` (an address without brackets, "::1" or "0.0.0.0", or a host
+  // name: config::ListenHost::address) and `port` (0: any free port); UNAVAILABLE when
+  // it cannot.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& host, int port,
                                                            std::map<std::string, HttpRoute> routes);
+  // Stops accepting and waits for the requests being served.
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -33,12 +41,12 @@ class HttpServer {
   int port() const { return port_; }
 
  private:
-  class Handler;
-  HttpServer() = default;
+  HttpServer();
 
   std::map<std::string, HttpRoute> routes_;
-  std::vector<std::unique_ptr<Handler>> handlers_;
-  std::unique_ptr<CivetServer> server_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread listener_;
+  std::atomic<bool> listener_done_{false};
   int port_ = 0;
 };
 

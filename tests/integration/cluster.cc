@@ -2,12 +2,16 @@
 
 #include <arpa/inet.h>
 #include <nats/nats.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -119,14 +123,82 @@ void RawResponder::OnRequest(natsConnection* connection, natsSubscription*, nats
   natsMsg_Destroy(message);
 }
 
-Scaler::Scaler(const TempDir& dir, const NatsServer& nats, std::vector<std::string> args)
-    : Scaler(dir, nats.url(), std::move(args)) {}
+namespace {
 
-Scaler::Scaler(const TempDir& dir, const std::string& nats_url, std::vector<std::string> args)
-    : port_(FreePort()), metrics_port_(FreePort()) {
+std::string WithoutBrackets(const std::string& host) {
+  return host.size() >= 2 && host.front() == '[' && host.back() == ']'
+             ? host.substr(1, host.size() - 2)
+             : host;
+}
+
+// host:port as gRPC dials it.
+std::string Target(const std::string& host, int port) {
+  const std::string bare = WithoutBrackets(host);
+  const bool ipv6 = bare.find(':') != std::string::npos;
+  return (ipv6 ? "[" + bare + "]" : bare) + ":" + std::to_string(port);
+}
+
+std::optional<std::string> Failed(std::string* why, const std::string& reason) {
+  if (why != nullptr) *why = reason;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> HttpGet(const std::string& host, int port, const std::string& path,
+                                   std::string* why) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* address = nullptr;
+  if (const int error = getaddrinfo(WithoutBrackets(host).c_str(), std::to_string(port).c_str(),
+                                    &hints, &address);
+      error != 0) {
+    return Failed(why, std::string("address: ") + gai_strerror(error));
+  }
+  const int fd = socket(address->ai_family, address->ai_socktype, address->ai_protocol);
+  // A server that accepts and never answers fails the fetch instead of hanging it.
+  const timeval timeout{.tv_sec = 10, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  const bool connected = fd >= 0 && connect(fd, address->ai_addr, address->ai_addrlen) == 0;
+  const int connect_error = errno;
+  freeaddrinfo(address);
+  if (!connected) {
+    if (fd >= 0) close(fd);
+    return Failed(why, std::string("connect: ") + std::strerror(connect_error));
+  }
+  std::string response;
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  const bool sent =
+      write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size());
+  char buffer[65536];
+  ssize_t n = 0;
+  while (sent && (n = read(fd, buffer, sizeof buffer)) > 0) response.append(buffer, n);
+  const int read_error = errno;
+  close(fd);
+  if (!sent) return Failed(why, "request not sent");
+  if (n < 0) return Failed(why, std::string("read: ") + std::strerror(read_error));
+  const std::string status_line = response.substr(0, response.find("\r\n"));
+  if (status_line.rfind("HTTP/1.1 200 ", 0) != 0 && status_line.rfind("HTTP/1.0 200 ", 0) != 0) {
+    return Failed(why, response.empty() ? "no answer" : "answered \"" + status_line + "\"");
+  }
+  const size_t body = response.find("\r\n\r\n");
+  if (body == std::string::npos) return Failed(why, "no end of headers in the answer");
+  return response.substr(body + 4);
+}
+
+Scaler::Scaler(const TempDir& dir, const NatsServer& nats, std::vector<std::string> args,
+               std::string host)
+    : Scaler(dir, nats.url(), std::move(args), std::move(host)) {}
+
+Scaler::Scaler(const TempDir& dir, const std::string& nats_url, std::vector<std::string> args,
+               std::string host)
+    : host_(WithoutBrackets(host)), port_(FreePort()), metrics_port_(FreePort()) {
   std::vector<std::string> argv = {BinaryPath("metrics-keda"),
                                    "--host",
-                                   "127.0.0.1",
+                                   host,
                                    "--port",
                                    std::to_string(port_),
                                    "--metrics-port",
@@ -143,30 +215,22 @@ Scaler::Scaler(const TempDir& dir, const std::string& nats_url, std::vector<std:
   if (!process_->WaitForOutput("serving externalscaler.ExternalScaler", 15s)) {
     throw std::runtime_error("metrics-keda did not start: " + process_->Output());
   }
-  stub_ = externalscaler::ExternalScaler::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials()));
+  stub_ = externalscaler::ExternalScaler::NewStub(
+      grpc::CreateChannel(Target(host_, port_), grpc::InsecureChannelCredentials()));
+}
+
+std::optional<std::string> Scaler::TryHttp(const std::string& path, std::string* why) const {
+  return HttpGet(host_, metrics_port_, path, why);
 }
 
 std::string Scaler::Http(const std::string& path) const {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(metrics_port_));
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buffer[65536];
-      ssize_t n;
-      while ((n = read(fd, buffer, sizeof buffer)) > 0) response.append(buffer, n);
-    }
+  std::string why;
+  std::optional<std::string> body = TryHttp(path, &why);
+  if (!body) {
+    throw std::runtime_error("GET " + path + " on " + Target(host_, metrics_port_) +
+                             " failed: " + why);
   }
-  close(fd);
-  const size_t body = response.find("\r\n\r\n");
-  const bool ok = response.rfind("HTTP/1.1 200", 0) == 0 || response.rfind("HTTP/1.0 200", 0) == 0;
-  if (!ok || body == std::string::npos) return "";
-  return response.substr(body + 4);
+  return *std::move(body);
 }
 
 externalscaler::ScaledObjectRef Ref(const Metadata& metadata) {
@@ -241,6 +305,10 @@ std::optional<grpc::Status> StreamReader::WaitForEnd(std::chrono::milliseconds t
   std::unique_lock lock(mutex_);
   changed_.wait_for(lock, timeout, [&] { return ended_; });
   return ended_ ? std::optional(status_) : std::nullopt;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
 }
 
 bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

@@ -86,20 +86,34 @@ class RawResponder {
   natsSubscription* subscription_ = nullptr;
 };
 
+// GET `path` from an HTTP server at `host` (an IPv4 or IPv6 address, brackets
+// optional) and `port`: the body of a 200 answer, or nothing, with the reason in `why`
+// (no connection, another status, no end of headers).
+std::optional<std::string> HttpGet(const std::string& host, int port, const std::string& path,
+                                   std::string* why = nullptr);
+
 class Scaler {
  public:
-  // Starts metrics-keda with `args` added, and waits until it answers gRPC.
-  Scaler(const TempDir& dir, const NatsServer& nats, std::vector<std::string> args);
+  // Starts metrics-keda with `args` added, listening on `host` (--host), and waits
+  // until it answers gRPC.
+  Scaler(const TempDir& dir, const NatsServer& nats, std::vector<std::string> args,
+         std::string host = "127.0.0.1");
   // With `nats_url` as --nats-server (credentials in the URL, tls://).
-  Scaler(const TempDir& dir, const std::string& nats_url, std::vector<std::string> args);
+  Scaler(const TempDir& dir, const std::string& nats_url, std::vector<std::string> args,
+         std::string host = "127.0.0.1");
   externalscaler::ExternalScaler::Stub& stub() { return *stub_; }
   Process& process() { return *process_; }
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
-  // The body of GET `path` on the HTTP port; empty if the request failed.
+  // The body of GET `path` on the HTTP port. A failed fetch throws, failing the test:
+  // a check that a page lacks something never passes on a page that never came.
   std::string Http(const std::string& path) const;
+  // The same, or nothing when the fetch fails: for polls that may meet a failure
+  // before they succeed (Eventually), and for diagnostics.
+  std::optional<std::string> TryHttp(const std::string& path, std::string* why = nullptr) const;
 
  private:
+  std::string host_;  // without brackets
   int port_;
   int metrics_port_;
   std::unique_ptr<Process> process_;
@@ -148,6 +162,9 @@ class StreamReader {
   grpc::Status status_;
   std::thread thread_;
 };
+
+// Whether `text` (a page, a message) contains `part`.
+bool Contains(const std::string& text, const std::string& part);
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes.
 bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);

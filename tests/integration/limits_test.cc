@@ -20,10 +20,6 @@ std::vector<std::string> Fast(std::vector<std::string> more) {
   return args;
 }
 
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 class LimitsTest : public ::testing::Test {
  protected:
   TempDir dir_;
@@ -102,7 +98,9 @@ TEST_F(LimitsTest, WorkersBeyondThePerTargetLimitAreDroppedAndCounted) {
         return reply.status.ok() && reply.value == 1.5;  // 3 units x 0.5
       },
       10s));
-  EXPECT_FALSE(Contains(scaler.Http("/metrics"), "reason=\"over_worker_limit\"} 0\n"));
+  const std::string metrics = scaler.Http("/metrics");
+  EXPECT_TRUE(Contains(metrics, "reason=\"over_worker_limit\"} ")) << metrics;
+  EXPECT_FALSE(Contains(metrics, "reason=\"over_worker_limit\"} 0\n")) << metrics;
 }
 
 }  // namespace

@@ -44,10 +44,6 @@ std::string RankReply(const std::string& lease_hex, int rank, int kv_active) {
                                    std::to_string(kv_active) + R"(,"kv_total_blocks":4})");
 }
 
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 class MembershipTest : public ::testing::Test {
  protected:
   TempDir dir_;

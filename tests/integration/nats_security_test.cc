@@ -1,6 +1,7 @@
 // NATS authentication and TLS against nats-server configured to require each;
 // secrets never appear in the logs.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "cluster.h"
 
@@ -20,8 +21,8 @@ std::vector<std::string> Fast(std::vector<std::string> more) {
 bool Connected(Scaler& scaler) {
   return Eventually(
       [&] {
-        return scaler.Http("/metrics").find("\nmetrics_keda_nats_connected 1\n") !=
-               std::string::npos;
+        const std::optional<std::string> metrics = scaler.TryHttp("/metrics");
+        return metrics && metrics->find("\nmetrics_keda_nats_connected 1\n") != std::string::npos;
       },
       10s);
 }
@@ -121,6 +122,68 @@ TEST_F(NatsSecurityTest, BadSecuritySettingsAreClearStartupErrors) {
     EXPECT_EQ(scaler.Wait(10s), std::optional<int>(2)) << scaler.Output();
     EXPECT_NE(scaler.Output().find(bad[0]), std::string::npos) << scaler.Output();
   }
+}
+
+// Credentials in any URL of --nats-server, not only the first, stay out of everything
+// the scaler prints: start-up errors and the log of a start-up that succeeded.
+TEST_F(NatsSecurityTest, NoServerOfTheListShowsItsCredentials) {
+  const std::vector<std::string> secrets = {"s3cr@t", "s3cr", "pw-two", "tok-three"};
+  auto expect_no_secret = [&](const std::string& output) {
+    for (const std::string& secret : secrets) {
+      EXPECT_EQ(output.find(secret), std::string::npos) << secret << " shown in:\n" << output;
+    }
+  };
+  struct Case {
+    std::string servers;
+    std::vector<std::string> more;
+  };
+  int run = 0;
+  for (const Case& failing : {
+           // An empty entry: the list is quoted in the error.
+           Case{"nats://127.0.0.1:1,,nats://alice:s3cr@t@127.0.0.1:2", {}},
+           Case{"nats://127.0.0.1:1,nats://alice:pw-two@127.0.0.1:2,nats://tok-three@127.0.0.1:3,",
+                {}},
+           // Another setting is refused: credentials in the second URL.
+           Case{"nats://127.0.0.1:1,nats://alice:s3cr@t@127.0.0.1:2",
+                {"--nats-tls-ca", dir_.path() + "/missing-ca.pem"}},
+           Case{"nats://127.0.0.1:1,nats://alice:s3cr@t@127.0.0.1:2",
+                {"--nats-token", "t", "--nats-user", "u"}},
+       }) {
+    std::vector<std::string> argv = {BinaryPath("metrics-keda"),
+                                     "--port",
+                                     "0",
+                                     "--metrics-port",
+                                     "0",
+                                     "--nats-server",
+                                     failing.servers};
+    argv.insert(argv.end(), failing.more.begin(), failing.more.end());
+    Process scaler(argv, dir_.path() + "/failing-" + std::to_string(++run) + ".log");
+    const std::optional<int> status = scaler.Wait(10s);
+    ASSERT_TRUE(status.has_value()) << scaler.Output();
+    EXPECT_NE(*status, 0) << scaler.Output();
+    expect_no_secret(scaler.Output());
+  }
+  {
+    Process scaler({BinaryPath("metrics-keda"), "--port", "0", "--metrics-port", "0",
+                    "--nats-server", "nats://127.0.0.1:1,,nats://alice:s3cr@t@127.0.0.1:2"},
+                   dir_.path() + "/empty-entry.log");
+    ASSERT_EQ(scaler.Wait(10s), std::optional<int>(2)) << scaler.Output();
+    EXPECT_NE(scaler.Output().find("nats://alice:***@127.0.0.1:2"), std::string::npos)
+        << scaler.Output();
+  }
+  // NATS unreachable: the scaler starts and says where it keeps trying.
+  Process scaler(
+      {BinaryPath("metrics-keda"), "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0",
+       "--nats-server",
+       "nats://127.0.0.1:1,nats://alice:s3cr@t@127.0.0.1:2,nats://tok-three@127.0.0.1:3"},
+      dir_.path() + "/unreachable.log");
+  ASSERT_TRUE(scaler.WaitForOutput("serving externalscaler.ExternalScaler", 15s))
+      << scaler.Output();
+  EXPECT_EQ(scaler.Stop(SIGTERM, 10s), std::optional<int>(0)) << scaler.Output();
+  EXPECT_NE(scaler.Output().find("nats://alice:***@127.0.0.1:2,nats://***@127.0.0.1:3"),
+            std::string::npos)
+      << scaler.Output();
+  expect_no_secret(scaler.Output());
 }
 
 }  // namespace

@@ -2,11 +2,15 @@
 // series that leave with their worker), /status explaining a decision, gRPC
 // health following NATS, and JSON logs.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "cluster.h"
@@ -26,15 +30,16 @@ class ObservabilityTest : public ::testing::Test {
   NatsServer nats_{dir_};
 };
 
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
+// For polls: false while /metrics cannot be fetched.
+bool MetricsContain(const Scaler& scaler, const std::string& part) {
+  const std::optional<std::string> metrics = scaler.TryHttp("/metrics");
+  return metrics && Contains(*metrics, part);
 }
 
 TEST_F(ObservabilityTest, MetricsPassPromtoolAndCarryTheFleet) {
   MockFleet fleet(dir_, nats_, {.workers = 2, .pattern = "constant:0.5"});
   Scaler scaler(dir_, nats_, kFast);
-  ASSERT_TRUE(
-      Eventually([&] { return Contains(scaler.Http("/metrics"), "llm_worker_load"); }, 10s));
+  ASSERT_TRUE(Eventually([&] { return MetricsContain(scaler, "llm_worker_load"); }, 10s));
   GetMetrics(scaler.stub(), {});
   const std::string metrics = scaler.Http("/metrics");
   EXPECT_TRUE(Contains(metrics,
@@ -64,13 +69,12 @@ TEST_F(ObservabilityTest, PerWorkerSeriesVanishWhenTheWorkerLeaves) {
   auto leaving = std::make_unique<MockFleet>(
       dir_, nats_, FleetSpec{.workers = 1, .pattern = "constant:0.25", .lease_base = "abc0"});
   Scaler scaler(dir_, nats_, kFast);
-  ASSERT_TRUE(
-      Eventually([&] { return Contains(scaler.Http("/metrics"), "worker_id=\"abc0\""); }, 10s));
+  ASSERT_TRUE(Eventually([&] { return MetricsContain(scaler, "worker_id=\"abc0\""); }, 10s));
   leaving->process().Stop(SIGTERM, 5s);
   EXPECT_TRUE(Eventually(
       [&] {
-        const std::string metrics = scaler.Http("/metrics");
-        return !metrics.empty() && !Contains(metrics, "worker_id=\"abc0\"");
+        const std::optional<std::string> metrics = scaler.TryHttp("/metrics");
+        return metrics && !Contains(*metrics, "worker_id=\"abc0\"");
       },
       5s));
   EXPECT_TRUE(Contains(scaler.Http("/metrics"), "worker_id=\"7587867c5a2d0000\""));
@@ -96,6 +100,57 @@ TEST_F(ObservabilityTest, StatusExplainsTheLastDecisionOfATrigger) {
   const std::string page = scaler.Http("/");
   EXPECT_TRUE(Contains(page, "<table>"));
   EXPECT_TRUE(Contains(page, "default/test-scaledobject"));
+}
+
+// Paths match exactly; a page that cannot be fetched fails the test that asks for it
+// (Http throws), so no check of what a page lacks passes on a missing page.
+TEST_F(ObservabilityTest, PagesThatCannotBeFetchedFailTheFetch) {
+  Scaler scaler(dir_, nats_, kFast);
+  EXPECT_FALSE(scaler.Http("/status").empty());
+  std::string why;
+  EXPECT_EQ(scaler.TryHttp("/statusx", &why), std::nullopt);
+  EXPECT_TRUE(Contains(why, " 404 ")) << why;
+  EXPECT_THROW(scaler.Http("/statusx"), std::runtime_error);
+  EXPECT_THROW(scaler.Http("/metrics/"), std::runtime_error);
+  ASSERT_EQ(scaler.process().Stop(SIGTERM, 10s), std::optional<int>(0));
+  EXPECT_EQ(scaler.TryHttp("/metrics", &why), std::nullopt);
+  EXPECT_TRUE(Contains(why, "connect")) << why;
+  EXPECT_THROW(scaler.Http("/metrics"), std::runtime_error);
+}
+
+bool Ipv6LoopbackAvailable() {
+  const int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  address.sin6_addr = in6addr_loopback;
+  const bool bound =
+      fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  if (fd >= 0) close(fd);
+  return bound;
+}
+
+// --host with an IPv6 literal, bare or in brackets, serves gRPC and HTTP on it.
+TEST_F(ObservabilityTest, ServesGrpcAndHttpOnIpv6Loopback) {
+  if (!Ipv6LoopbackAvailable()) GTEST_SKIP() << "no IPv6 loopback (::1) on this machine";
+  MockFleet fleet(dir_, nats_, {.workers = 2, .pattern = "constant:0.25"});
+  for (const std::string host : {"::1", "[::1]"}) {
+    SCOPED_TRACE("--host " + host);
+    Scaler scaler(dir_, nats_, kFast, host);
+    EXPECT_TRUE(Eventually(
+        [&] {
+          const MetricReply reply = GetMetrics(scaler.stub(), {});  // over [::1]
+          return reply.status.ok() && reply.value == 0.5;
+        },
+        10s))
+        << scaler.process().Output();
+    const std::string metrics = scaler.Http("/metrics");  // over [::1]
+    EXPECT_TRUE(Contains(metrics, "\nmetrics_keda_nats_connected 1\n")) << metrics;
+    EXPECT_TRUE(Contains(metrics, "llm_load_avg{")) << metrics;
+    // Only there: not on the IPv4 loopback.
+    std::string why;
+    EXPECT_FALSE(HttpGet("127.0.0.1", scaler.metrics_port(), "/metrics", &why).has_value());
+    EXPECT_TRUE(Contains(why, "connect")) << why;
+  }
 }
 
 grpc::health::v1::HealthCheckResponse::ServingStatus Health(int port,
@@ -131,8 +186,7 @@ TEST_F(ObservabilityTest, HealthIsServingOnlyWhileNatsIsConnected) {
 TEST_F(ObservabilityTest, DeployFilesValidateAndTheDashboardQueriesOnlyExportedMetrics) {
   MockFleet fleet(dir_, nats_, {.workers = 2, .extra = {"--dp-ranks", "2"}});
   Scaler scaler(dir_, nats_, kFast);
-  ASSERT_TRUE(
-      Eventually([&] { return Contains(scaler.Http("/metrics"), "llm_worker_load"); }, 10s));
+  ASSERT_TRUE(Eventually([&] { return MetricsContain(scaler, "llm_worker_load"); }, 10s));
   GetMetrics(scaler.stub(), {});
   IsActive(scaler.stub(), {});
   const std::string path = dir_.path() + "/exposition.txt";

@@ -111,9 +111,13 @@ TEST_F(ScalerTest, BadMetadataIsInvalidArgumentNamingKeyValueAndRule) {
   EXPECT_EQ(metrics.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(metrics.status.error_message().find("threshold"), std::string::npos);
   EXPECT_NE(metrics.status.error_message().find("abc"), std::string::npos);
-  EXPECT_NE(metrics.status.error_message().find("> 0"), std::string::npos);
+  EXPECT_NE(metrics.status.error_message().find(">= 0.001"), std::string::npos);
   EXPECT_EQ(IsActive(scaler.stub(), {{"metricType", "Average"}}).status.error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+  const ActiveReply typo = IsActive(scaler.stub(), {{"metricname", "llm_requests_waiting"}});
+  EXPECT_EQ(typo.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(typo.status.error_message().find("did you mean \"metricName\""), std::string::npos)
+      << typo.status.error_message();
   externalscaler::GetMetricSpecResponse spec;
   grpc::ClientContext spec_context;
   EXPECT_EQ(scaler.stub()

@@ -1,11 +1,12 @@
 #include "mock_worker/load_pattern.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <numbers>
 #include <utility>
+
+#include "common/decimal.h"
 
 namespace mk::mock {
 
@@ -55,7 +56,7 @@ PatternError Error(std::string message) { return PatternError{std::move(message)
 
 // Reads argument `what` of a pattern as a load in [0, 1].
 std::optional<PatternError> ReadLoad(std::string_view text, std::string_view what, double& out) {
-  const std::optional<double> v = ParseFiniteNumber(text);
+  const std::optional<double> v = ParseDecimal(text);
   if (!v || *v < 0 || *v > 1) {
     return Error(std::string(what) + " must be a number in [0, 1], got '" + std::string(text) +
                  "'");
@@ -66,7 +67,7 @@ std::optional<PatternError> ReadLoad(std::string_view text, std::string_view wha
 
 // Reads argument `what` of a pattern as a duration in seconds > 0.
 std::optional<PatternError> ReadSeconds(std::string_view text, std::string_view what, double& out) {
-  const std::optional<double> v = ParseFiniteNumber(text);
+  const std::optional<double> v = ParseDecimal(text);
   if (!v || *v <= 0) {
     return Error(std::string(what) + " must be a number of seconds > 0, got '" + std::string(text) +
                  "'");
@@ -112,14 +113,14 @@ PatternResult ParseCsv(const std::string& path) {
     if (fields.size() != 2) {
       return Error(where + "expected 'time,load', got '" + std::string(text) + "'");
     }
-    const std::optional<double> time = ParseFiniteNumber(Trim(fields[0]));
+    const std::optional<double> time = ParseDecimal(Trim(fields[0]));
     // A first line whose time is not a number is the header.
     if (!time && first_line) continue;
     if (!time || *time < 0) {
       return Error(where + "time must be a number of seconds >= 0, got '" +
                    std::string(Trim(fields[0])) + "'");
     }
-    const std::optional<double> load = ParseFiniteNumber(Trim(fields[1]));
+    const std::optional<double> load = ParseDecimal(Trim(fields[1]));
     if (!load || *load < 0 || *load > 1) {
       return Error(where + "load must be a number in [0, 1], got '" + std::string(Trim(fields[1])) +
                    "'");
@@ -135,16 +136,6 @@ PatternResult ParseCsv(const std::string& path) {
 }
 
 }  // namespace
-
-std::optional<double> ParseFiniteNumber(std::string_view text) {
-  double value = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end || !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
-}
 
 LoadPattern LoadPattern::Constant(double value) {
   return PatternBuilder::Make(Kind::kConstant, std::clamp(value, 0.0, 1.0), 0, 0);

@@ -57,10 +57,6 @@ using PatternResult = std::variant<LoadPattern, PatternError>;
 // lines are skipped. Before its first time a csv pattern holds the first load.
 PatternResult ParseLoadPattern(std::string_view spec);
 
-// Parses a strict decimal number (no surrounding spaces, no trailing text) that is
-// finite; nullopt otherwise. Shared by the pattern parser and the control channel.
-std::optional<double> ParseFiniteNumber(std::string_view text);
-
 }  // namespace mk::mock
 
 #endif  // METRICS_KEDA_TOOLS_MOCK_WORKER_LOAD_PATTERN_H_

@@ -46,20 +46,6 @@ class CsvFile {
   std::string path_;
 };
 
-TEST(ParseFiniteNumber, AcceptsPlainDecimalsOnly) {
-  EXPECT_EQ(ParseFiniteNumber("0.25"), 0.25);
-  EXPECT_EQ(ParseFiniteNumber("1"), 1.0);
-  EXPECT_EQ(ParseFiniteNumber("-3.5"), -3.5);
-  EXPECT_EQ(ParseFiniteNumber("1e-1"), 0.1);
-  EXPECT_EQ(ParseFiniteNumber(""), std::nullopt);
-  EXPECT_EQ(ParseFiniteNumber(" 1"), std::nullopt);
-  EXPECT_EQ(ParseFiniteNumber("1 "), std::nullopt);
-  EXPECT_EQ(ParseFiniteNumber("0.5x"), std::nullopt);
-  EXPECT_EQ(ParseFiniteNumber("inf"), std::nullopt);
-  EXPECT_EQ(ParseFiniteNumber("nan"), std::nullopt);
-  EXPECT_EQ(ParseFiniteNumber("1e999"), std::nullopt);
-}
-
 TEST(LoadPattern, ConstantHoldsItsValue) {
   const LoadPattern p = MustParse("constant:0.37");
   EXPECT_EQ(p.kind(), LoadPattern::Kind::kConstant);

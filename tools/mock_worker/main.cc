@@ -28,8 +28,11 @@
 #include <variant>
 #include <vector>
 
+#include "common/decimal.h"
+#include "dynamo/service_name.h"
 #include "mock_worker/load_pattern.h"
 #include "mock_worker/worker_payloads.h"
+#include "nats/nats_connection.h"
 
 namespace mk::mock {
 namespace {
@@ -67,16 +70,6 @@ struct Config {
   }
   std::fprintf(stderr, "%s: %s\n", kProgram, line.c_str());
   std::exit(2);
-}
-
-bool IsSubjectSafeName(std::string_view name) {
-  if (name.empty() || name.size() > 128) return false;
-  for (const char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
 }
 
 // A NATS subject to subscribe to: printable, no spaces, no empty tokens.
@@ -169,7 +162,7 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
   if (c.lease_base > std::numeric_limits<uint64_t>::max() - (c.workers - 1)) {
     UsageError("--lease-base: base + workers - 1 must fit in 64 bits");
   }
-  if (!IsSubjectSafeName(c.endpoint)) {
+  if (!mk::dynamo::IsSubjectSafeName(c.endpoint)) {
     UsageError("--endpoint: expected 1 to 128 characters of [A-Za-z0-9_-], got '" + c.endpoint +
                "'");
   }
@@ -377,7 +370,7 @@ class MockFleet {
       return "ok";
     }
     if (command == "load") {
-      const std::optional<double> v = ParseFiniteNumber(argument);
+      const std::optional<double> v = ParseDecimal(argument);
       if (!v || *v < 0 || *v > 1) {
         return "error: load needs a number in [0, 1], got '" + Printable(argument) + "'";
       }
@@ -489,7 +482,8 @@ int Run(int argc, char** argv) {
     nc = nullptr;
     if (Clock::now() >= give_up) {
       std::fprintf(stderr, "%s: cannot connect to %s within %d s: %s\n", kProgram,
-                   config.nats_server.c_str(), kConnectGiveUpSeconds, natsStatus_GetText(s));
+                   mk::nats::RedactServerList(config.nats_server).c_str(), kConnectGiveUpSeconds,
+                   natsStatus_GetText(s));
       natsOptions_Destroy(opts);
       nats_Close();
       return 1;
