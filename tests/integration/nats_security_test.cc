@@ -18,6 +18,15 @@ std::vector<std::string> Fast(std::vector<std::string> more) {
   return args;
 }
 
+// The scaler's command line on any free ports, with `more` flags added.
+std::vector<std::string> ScalerCommand(const std::string& servers,
+                                       const std::vector<std::string>& more) {
+  std::vector<std::string> argv = {
+      BinaryPath("metrics-keda"), "--port", "0", "--metrics-port", "0", "--nats-server", servers};
+  argv.insert(argv.end(), more.begin(), more.end());
+  return argv;
+}
+
 bool Connected(Scaler& scaler) {
   return Eventually(
       [&] {
@@ -110,14 +119,7 @@ TEST_F(NatsSecurityTest, BadSecuritySettingsAreClearStartupErrors) {
        {std::vector<std::string>{"--nats-creds", dir_.path() + "/missing.creds"},
         std::vector<std::string>{"--nats-token", "t", "--nats-user", "u"},
         std::vector<std::string>{"--nats-tls-ca", dir_.path() + "/missing-ca.pem"}}) {
-    std::vector<std::string> argv = {BinaryPath("metrics-keda"),
-                                     "--port",
-                                     "0",
-                                     "--metrics-port",
-                                     "0",
-                                     "--nats-server",
-                                     nats.url()};
-    argv.insert(argv.end(), bad.begin(), bad.end());
+    std::vector<std::string> argv = ScalerCommand(nats.url(), bad);
     Process scaler(argv, dir_.path() + "/bad.log");
     EXPECT_EQ(scaler.Wait(10s), std::optional<int>(2)) << scaler.Output();
     EXPECT_NE(scaler.Output().find(bad[0]), std::string::npos) << scaler.Output();
@@ -149,14 +151,7 @@ TEST_F(NatsSecurityTest, NoServerOfTheListShowsItsCredentials) {
            Case{"nats://127.0.0.1:1,nats://alice:s3cr@t@127.0.0.1:2",
                 {"--nats-token", "t", "--nats-user", "u"}},
        }) {
-    std::vector<std::string> argv = {BinaryPath("metrics-keda"),
-                                     "--port",
-                                     "0",
-                                     "--metrics-port",
-                                     "0",
-                                     "--nats-server",
-                                     failing.servers};
-    argv.insert(argv.end(), failing.more.begin(), failing.more.end());
+    std::vector<std::string> argv = ScalerCommand(failing.servers, failing.more);
     Process scaler(argv, dir_.path() + "/failing-" + std::to_string(++run) + ".log");
     const std::optional<int> status = scaler.Wait(10s);
     ASSERT_TRUE(status.has_value()) << scaler.Output();
