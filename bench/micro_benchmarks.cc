@@ -113,15 +113,15 @@ void BM_RoundBookkeeping(benchmark::State& state) {
   mk::fleet::WorkerTable table;
   auto now = std::chrono::steady_clock::now();
   constexpr std::chrono::seconds kStaleness(15);
-  for (const auto& report : reports) table.RecordReport(report, now);
+  table.Record(reports, {}, now);
   for (auto _ : state) {
     now += std::chrono::seconds(1);
-    for (const auto& report : reports) table.RecordReport(report, now);
+    table.Record(reports, {}, now);
     benchmark::DoNotOptimize(table.EvictSilentSince(now - kStaleness));
     std::vector<mk::fleet::Unit> units = table.Units(now, kStaleness);
     mk::fleet::FleetFigures figures = mk::fleet::Aggregate(units);
     benchmark::DoNotOptimize(figures);
-    benchmark::DoNotOptimize(table.Keys());
+    benchmark::DoNotOptimize(table.ExpectedReplies());
   }
 }
 BENCHMARK(BM_RoundBookkeeping)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);

@@ -49,17 +49,22 @@ Collector::~Collector() {
 }
 
 void Collector::WithFreshSnapshot(SnapshotCallback done) {
-  SnapshotPtr fresh;
+  std::optional<absl::StatusOr<SnapshotPtr>> answer;
   {
     std::lock_guard lock(mutex_);
-    if (latest_ && (round_answered_ || latest_->AgeAt(Clock::now()) < settings_.cache_ttl)) {
-      fresh = latest_;
+    const auto now = Clock::now();
+    if (latest_ && latest_->AgeAt(now) < settings_.cache_ttl) {
+      answer = latest_;
+    } else if (round_answered_) {
+      // The running round has delivered all it will learn of the known units;
+      // nothing fresher can come before it ends. Still never past the bound.
+      answer = ServableLocked(now);
     } else {
       waiters_.push_back(std::move(done));
     }
   }
-  if (fresh) {
-    done(std::move(fresh));
+  if (answer) {
+    done(std::move(*answer));
   } else {
     wake_.notify_all();
   }
@@ -77,10 +82,10 @@ absl::StatusOr<SnapshotPtr> Collector::Servable() const {
 
 absl::StatusOr<SnapshotPtr> Collector::ServableLocked(Clock::time_point now) const {
   if (latest_ && latest_->AgeAt(now) <= settings_.max_staleness) return latest_;
-  std::string why = latest_ ? fmt::format("the newest is {:.1f}s old", Seconds(latest_->AgeAt(now)))
+  std::string why = latest_ ? fmt::format("the newest is {:.3g}s old", Seconds(latest_->AgeAt(now)))
                             : std::string("none was ever taken");
   if (!stats_.last_error.empty()) why += "; last scrape: " + stats_.last_error;
-  return absl::UnavailableError(fmt::format("no snapshot of target {} younger than {:.1f}s ({})",
+  return absl::UnavailableError(fmt::format("no snapshot of target {} younger than {:.3g}s ({})",
                                             target_.ToString(), Seconds(settings_.max_staleness),
                                             why));
 }
@@ -131,7 +136,7 @@ void Collector::Run() {
 void Collector::RunRound() {
   ScrapeRequest request;
   request.window = settings_.scrape_window;
-  request.expected_units = table_.Keys();
+  request.expected_units = table_.ExpectedReplies();
   request.wait_whole_window =
       settings_.discovery_every > 0 && round_ % settings_.discovery_every == 0;
   ++round_;
@@ -192,16 +197,8 @@ void Collector::RunRound() {
 
 SnapshotPtr Collector::Update(const ScrapeResult& heard, Clock::time_point heard_at,
                               dynamo::DropCounts& drops) {
-  for (const dynamo::WorkerLoad& report : heard.units) {
-    if (table_.RecordReport(report, heard_at) == WorkerTable::Recorded::kOverLimit) {
-      drops.Add(dynamo::DropReason::kOverWorkerLimit);
-    }
-  }
-  for (const dynamo::UnreadableReport& report : heard.unreadable) {
-    if (table_.RecordUnreadable(report, heard_at) == WorkerTable::Recorded::kOverLimit) {
-      drops.Add(dynamo::DropReason::kOverWorkerLimit);
-    }
-  }
+  drops.Add(dynamo::DropReason::kOverWorkerLimit,
+            table_.Record(heard.units, heard.unreadable, heard_at));
   table_.EvictSilentSince(heard_at - settings_.max_staleness);
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->target = target_;
@@ -225,7 +222,7 @@ void Collector::LogChanges(const Snapshot& next) const {
   while (old_unit != before.end() || new_unit != next.units.end()) {
     if (new_unit == next.units.end() ||
         (old_unit != before.end() && old_unit->key < new_unit->key)) {
-      spdlog::info("target {}: worker {} left (silent for over {:.1f}s)", target,
+      spdlog::info("target {}: worker {} left (silent for over {:.3g}s)", target,
                    DescribeKey(old_unit->key), Seconds(settings_.max_staleness));
       ++old_unit;
       continue;

@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <future>
+#include <map>
 #include <mutex>
-#include <set>
 
 #include "absl/status/status.h"
 
@@ -379,8 +379,9 @@ TEST_F(CollectorTest, EveryRankIsExpectedInTheNextRound) {
   ASSERT_TRUE(Fresh(*collector).ok());
   ASSERT_TRUE(Fresh(*collector).ok());
   std::lock_guard lock(shared_->mutex);
-  EXPECT_EQ(shared_->last_request.expected_units,
-            (std::set<dynamo::WorkerKey>{{1, 0u}, {1, 1u}, {2, std::nullopt}}));
+  EXPECT_EQ(
+      shared_->last_request.expected_units,
+      (std::map<dynamo::WorkerKey, size_t>{{{1, 0u}, 1}, {{1, 1u}, 1}, {{2, std::nullopt}, 1}}));
 }
 
 TEST_F(CollectorTest, CallerAfterDiscoveryRoundAnsweredDoesNotWaitForItsEnd) {
@@ -405,6 +406,32 @@ TEST_F(CollectorTest, CallerAfterDiscoveryRoundAnsweredDoesNotWaitForItsEnd) {
   release.set_value();
   ASSERT_TRUE(answered) << "a caller waited for the rest of the discovery round";
   ASSERT_TRUE(future.get().ok());
+}
+
+TEST_F(CollectorTest, CallerDuringDiscoveryRoundNeverGetsASnapshotPastTheBound) {
+  CollectorSettings settings = Slow();
+  settings.cache_ttl = 1ns;
+  settings.max_staleness = 50ms;  // shorter than the round's listening for newcomers
+  settings.discovery_every = 2;
+  std::promise<void> release;
+  SetUnits({Unit(1, 10)});
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->release = release.get_future().share();
+  }
+  auto collector = Make(settings);
+  for (int call = 0; call < 6 && !shared_->holding; ++call) ASSERT_TRUE(Fresh(*collector).ok());
+  ASSERT_TRUE(shared_->holding);
+  std::this_thread::sleep_for(100ms);
+  // The round still listens, and its snapshot is now past the bound: UNAVAILABLE
+  // at once, not the old picture and not a wait for the round's end.
+  std::promise<absl::StatusOr<SnapshotPtr>> answer;
+  collector->WithFreshSnapshot([&](absl::StatusOr<SnapshotPtr> s) { answer.set_value(s); });
+  std::future<absl::StatusOr<SnapshotPtr>> future = answer.get_future();
+  const bool answered = future.wait_for(10s) == std::future_status::ready;
+  release.set_value();
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(future.get().status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST_F(CollectorTest, NewWorkersBeyondTheLimitAreDroppedAndCounted) {

@@ -54,15 +54,18 @@ UnitFigures FiguresOf(const dynamo::WorkerLoad& unit) {
 
 FleetFigures Aggregate(std::span<const Unit> units) {
   FleetFigures fleet;
-  fleet.units = units.size();
+  fleet.units = 0;
   double load_sum = 0, kv_usage_sum = 0, waiting_sum = 0;
   // Block and slot sums in double: a sum of u64 counts may exceed 2^64.
   double kv_active = 0, kv_total = 0, slots_active = 0, slots_total = 0;
   std::array<size_t, dynamo::kDropReasonCount> unreadable_by_reason{};
   for (const Unit& unit : units) {
+    fleet.units += unit.units;
     if (!unit.report) {
-      ++fleet.unreadable_units;
-      if (unit.drop_reason) ++unreadable_by_reason[static_cast<size_t>(*unit.drop_reason)];
+      fleet.unreadable_units += unit.units;
+      if (unit.drop_reason) {
+        unreadable_by_reason[static_cast<size_t>(*unit.drop_reason)] += unit.units;
+      }
       continue;
     }
     const dynamo::WorkerLoad& report = *unit.report;

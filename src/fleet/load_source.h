@@ -6,8 +6,8 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
-#include <set>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -24,7 +24,7 @@ struct ScrapeRequest {
   // The units (worker and rank) known from recent rounds. The round ends as soon
   // as every one has replied (PendingUnits), unless it waits its whole window
   // (empty: nobody known yet).
-  std::set<dynamo::WorkerKey> expected_units;
+  std::map<dynamo::WorkerKey, size_t> expected_units;  // replies due per unit
   // A discovery round: goes on to the end of the window so that workers that
   // joined, and answer after every known one, are heard too. When every expected
   // unit has replied, `on_expected_replied` (if set) is called once with the

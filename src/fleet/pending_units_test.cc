@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
+#include <map>
 #include <optional>
 
 namespace mk::fleet {
@@ -9,8 +11,15 @@ namespace {
 
 using Key = dynamo::WorkerKey;
 
+// One reply due from each of `keys`.
+std::map<Key, size_t> Expect(std::initializer_list<Key> keys) {
+  std::map<Key, size_t> expected;
+  for (const Key& key : keys) expected[key] = 1;
+  return expected;
+}
+
 TEST(PendingUnitsTest, NobodyExpectedNeverAllReplied) {
-  PendingUnits pending({});
+  PendingUnits pending(Expect({}));
   EXPECT_FALSE(pending.AllReplied());
   pending.Heard(Key{1, std::nullopt});
   EXPECT_FALSE(pending.AllReplied());
@@ -19,7 +28,7 @@ TEST(PendingUnitsTest, NobodyExpectedNeverAllReplied) {
 TEST(PendingUnitsTest, EveryRankMustReplyNotJustTheWorker) {
   // A data-parallel worker answering one reply per rank: the first rank's reply
   // must not end the round.
-  PendingUnits pending({Key{1, 0u}, Key{1, 1u}, Key{1, 2u}, Key{1, 3u}});
+  PendingUnits pending(Expect({Key{1, 0u}, Key{1, 1u}, Key{1, 2u}, Key{1, 3u}}));
   pending.Heard(Key{1, 0u});
   EXPECT_FALSE(pending.AllReplied());
   pending.Heard(Key{1, 2u});
@@ -30,7 +39,7 @@ TEST(PendingUnitsTest, EveryRankMustReplyNotJustTheWorker) {
 }
 
 TEST(PendingUnitsTest, OtherWorkersAndRepeatsDoNotCount) {
-  PendingUnits pending({Key{1, 0u}, Key{1, 1u}});
+  PendingUnits pending(Expect({Key{1, 0u}, Key{1, 1u}}));
   pending.Heard(Key{1, 0u});
   pending.Heard(Key{1, 0u});
   pending.Heard(Key{2, 1u});
@@ -41,7 +50,7 @@ TEST(PendingUnitsTest, OtherWorkersAndRepeatsDoNotCount) {
 }
 
 TEST(PendingUnitsTest, RanklessReplyStandsForTheRanklessUnitFirst) {
-  PendingUnits pending({Key{1, std::nullopt}, Key{2, std::nullopt}});
+  PendingUnits pending(Expect({Key{1, std::nullopt}, Key{2, std::nullopt}}));
   pending.Heard(Key{1, std::nullopt});
   EXPECT_FALSE(pending.AllReplied());
   pending.Heard(Key{2, std::nullopt});
@@ -51,11 +60,23 @@ TEST(PendingUnitsTest, RanklessReplyStandsForTheRanklessUnitFirst) {
 TEST(PendingUnitsTest, RanklessRepliesStandForOneRankEach) {
   // Ranks that answer `data: null` carry no rank: four such replies of worker 1
   // let the round end, three do not, and another worker's do not help.
-  PendingUnits pending({Key{1, 0u}, Key{1, 1u}, Key{1, 2u}, Key{1, 3u}, Key{2, std::nullopt}});
+  PendingUnits pending(
+      Expect({Key{1, 0u}, Key{1, 1u}, Key{1, 2u}, Key{1, 3u}, Key{2, std::nullopt}}));
   pending.Heard(Key{2, std::nullopt});
   for (int i = 0; i < 3; ++i) pending.Heard(Key{1, std::nullopt});
   EXPECT_FALSE(pending.AllReplied());
   pending.Heard(Key{3, std::nullopt});
+  EXPECT_FALSE(pending.AllReplied());
+  pending.Heard(Key{1, std::nullopt});
+  EXPECT_TRUE(pending.AllReplied());
+}
+
+TEST(PendingUnitsTest, RanklessUnitStandingForSeveralNeedsAReplyEach) {
+  std::map<Key, size_t> expected = {{Key{1, std::nullopt}, 3}, {Key{2, 0u}, 1}};
+  PendingUnits pending(expected);
+  pending.Heard(Key{2, 0u});
+  pending.Heard(Key{1, std::nullopt});
+  pending.Heard(Key{1, std::nullopt});
   EXPECT_FALSE(pending.AllReplied());
   pending.Heard(Key{1, std::nullopt});
   EXPECT_TRUE(pending.AllReplied());

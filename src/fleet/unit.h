@@ -24,10 +24,13 @@ struct Unit {
   UnitState state = UnitState::kReporting;
   std::optional<dynamo::WorkerLoad> report;       // set exactly when reporting
   std::optional<dynamo::DropReason> drop_reason;  // unreadable: why its reports are dropped
+  // How many units this one stands for: more than 1 only for the unreadable
+  // rank-less unit of a worker whose ranks reply without a rank (WorkerTable).
+  size_t units = 1;
 
   // A reporting unit of `report`, as tests and benchmarks build fleets.
   static Unit Reporting(const dynamo::WorkerLoad& report) {
-    return Unit{report.key, UnitState::kReporting, report, std::nullopt};
+    return Unit{report.key, UnitState::kReporting, report, std::nullopt, 1};
   }
   friend bool operator==(const Unit&, const Unit&) = default;
 };

@@ -1,49 +1,59 @@
 #include "fleet/worker_table.h"
 
+#include <set>
+
 namespace mk::fleet {
 
-WorkerTable::Entry* WorkerTable::Find(const dynamo::WorkerKey& key, bool& added) {
-  added = false;
+WorkerTable::Entry* WorkerTable::Find(const dynamo::WorkerKey& key) {
   if (auto it = entries_.find(key); it != entries_.end()) return &it->second;
   if (entries_.size() >= max_units_) return nullptr;
-  added = true;
   return &entries_[key];
 }
 
-WorkerTable::Recorded WorkerTable::RecordReport(const dynamo::WorkerLoad& report,
-                                                TimePoint heard_at) {
-  if (report.key.dp_rank) {
-    auto rankless = entries_.find(dynamo::WorkerKey{report.key.lease_id, std::nullopt});
-    if (rankless != entries_.end() && !rankless->second.report) entries_.erase(rankless);
-  }
-  bool added;
-  Entry* entry = Find(report.key, added);
-  if (entry == nullptr) return Recorded::kOverLimit;
-  entry->report = report;
-  entry->reported_at = heard_at;
-  entry->heard_at = heard_at;
-  return added ? Recorded::kAdded : Recorded::kUpdated;
-}
-
-WorkerTable::Recorded WorkerTable::RecordUnreadable(const dynamo::UnreadableReport& report,
-                                                    TimePoint heard_at) {
-  if (!report.key.dp_rank) {
-    // Keys order rank-less first, so a worker's units start at its rank-less key.
-    bool any = false;
-    for (auto it = entries_.lower_bound(report.key);
-         it != entries_.end() && it->first.lease_id == report.key.lease_id; ++it) {
-      it->second.drop_reason = report.reason;
-      it->second.heard_at = heard_at;
-      any = true;
+size_t WorkerTable::Record(std::span<const dynamo::WorkerLoad> reports,
+                           std::span<const dynamo::UnreadableReport> unreadable,
+                           TimePoint heard_at) {
+  std::map<uint64_t, size_t> rankless;  // rank-less reports per worker in this batch
+  std::set<uint64_t> ranked;            // workers with a ranked readable report
+  for (const dynamo::WorkerLoad& report : reports) {
+    if (report.key.dp_rank) {
+      ranked.insert(report.key.lease_id);
+    } else {
+      ++rankless[report.key.lease_id];
     }
-    if (any) return Recorded::kUpdated;
   }
-  bool added;
-  Entry* entry = Find(report.key, added);
-  if (entry == nullptr) return Recorded::kOverLimit;
-  entry->drop_reason = report.reason;
-  entry->heard_at = heard_at;
-  return added ? Recorded::kAdded : Recorded::kUpdated;
+  for (const dynamo::UnreadableReport& report : unreadable) {
+    if (!report.key.dp_rank) ++rankless[report.key.lease_id];
+  }
+
+  size_t over_limit = 0;
+  for (const dynamo::WorkerLoad& report : reports) {
+    Entry* entry = Find(report.key);
+    if (entry == nullptr) {
+      ++over_limit;
+      continue;
+    }
+    entry->report = report;
+    entry->reported_at = heard_at;
+    entry->heard_at = heard_at;
+    entry->units = 1;  // a readable unit is itself: its figures are one unit's
+  }
+  for (const dynamo::UnreadableReport& report : unreadable) {
+    Entry* entry = Find(report.key);
+    if (entry == nullptr) {
+      ++over_limit;
+      continue;
+    }
+    entry->drop_reason = report.reason;
+    entry->heard_at = heard_at;
+    if (!report.key.dp_rank) entry->units = rankless[report.key.lease_id];
+  }
+  for (uint64_t lease : ranked) {
+    if (rankless.contains(lease)) continue;
+    auto it = entries_.find(dynamo::WorkerKey{lease, std::nullopt});
+    if (it != entries_.end() && !it->second.report) entries_.erase(it);
+  }
+  return over_limit;
 }
 
 std::vector<dynamo::WorkerKey> WorkerTable::EvictSilentSince(TimePoint oldest_kept) {
@@ -71,15 +81,16 @@ std::vector<Unit> WorkerTable::Units(TimePoint now, std::chrono::nanoseconds max
     } else {
       unit.state = UnitState::kUnreadable;
       unit.drop_reason = entry.drop_reason;
+      unit.units = entry.units;
     }
   }
   return units;
 }
 
-std::set<dynamo::WorkerKey> WorkerTable::Keys() const {
-  std::set<dynamo::WorkerKey> keys;
-  for (const auto& [key, entry] : entries_) keys.insert(keys.end(), key);
-  return keys;
+std::map<dynamo::WorkerKey, size_t> WorkerTable::ExpectedReplies() const {
+  std::map<dynamo::WorkerKey, size_t> expected;
+  for (const auto& [key, entry] : entries_) expected.emplace_hint(expected.end(), key, entry.units);
+  return expected;
 }
 
 }  // namespace mk::fleet

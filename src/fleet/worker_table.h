@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
+#include <span>
 #include <vector>
 
 #include "dynamo/stats_decoder.h"
@@ -26,23 +26,21 @@ class WorkerTable {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  enum class Recorded {
-    kUpdated,    // a unit already present
-    kAdded,      // a new unit joined
-    kOverLimit,  // a new unit beyond max_units: not recorded
-  };
-
   explicit WorkerTable(size_t max_units = 20000) : max_units_(max_units) {}
 
-  // A readable report: the unit's figures from now on. A ranked report also
-  // retires the worker's rank-less entry if that never reported (a data-parallel
-  // worker first heard through reports that carried no rank).
-  Recorded RecordReport(const dynamo::WorkerLoad& report, TimePoint heard_at);
-
-  // A dropped report. Without a rank (`data: null` carries none) it cannot be told
-  // which rank it came from: if units of its worker are present, each is taken as
-  // heard; else the worker's rank-less unit is.
-  Recorded RecordUnreadable(const dynamo::UnreadableReport& report, TimePoint heard_at);
+  // One batch of replies heard at `heard_at` (a scrape round, or the part of it
+  // heard so far): readable reports and dropped ones. Returns how many new units
+  // were refused over the limit.
+  //
+  // A dropped report without a rank (`data: null` carries none) cannot say which
+  // rank it is from, so a worker's rank-less reports of one batch make one entry,
+  // its rank-less unit, standing for as many units as there were such reports: a
+  // data-parallel worker whose ranks answer `data: null` counts one unit per
+  // reply, whatever was heard from it before. A rank-less unit that never
+  // reported goes as soon as a batch brings the worker's ranked reports and no
+  // rank-less one.
+  size_t Record(std::span<const dynamo::WorkerLoad> reports,
+                std::span<const dynamo::UnreadableReport> unreadable, TimePoint heard_at);
 
   // Removes the units last heard before `oldest_kept`; returns their keys.
   std::vector<dynamo::WorkerKey> EvictSilentSince(TimePoint oldest_kept);
@@ -51,8 +49,9 @@ class WorkerTable {
   // is at most `max_age` old, else unreadable with the reason of its newest drop.
   std::vector<Unit> Units(TimePoint now, std::chrono::nanoseconds max_age) const;
 
-  // The keys of the units present: whom a scrape round expects to hear from.
-  std::set<dynamo::WorkerKey> Keys() const;
+  // The replies a scrape round expects: per unit key, how many (more than one for
+  // a rank-less unit standing for several).
+  std::map<dynamo::WorkerKey, size_t> ExpectedReplies() const;
 
   size_t size() const { return entries_.size(); }
   bool Contains(const dynamo::WorkerKey& key) const { return entries_.contains(key); }
@@ -63,9 +62,10 @@ class WorkerTable {
     TimePoint reported_at{};
     std::optional<dynamo::DropReason> drop_reason;  // of the newest dropped one
     TimePoint heard_at{};
+    size_t units = 1;  // >1 only for a rank-less unit standing for several replies
   };
   // The entry of `key`, created if there is room; null when over the limit.
-  Entry* Find(const dynamo::WorkerKey& key, bool& added);
+  Entry* Find(const dynamo::WorkerKey& key);
 
   const size_t max_units_;
   std::map<dynamo::WorkerKey, Entry> entries_;

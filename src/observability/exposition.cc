@@ -78,11 +78,12 @@ void RenderWorkers(Families& out, const Labels& target, const fleet::Snapshot& s
     if (!unit.report) {
       // No figures: what it last said could not be used. Absent, never zero.
       out.Gauge("metrics_keda_worker_unreadable",
-                "1 for a present worker unit whose reports are all dropped, by the reason",
+                "Present worker units whose reports are all dropped, by the reason (more than 1 "
+                "for a worker whose ranks reply without a rank)",
                 With(labels, "reason",
                      unit.drop_reason ? std::string(dynamo::DropReasonName(*unit.drop_reason))
                                       : "unknown"),
-                1);
+                static_cast<double>(unit.units));
       continue;
     }
     const dynamo::WorkerLoad& report = *unit.report;

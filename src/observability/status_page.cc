@@ -52,6 +52,7 @@ void WriteWorker(JsonWriter& json, const fleet::Unit& unit) {
   json.Key("state").String(fleet::UnitStateName(unit.state));
   if (!unit.report) {
     json.Key("drop_reason").String(ReasonName(unit.drop_reason));
+    json.Key("units").Unsigned(unit.units);
     json.EndObject();
     return;
   }
@@ -246,9 +247,10 @@ std::string StatusHtml(const StatusModel& model) {
       const std::string rank = unit.key.dp_rank ? std::to_string(*unit.key.dp_rank) : "-";
       if (!unit.report) {
         html += fmt::format(
-            "<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l bad\">unreadable: {}</td>"
+            "<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l bad\">unreadable: {}{}</td>"
             "<td colspan=\"6\">-</td></tr>",
-            worker, rank, Html(ReasonName(unit.drop_reason)));
+            worker, rank, Html(ReasonName(unit.drop_reason)),
+            unit.units > 1 ? fmt::format(" ({} units)", unit.units) : std::string());
         continue;
       }
       const dynamo::WorkerLoad& report = *unit.report;

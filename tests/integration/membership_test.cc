@@ -135,6 +135,30 @@ TEST_F(MembershipTest, DataParallelRanksReplyingSeparatelyStayInTheFleet) {
   }
 }
 
+TEST_F(MembershipTest, RanksAnsweringWithoutARankCountOneUnitEach) {
+  // Ranks 0 and 1 report 0.5 each; two more ranks answer `data: null`, which
+  // carries no rank. N = 4 units from the first round on, F = 0.5: 4 x 0.5.
+  RawResponder ranks(
+      nats_, "$SRV.STATS.dynamo_llm-worker",
+      {RankReply("d1", 0, 2), RankReply("d1", 1, 2), NullReply("d1"), NullReply("d1")});
+  Scaler scaler(dir_, nats_, kFast);
+  ASSERT_TRUE(Eventually(
+      [&] {
+        MetricReply reply = GetMetrics(scaler.stub(), {});
+        return reply.status.ok() && std::abs(reply.value - 2.0) < 1e-9;
+      },
+      10s))
+      << scaler.Http("/status");
+  for (int i = 0; i < 20; ++i) {
+    MetricReply reply = GetMetrics(scaler.stub(), {});
+    ASSERT_TRUE(reply.status.ok()) << reply.status.error_message();
+    ASSERT_DOUBLE_EQ(reply.value, 2.0) << "poll " << i;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(
+      Contains(scaler.Http("/metrics"), R"(worker_id="d1",dp_rank="",reason="no_data"} 2)"));
+}
+
 TEST_F(MembershipTest, PushSendsNothingOnceThePictureIsPastTheStalenessBound) {
   MockFleet fleet(dir_, nats_, {.workers = 2, .pattern = "constant:0.5"});
   Scaler scaler(dir_, nats_, kFast);
