@@ -197,8 +197,8 @@ void Collector::RunRound() {
 
 SnapshotPtr Collector::Update(const ScrapeResult& heard, Clock::time_point heard_at,
                               dynamo::DropCounts& drops) {
-  drops.Add(dynamo::DropReason::kOverWorkerLimit,
-            table_.Record(heard.units, heard.unreadable, heard_at));
+  const size_t refused = table_.Record(heard.units, heard.unreadable, heard_at);
+  drops.Add(dynamo::DropReason::kOverWorkerLimit, refused);
   table_.EvictSilentSince(heard_at - settings_.max_staleness);
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->target = target_;
@@ -207,6 +207,13 @@ SnapshotPtr Collector::Update(const ScrapeResult& heard, Clock::time_point heard
   snapshot->round = round_;
   snapshot->units = table_.Units(heard_at, settings_.max_staleness);
   snapshot->figures = Aggregate(snapshot->units);
+  snapshot->figures.units_refused = refused;
+  if (refused > 0 && (!previous_ || previous_->figures.units_refused == 0)) {
+    spdlog::warn(
+        "target {}: {} new worker units refused over --max-workers-per-target ({} kept); its "
+        "figures are undefined until the fleet fits",
+        target_.ToString(), refused, settings_.max_workers);
+  }
   LogChanges(*snapshot);
   previous_ = snapshot;
   return snapshot;
@@ -215,41 +222,56 @@ SnapshotPtr Collector::Update(const ScrapeResult& heard, Clock::time_point heard
 void Collector::LogChanges(const Snapshot& next) const {
   static const std::vector<Unit> kNone;
   const std::vector<Unit>& before = previous_ ? previous_->units : kNone;
+  std::vector<std::string> joined, left, unreadable, readable_again;
+  auto reason = [](const Unit& unit) {
+    return std::string(unit.drop_reason ? dynamo::DropReasonName(*unit.drop_reason)
+                                        : std::string_view("no readable report"));
+  };
   // Both are ordered by key: walk them side by side.
   auto old_unit = before.begin();
   auto new_unit = next.units.begin();
-  const std::string target = target_.ToString();
   while (old_unit != before.end() || new_unit != next.units.end()) {
     if (new_unit == next.units.end() ||
         (old_unit != before.end() && old_unit->key < new_unit->key)) {
-      spdlog::info("target {}: worker {} left (silent for over {:.3g}s)", target,
-                   DescribeKey(old_unit->key), Seconds(settings_.max_staleness));
+      left.push_back(DescribeKey(old_unit->key));
       ++old_unit;
       continue;
     }
-    const bool joined = old_unit == before.end() || new_unit->key < old_unit->key;
-    const std::string why =
-        new_unit->state == UnitState::kUnreadable
-            ? fmt::format("unreadable: its reports are dropped ({})",
-                          new_unit->drop_reason ? dynamo::DropReasonName(*new_unit->drop_reason)
-                                                : std::string_view("no readable report"))
-            : std::string();
-    if (joined) {
-      spdlog::info("target {}: worker {} joined{}{}", target, DescribeKey(new_unit->key),
-                   why.empty() ? "" : ", ", why);
+    const bool is_new = old_unit == before.end() || new_unit->key < old_unit->key;
+    const bool is_unreadable = new_unit->state == UnitState::kUnreadable;
+    if (is_new) {
+      joined.push_back(DescribeKey(new_unit->key) +
+                       (is_unreadable ? " (unreadable: " + reason(*new_unit) + ")" : ""));
     } else {
       if (old_unit->state != new_unit->state) {
-        if (why.empty()) {
-          spdlog::info("target {}: worker {} is readable again", target,
-                       DescribeKey(new_unit->key));
-        } else {
-          spdlog::warn("target {}: worker {} is {}", target, DescribeKey(new_unit->key), why);
-        }
+        (is_unreadable ? unreadable : readable_again)
+            .push_back(DescribeKey(new_unit->key) +
+                       (is_unreadable ? " (" + reason(*new_unit) + ")" : ""));
       }
       ++old_unit;
     }
     ++new_unit;
   }
+  // A few lines a round whatever the fleet does: a flood of workers coming and
+  // going must not flood the log.
+  const std::string target = target_.ToString();
+  auto log = [&](spdlog::level::level_enum level, const std::vector<std::string>& workers,
+                 std::string_view what) {
+    if (workers.empty()) return;
+    constexpr size_t kNamed = 5;
+    std::string names;
+    for (size_t i = 0; i < workers.size() && i < kNamed; ++i) {
+      names += (i > 0 ? ", " : "") + workers[i];
+    }
+    if (workers.size() > kNamed) names += fmt::format(" and {} more", workers.size() - kNamed);
+    spdlog::log(level, "target {}: {} {} {}: {}", target, workers.size(),
+                workers.size() == 1 ? "worker unit" : "worker units", what, names);
+  };
+  log(spdlog::level::info, joined, "joined");
+  log(spdlog::level::info, left,
+      fmt::format("left (silent for over {:.3g}s)", Seconds(settings_.max_staleness)));
+  log(spdlog::level::warn, unreadable, "turned unreadable: every report dropped");
+  log(spdlog::level::info, readable_again, "readable again");
 }
 
 void Collector::Deliver(const SnapshotPtr& snapshot, Clock::time_point now) {

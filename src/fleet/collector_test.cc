@@ -434,7 +434,7 @@ TEST_F(CollectorTest, CallerDuringDiscoveryRoundNeverGetsASnapshotPastTheBound) 
   EXPECT_EQ(future.get().status().code(), absl::StatusCode::kUnavailable);
 }
 
-TEST_F(CollectorTest, NewWorkersBeyondTheLimitAreDroppedAndCounted) {
+TEST_F(CollectorTest, NewWorkersBeyondTheLimitAreRefusedAndLeaveFiguresUndefined) {
   CollectorSettings settings = Slow();
   settings.cache_ttl = 1ns;
   settings.max_workers = 2;
@@ -445,11 +445,17 @@ TEST_F(CollectorTest, NewWorkersBeyondTheLimitAreDroppedAndCounted) {
   ASSERT_EQ((*snapshot)->figures.units, 2u);
   EXPECT_DOUBLE_EQ((*snapshot)->figures.load_avg, 0.15);
   EXPECT_EQ(collector->Stats().drops.Get(dynamo::DropReason::kOverWorkerLimit), 1u);
-  // Known workers keep being updated at the limit.
-  SetUnits({Unit(1, 30), Unit(2, 50), Unit(4, 90)});
+  // The fleet is larger than the picture: no figure, rather than an undercount.
+  EXPECT_EQ((*snapshot)->figures.units_refused, 1u);
+  EXPECT_EQ((*snapshot)->figures.Value(FleetMetric::kLoadAvg).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Known workers keep being updated at the limit, and once the fleet fits again
+  // its figures are defined.
+  SetUnits({Unit(1, 30), Unit(2, 50)});
   snapshot = Fresh(*collector);
   ASSERT_TRUE(snapshot.ok());
-  EXPECT_DOUBLE_EQ((*snapshot)->figures.load_avg, 0.4);
+  EXPECT_EQ((*snapshot)->figures.units_refused, 0u);
+  EXPECT_DOUBLE_EQ(*(*snapshot)->figures.Value(FleetMetric::kLoadAvg), 0.4);
 }
 
 TEST_F(CollectorTest, BackgroundRoundsRunEveryCheckInterval) {

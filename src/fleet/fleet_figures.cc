@@ -112,6 +112,12 @@ FleetFigures Aggregate(std::span<const Unit> units) {
 }
 
 absl::StatusOr<double> FleetFigures::Value(FleetMetric metric) const {
+  if (units_refused > 0) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{} is undefined: the fleet has more worker units than --max-workers-per-target allows "
+        "({} kept, {} more refused), so every figure would undercount it",
+        MetricName(metric), units, units_refused));
+  }
   if (units > 0 && reporting_units == 0) {
     return absl::FailedPreconditionError(fmt::format(
         "{} is undefined: all {} present worker units are unreadable (their reports are "

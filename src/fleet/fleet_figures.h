@@ -46,6 +46,9 @@ struct FleetFigures {
   std::optional<dynamo::DropReason> main_unreadable_reason;  // the most common among them
   size_t kv_units = 0;    // units the KV figure is over (those with a block capacity, if any)
   size_t slot_units = 0;  // units with a request slot total
+  // New units refused over the per-target limit by the round that made the
+  // picture: the fleet is larger than N says, and every figure would undercount.
+  size_t units_refused = 0;
   double load_avg = 0;
   double kv_blocks_usage_percent = 0;
   // None when units report but none has a slot total: the figure is undefined.
@@ -53,8 +56,8 @@ struct FleetFigures {
   double requests_waiting_avg = 0;
 
   // The figure F of `metric`. FAILED_PRECONDITION when the fleet cannot define it:
-  // every present unit unreadable (naming how many and the main reason), or no
-  // reporting unit with a slot total.
+  // units refused over the limit, every present unit unreadable (naming how many
+  // and the main reason), or no reporting unit with a slot total.
   absl::StatusOr<double> Value(FleetMetric metric) const;
   // How many units F of `metric` is computed over.
   size_t UnitsDefining(FleetMetric metric) const;

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <iterator>
+#include <span>
 
 #include "keda/hpa.h"
 
@@ -32,6 +34,29 @@ std::string Key(const std::string& scaled_object, const Metadata& metadata) {
     key += entry->second;
   }
   return key;
+}
+
+// What /status may show of a trigger's metadata. The scaler's own keys and KEDA's
+// TLS switches are shown as they are; scalerAddress without anything before an
+// '@'; every other value is hidden, since KEDA resolves `...FromEnv` keys and
+// hands them over in clear, and /status needs no authentication.
+std::map<std::string, std::string> Shown(const Metadata& metadata) {
+  static constexpr std::string_view kKedaSwitches[] = {"enableTLS", "unsafeSsl"};
+  const std::span<const std::string_view> known = KnownMetadataKeys();
+  std::map<std::string, std::string> shown;
+  for (const auto& [key, value] : metadata) {
+    std::string& out = shown[key];
+    if (std::ranges::find(known, key) != known.end() ||
+        std::ranges::find(kKedaSwitches, key) != std::end(kKedaSwitches)) {
+      out = value;
+    } else if (key == "scalerAddress") {
+      const size_t at = value.rfind('@');
+      out = at == std::string::npos ? value : "***" + value.substr(at);
+    } else {
+      out = "***";
+    }
+  }
+  return shown;
 }
 
 // "over 3 of 5 units; 2 unreadable: no_data; 1 without a capacity".
@@ -99,7 +124,7 @@ void TriggerLog::Record(const std::string& scaled_object, const Metadata& metada
                     [&](const auto& entry) { return now - entry.second.last_seen > kForgetAfter; });
       it = records_.emplace(key, TriggerRecord{}).first;
       it->second.scaled_object = scaled_object;
-      it->second.metadata = std::map<std::string, std::string>(metadata.begin(), metadata.end());
+      it->second.metadata = Shown(metadata);
       // The same metadata always parses the same way: set once.
       if (config.ok()) it->second.config = *config;
     }

@@ -24,6 +24,8 @@ namespace mk::keda {
 
 struct TriggerRecord {
   std::string scaled_object;  // namespace/name
+  // The trigger's metadata as it may be shown: values of keys this scaler does
+  // not read are hidden ("***"), scalerAddress without credentials.
   std::map<std::string, std::string> metadata;
   std::optional<TriggerConfig> config;  // none when the metadata was invalid
   Rpc last_rpc = Rpc::kGetMetrics;

@@ -138,6 +138,24 @@ TEST_F(TriggerLogTest, KeepsAtMostMaxTriggersDroppingTheLeastRecent) {
   for (const TriggerRecord& record : recent) EXPECT_NE(record.metadata.at("component"), "c0");
 }
 
+TEST_F(TriggerLogTest, ShowsOnlyMetadataValuesThatAreNoSecret) {
+  // KEDA hands over `...FromEnv` keys resolved, in clear.
+  Answered(Meta({{"threshold", "0.7"},
+                 {"metricName", "llm_load_avg"},
+                 {"enableTLS", "false"},
+                 {"scalerAddress", "user:s3cret@metrics-keda:9090"},
+                 {"password", "s3cret"},
+                 {"tokenFromEnv", "t0ken"}}),
+           Rpc::kGetMetrics, 0.5, 4, true);
+  const std::map<std::string, std::string> shown = log_.Recent().at(0).metadata;
+  EXPECT_EQ(shown.at("threshold"), "0.7");
+  EXPECT_EQ(shown.at("metricName"), "llm_load_avg");
+  EXPECT_EQ(shown.at("enableTLS"), "false");
+  EXPECT_EQ(shown.at("scalerAddress"), "***@metrics-keda:9090");
+  EXPECT_EQ(shown.at("password"), "***");
+  EXPECT_EQ(shown.at("tokenFromEnv"), "***");
+}
+
 TEST_F(TriggerLogTest, ReasonSaysWhatNAndFCover) {
   // 5 present: 3 reporting, 2 unreadable (no_data); F = 0.5 over the 3.
   const Metadata metadata = Meta({});

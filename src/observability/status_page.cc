@@ -104,6 +104,7 @@ void WriteTarget(JsonWriter& json, const TargetStatus& status) {
     json.Key("workers").Unsigned(figures.units);
     json.Key("reporting_units").Unsigned(figures.reporting_units);
     json.Key("unreadable_units").Unsigned(figures.unreadable_units);
+    json.Key("units_refused").Unsigned(figures.units_refused);
     if (figures.unreadable_units > 0) {
       json.Key("main_unreadable_reason").String(ReasonName(figures.main_unreadable_reason));
     }

@@ -89,15 +89,20 @@ TEST_F(LimitsTest, OversizedRepliesAreDroppedAndCounted) {
   EXPECT_FALSE(Contains(scaler.Http("/metrics"), "worker_id=\"99\""));
 }
 
-TEST_F(LimitsTest, WorkersBeyondThePerTargetLimitAreDroppedAndCounted) {
+TEST_F(LimitsTest, WorkersBeyondThePerTargetLimitAreRefusedCountedAndNeverUndercounted) {
   MockFleet fleet(dir_, nats_, {.workers = 5, .pattern = "constant:0.5"});
   Scaler scaler(dir_, nats_, Fast({"--max-workers-per-target", "3"}));
+  // 3 units kept, 2 refused: 3 x 0.5 would undercount the fleet, so no figure.
+  MetricReply reply;
   ASSERT_TRUE(Eventually(
       [&] {
-        MetricReply reply = GetMetrics(scaler.stub(), {});
-        return reply.status.ok() && reply.value == 1.5;  // 3 units x 0.5
+        reply = GetMetrics(scaler.stub(), {});
+        return reply.status.error_code() == grpc::StatusCode::FAILED_PRECONDITION;
       },
-      10s));
+      10s))
+      << reply.status.error_message() << " value " << reply.value;
+  EXPECT_TRUE(Contains(reply.status.error_message(), "3 kept, 2 more refused"))
+      << reply.status.error_message();
   const std::string metrics = scaler.Http("/metrics");
   EXPECT_TRUE(Contains(metrics, "reason=\"over_worker_limit\"} ")) << metrics;
   EXPECT_FALSE(Contains(metrics, "reason=\"over_worker_limit\"} 0\n")) << metrics;
