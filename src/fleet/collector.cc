@@ -137,8 +137,11 @@ void Collector::RunRound() {
   ScrapeRequest request;
   request.window = settings_.scrape_window;
   request.expected_units = table_.ExpectedReplies();
+  const auto starting = Clock::now();
   request.wait_whole_window =
-      settings_.discovery_every > 0 && round_ % settings_.discovery_every == 0;
+      (settings_.discovery_every > 0 && round_ % settings_.discovery_every == 0) ||
+      !last_discovery_ || starting - *last_discovery_ >= settings_.discovery_period;
+  if (request.wait_whole_window) last_discovery_ = starting;
   ++round_;
   // A discovery round listens to its window's end for workers that just joined;
   // callers need not wait for that: they get the picture as soon as every known

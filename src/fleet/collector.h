@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,8 +38,11 @@ struct CollectorSettings {
   std::chrono::nanoseconds max_staleness = std::chrono::seconds(15);
   std::chrono::nanoseconds scrape_window = std::chrono::milliseconds(500);
   // Every Nth round waits its whole window, so that workers that joined but
-  // answer after every known one still get heard.
+  // answer after every known one still get heard; and so does any round once
+  // `discovery_period` has passed since the last that did, so that with long
+  // check intervals a new worker still counts within about one HPA sync (15 s).
   uint32_t discovery_every = 5;
+  std::chrono::nanoseconds discovery_period = std::chrono::seconds(10);
   // Worker units kept per target; reports of further new units are dropped and
   // counted, so a flood of fake workers cannot exhaust memory.
   size_t max_workers = 20000;
@@ -123,6 +127,7 @@ class Collector {
   // Touched by the collector thread only.
   WorkerTable table_;
   uint64_t round_ = 0;
+  std::optional<Clock::time_point> last_discovery_;
   uint64_t version_ = 0;
   SnapshotPtr previous_;  // the last snapshot made, for LogChanges
 

@@ -247,6 +247,30 @@ TEST_F(CollectorTest, EveryNthRoundWaitsItsWholeWindow) {
   }
 }
 
+TEST_F(CollectorTest, ARoundWaitsItsWholeWindowOnceThePeriodHasPassed) {
+  CollectorSettings settings = Slow();
+  settings.cache_ttl = 1ns;
+  settings.discovery_every = 1000;
+  settings.discovery_period = 200ms;
+  SetUnits({Unit(7, 10)});
+  auto collector = Make(settings);
+  auto next_round = [&] {
+    const int before = shared_->rounds.load();
+    while (shared_->rounds.load() == before) ASSERT_TRUE(Fresh(*collector).ok());
+  };
+  next_round();  // the first round knows nobody: it waits its window
+  next_round();
+  next_round();
+  std::this_thread::sleep_for(250ms);
+  next_round();
+  std::lock_guard lock(shared_->mutex);
+  ASSERT_GE(shared_->whole_window.size(), 4u);
+  EXPECT_TRUE(shared_->whole_window[0]);
+  EXPECT_FALSE(shared_->whole_window[1]);
+  EXPECT_FALSE(shared_->whole_window[2]);
+  EXPECT_TRUE(shared_->whole_window.back());
+}
+
 TEST_F(CollectorTest, DiscoveryRoundAnswersCallersOnceEveryKnownWorkerReplied) {
   CollectorSettings settings = Slow();
   settings.cache_ttl = 1ns;
