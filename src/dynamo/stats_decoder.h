@@ -1,6 +1,7 @@
 // Decodes one `$SRV.STATS` reply of a Dynamo worker (a NATS micro stats_response)
 // into the worker units of the monitored endpoint. Both ForwardPassMetrics forms are
-// read: flat (Dynamo 0.1 - 0.3) and nested worker_stats/kv_stats (0.4 - 0.5).
+// read: flat (Dynamo 0.1 - 0.3) and nested worker_stats/kv_stats (0.4 - 0.5), by the
+// reader the JSON LoadEvent decoder shares (forward_pass_json.h).
 //
 // Strict where it matters: a field the figures use (slots, blocks, waiting, the
 // rank, and gpu_cache_usage_perc when there is no block capacity) of the wrong
