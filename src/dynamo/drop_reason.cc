@@ -22,6 +22,12 @@ std::string_view DropReasonName(DropReason reason) {
       return "oversized";
     case DropReason::kOverWorkerLimit:
       return "over_worker_limit";
+    case DropReason::kMalformedMsgpack:
+      return "malformed_msgpack";
+    case DropReason::kBadFrames:
+      return "bad_frames";
+    case DropReason::kUnsupportedVersion:
+      return "unsupported_version";
   }
   return "unknown";
 }
