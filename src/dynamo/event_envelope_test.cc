@@ -81,6 +81,7 @@ TEST(EventEnvelopeTest, NatsRouterBodyFixture) {
   const Decoded<EventEnvelope> decoded = DecodeEventEnvelope(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.detail;
   EXPECT_EQ(decoded.record->publisher_id, kRouterPublisher);
+  EXPECT_LT(decoded.record->publisher_id, uint64_t{1} << 53);  // a random 53-bit id
   EXPECT_EQ(decoded.record->sequence, 7u);
   EXPECT_EQ(decoded.record->published_at_ms, 1796040000128u);
   EXPECT_EQ(decoded.record->topic, "kv_metrics");
