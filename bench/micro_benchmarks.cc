@@ -1,19 +1,23 @@
 // Micro-benchmarks of the scaler's pure hot paths: decoding one $SRV.STATS reply
-// (both ForwardPassMetrics forms), aggregating a fleet into its four figures,
-// the per-round bookkeeping of a collector, and the per-RPC work of GetMetrics
+// (both ForwardPassMetrics forms), decoding one ZMQ ActiveLoad event, aggregating a fleet into its
+// four figures, the per-round bookkeeping of a collector, and the per-RPC work of GetMetrics
 // outside gRPC (metadata parsing, answer, trigger log).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
 #include <cstdint>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "dynamo/active_load.h"
+#include "dynamo/event_envelope.h"
 #include "dynamo/service_name.h"
 #include "dynamo/stats_decoder.h"
 #include "dynamo/worker_load.h"
@@ -65,6 +69,45 @@ void BM_DecodeStatsNested(benchmark::State& state) {
   DecodeReply(state, "nested_v0.4.json", "backend", "load_metrics");
 }
 BENCHMARK(BM_DecodeStatsNested);
+
+// The bytes of a hex fixture in tests/data/events/.
+std::string ReadHexFile(const std::string& name) {
+  const std::string path = std::string(MK_TEST_DATA_DIR) + "/events/" + name;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::string hex((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r')) hex.pop_back();
+  std::string bytes;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  return bytes;
+}
+
+// One ZMQ event of a worker's ActiveLoad per iteration, as the ZMQ event source
+// receives it: four frames -> envelope -> ActiveLoad (decoding only, not applying).
+void BM_DecodeZmqActiveLoad(benchmark::State& state) {
+  std::vector<std::string> frames;
+  for (int i = 0; i < 4; ++i) {
+    frames.push_back(ReadHexFile("zmq_activeload_v2_worker.frame" + std::to_string(i) + ".hex"));
+  }
+  const std::vector<std::string_view> views(frames.begin(), frames.end());
+  const auto check = mk::dynamo::DecodeZmqEvent(views);
+  if (!check.ok() || !mk::dynamo::DecodeActiveLoad(check.record->envelope.payload).ok()) {
+    state.SkipWithError("the ZMQ fixture does not decode");
+    return;
+  }
+  for (auto _ : state) {
+    const mk::dynamo::Decoded<mk::dynamo::ZmqEvent> event = mk::dynamo::DecodeZmqEvent(views);
+    mk::dynamo::Decoded<mk::dynamo::ActiveLoad> load =
+        mk::dynamo::DecodeActiveLoad(event.record->envelope.payload);
+    benchmark::DoNotOptimize(load);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(frames[3].size()));
+}
+BENCHMARK(BM_DecodeZmqActiveLoad);
 
 // A fleet of `n` units with varied, valid figures (some without a KV total, some
 // without a slot total), as the decoder would produce them.

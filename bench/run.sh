@@ -238,8 +238,8 @@ micro() {
     printf "%.3f", t * f; found = 1 }
     END { if (!found) printf "nan" }' "$WORK/micro.csv"
 }
-for b in BM_DecodeStatsFlat BM_DecodeStatsNested BM_Aggregate/100 BM_Aggregate/1000 \
-         BM_Aggregate/10000 BM_RoundBookkeeping/1000 BM_RoundBookkeeping/10000 \
+for b in BM_DecodeStatsFlat BM_DecodeStatsNested BM_DecodeZmqActiveLoad BM_Aggregate/100 \
+         BM_Aggregate/1000 BM_Aggregate/10000 BM_RoundBookkeeping/1000 BM_RoundBookkeeping/10000 \
          BM_ParseTriggerMetadata BM_AnswerFor BM_TriggerLogRecord; do
   raw "micro $b" "$(micro "$b") us"
 done

@@ -26,6 +26,9 @@ since() { awk -v s="$1" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.0f", e - s }'; 
 targets=(
   "stats_decoder_fuzzer stats 65536 fuzz/stats.dict"
   "trigger_metadata_fuzzer metadata 4096 fuzz/metadata.dict"
+  "event_msgpack_fuzzer events_msgpack 4096 fuzz/events_msgpack.dict"
+  "zmq_frames_fuzzer zmq_frames 4096 fuzz/events_msgpack.dict"
+  "json_event_fuzzer events_json 4096 fuzz/events_json.dict"
 )
 
 scripts/install-deps.sh

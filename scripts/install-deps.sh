@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libnats-dev nats-server
-  libsimdjson-dev libcli11-dev libspdlog-dev prometheus-cpp-dev libcpp-httplib-dev
+  libsimdjson-dev libmsgpack-cxx-dev libcli11-dev libspdlog-dev prometheus-cpp-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus openssl
 )

@@ -1,6 +1,7 @@
 // Decodes one `$SRV.STATS` reply of a Dynamo worker (a NATS micro stats_response)
 // into the worker units of the monitored endpoint. Both ForwardPassMetrics forms are
-// read: flat (Dynamo 0.1 - 0.3) and nested worker_stats/kv_stats (0.4 - 0.5).
+// read: flat (Dynamo 0.1 - 0.3) and nested worker_stats/kv_stats (0.4 - 0.5), by the
+// reader the JSON LoadEvent decoder shares (forward_pass_json.h).
 //
 // Strict where it matters: a field the figures use (slots, blocks, waiting, the
 // rank, and gpu_cache_usage_perc when there is no block capacity) of the wrong
@@ -13,39 +14,16 @@
 #ifndef METRICS_KEDA_DYNAMO_STATS_DECODER_H_
 #define METRICS_KEDA_DYNAMO_STATS_DECODER_H_
 
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <string_view>
 #include <vector>
 
+#include "dynamo/drop_reason.h"
 #include "dynamo/service_name.h"
 #include "dynamo/worker_load.h"
 
 namespace mk::dynamo {
-
-// Why a reply, or one endpoint report in it, was not used.
-enum class DropReason {
-  kMalformedJson,    // not a JSON object, truncated, or trailing bytes
-  kNoLoadEndpoint,   // a reply of the service without the monitored endpoint
-  kNoData,           // the monitored endpoint carries no stats (`data` null/absent)
-  kBadWorkerId,      // the subject's lease id is not 1-16 hex digits
-  kMissingField,     // a required ForwardPassMetrics field is absent
-  kWrongType,        // a field of the wrong JSON type, negative or fractional count
-  kOutOfRange,       // a number too large, or a fraction outside [0, 1]
-  kOversized,        // larger than the accepted message size
-  kOverWorkerLimit,  // a new worker unit beyond the per-target limit
-};
-inline constexpr size_t kDropReasonCount = 9;
-std::string_view DropReasonName(DropReason reason);
-
-struct DropCounts {
-  std::array<uint64_t, kDropReasonCount> by_reason{};
-  void Add(DropReason reason, uint64_t n = 1) { by_reason[static_cast<size_t>(reason)] += n; }
-  uint64_t Get(DropReason reason) const { return by_reason[static_cast<size_t>(reason)]; }
-  uint64_t Total() const;
-  void Merge(const DropCounts& other);
-};
 
 // A report of the monitored endpoint that arrived but cannot be used: its worker
 // answers, so it is present, but unreadable. `key.dp_rank` is the report's rank

@@ -560,32 +560,5 @@ TEST_F(StatsDecoderTest, ReusedDecoderKeepsNoStateBetweenReplies) {
   }
 }
 
-TEST(DropReasonTest, NamesAreStable) {
-  EXPECT_EQ(DropReasonName(DropReason::kMalformedJson), "malformed_json");
-  EXPECT_EQ(DropReasonName(DropReason::kNoLoadEndpoint), "no_load_endpoint");
-  EXPECT_EQ(DropReasonName(DropReason::kNoData), "no_data");
-  EXPECT_EQ(DropReasonName(DropReason::kBadWorkerId), "bad_worker_id");
-  EXPECT_EQ(DropReasonName(DropReason::kMissingField), "missing_field");
-  EXPECT_EQ(DropReasonName(DropReason::kWrongType), "wrong_type");
-  EXPECT_EQ(DropReasonName(DropReason::kOutOfRange), "out_of_range");
-  EXPECT_EQ(DropReasonName(DropReason::kOversized), "oversized");
-}
-
-TEST(DropCountsTest, AddsAndMergesPerReason) {
-  DropCounts a;
-  a.Add(DropReason::kNoData);
-  a.Add(DropReason::kWrongType, 3);
-  DropCounts b;
-  b.Add(DropReason::kWrongType);
-  b.Add(DropReason::kOversized, 2);
-  a.Merge(b);
-  EXPECT_EQ(a.Get(DropReason::kNoData), 1u);
-  EXPECT_EQ(a.Get(DropReason::kWrongType), 4u);
-  EXPECT_EQ(a.Get(DropReason::kOversized), 2u);
-  EXPECT_EQ(a.Get(DropReason::kMalformedJson), 0u);
-  EXPECT_EQ(a.Total(), 7u);
-  EXPECT_EQ(b.Total(), 3u);
-}
-
 }  // namespace
 }  // namespace mk::dynamo

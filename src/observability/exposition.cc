@@ -151,8 +151,7 @@ void RenderTarget(Families& out, const fleet::Collector& collector) {
               static_cast<double>(stats.failed_rounds));
   out.Counter("metrics_keda_stats_replies_total", "Stats replies received", target,
               static_cast<double>(stats.replies));
-  for (size_t i = 0; i < dynamo::kDropReasonCount; ++i) {
-    const auto reason = static_cast<dynamo::DropReason>(i);
+  for (const dynamo::DropReason reason : dynamo::kStatsDropReasons) {
     out.Counter("metrics_keda_replies_dropped_total",
                 "Replies or endpoint reports dropped, by reason",
                 With(target, "reason", std::string(dynamo::DropReasonName(reason))),

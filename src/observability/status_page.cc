@@ -92,8 +92,7 @@ void WriteTarget(JsonWriter& json, const TargetStatus& status) {
       .Number(std::chrono::duration<double>(status.stats.last_round_duration).count());
   json.Key("last_error").String(status.stats.last_error);
   json.Key("dropped").BeginObject();
-  for (size_t i = 0; i < dynamo::kDropReasonCount; ++i) {
-    const auto reason = static_cast<dynamo::DropReason>(i);
+  for (const dynamo::DropReason reason : dynamo::kStatsDropReasons) {
     json.Key(dynamo::DropReasonName(reason)).Unsigned(status.stats.drops.Get(reason));
   }
   json.EndObject().EndObject();
