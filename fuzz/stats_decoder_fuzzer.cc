@@ -160,12 +160,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Kept across inputs, as the scraper keeps its decoder across replies.
   static StatsDecoder strict(EndpointMatcher("dynamo", "llm-worker", "kv-router", false));
   static StatsDecoder legacy(EndpointMatcher("dynamo", "llm-worker", "kv-router", true));
+  // Monitoring the serving endpoint, read from load_metrics where it carries no data.
+  static StatsDecoder serving(EndpointMatcher("dynamo", "llm-worker", "generate", false),
+                              EndpointMatcher("dynamo", "llm-worker", "load_metrics", false));
   const std::string_view json(reinterpret_cast<const char*>(data), size);
 
   const DecodedReply strict_reply = strict.Decode(json);
   CheckReply(strict_reply, "strict");
   const DecodedReply legacy_reply = legacy.Decode(json);
   CheckReply(legacy_reply, "legacy");
+  CheckReply(serving.Decode(json), "serving");
 
   // The matcher does not change how the JSON is read, only which endpoints count.
   MK_FUZZ_CHECK(strict_reply.drops.Get(DropReason::kMalformedJson) ==

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -13,6 +14,15 @@ namespace {
 namespace od = simdjson::ondemand;
 using json::MalformedJson;
 using json::RawForwardPassMetrics;
+
+// What one endpoint report of a worker came to: its unit, or why it was dropped,
+// and the unused fields it left out.
+struct Outcome {
+  uint64_t lease = 0;
+  std::optional<WorkerLoad> unit;
+  UnreadableReport unreadable;
+  DropCounts ignored;
+};
 
 struct EndpointReport {
   std::string_view subject;
@@ -40,6 +50,33 @@ EndpointReport ReadEndpoint(od::object endpoint) {
   return report;
 }
 
+Outcome Judge(const EndpointReport& report, uint64_t lease) {
+  Outcome outcome;
+  outcome.lease = lease;
+  WorkerLoad unit;
+  const std::optional<DropReason> reason =
+      report.has_data
+          ? json::ValidateForwardPassMetrics(report.metrics, lease, unit, outcome.ignored)
+          : DropReason::kNoData;
+  if (reason) {
+    outcome.unreadable = {WorkerKey{lease, report.metrics.dp_rank}, *reason};
+  } else {
+    outcome.unit = unit;
+  }
+  return outcome;
+}
+
+// Adds `outcome` to `reply`: a unit, or an unreadable report and its drop.
+void Add(const Outcome& outcome, DecodedReply& reply) {
+  reply.ignored.Merge(outcome.ignored);
+  if (outcome.unit) {
+    reply.units.push_back(*outcome.unit);
+  } else {
+    reply.drops.Add(outcome.unreadable.reason);
+    reply.unreadable.push_back(outcome.unreadable);
+  }
+}
+
 }  // namespace
 
 struct StatsDecoder::Parser {
@@ -47,8 +84,10 @@ struct StatsDecoder::Parser {
   std::string padded;  // the reply copied with simdjson's required padding
 };
 
-StatsDecoder::StatsDecoder(EndpointMatcher matcher)
-    : matcher_(std::move(matcher)), parser_(std::make_unique<Parser>()) {}
+StatsDecoder::StatsDecoder(EndpointMatcher matcher, std::optional<EndpointMatcher> fallback)
+    : matcher_(std::move(matcher)),
+      fallback_(std::move(fallback)),
+      parser_(std::make_unique<Parser>()) {}
 
 StatsDecoder::~StatsDecoder() = default;
 
@@ -58,6 +97,7 @@ DecodedReply StatsDecoder::Decode(std::string_view json) {
   padded.assign(json);
   padded.resize(json.size() + simdjson::SIMDJSON_PADDING, ' ');
   bool service_seen = false;
+  std::vector<Outcome> monitored, fallback;
   try {
     od::document doc;
     od::object root;
@@ -82,22 +122,20 @@ DecodedReply StatsDecoder::Decode(std::string_view json) {
         const EndpointMatcher::Result match = matcher_.MatchSubject(report.subject);
         if (match.match == EndpointMatcher::Match::kOtherService) continue;
         service_seen = true;
-        if (match.match == EndpointMatcher::Match::kOtherEndpoint) continue;
+        if (match.match == EndpointMatcher::Match::kOtherEndpoint) {
+          // Only the fallback's well-formed subjects; anything else is another endpoint.
+          if (!fallback_) continue;
+          const EndpointMatcher::Result other = fallback_->MatchSubject(report.subject);
+          if (other.match == EndpointMatcher::Match::kMatched) {
+            fallback.push_back(Judge(report, other.lease_id));
+          }
+          continue;
+        }
         if (match.match == EndpointMatcher::Match::kBadLeaseId) {
           reply.drops.Add(DropReason::kBadWorkerId);
           continue;
         }
-        WorkerLoad unit;
-        std::optional<DropReason> reason =
-            report.has_data ? json::ValidateForwardPassMetrics(report.metrics, match.lease_id, unit,
-                                                               reply.ignored)
-                            : DropReason::kNoData;
-        if (reason) {
-          reply.drops.Add(*reason);
-          reply.unreadable.push_back({WorkerKey{match.lease_id, report.metrics.dp_rank}, *reason});
-          continue;
-        }
-        reply.units.push_back(unit);
+        monitored.push_back(Judge(report, match.lease_id));
       }
     }
     // Anything after the root object (a second document, garbage) is malformed.
@@ -107,6 +145,22 @@ DecodedReply StatsDecoder::Decode(std::string_view json) {
     DecodedReply malformed;
     malformed.drops.Add(DropReason::kMalformedJson);
     return malformed;
+  }
+  // A worker whose monitored endpoint carries no data is read from its fallback
+  // reports, if it has any; the fallback reports of other workers are not used.
+  std::vector<uint64_t> from_fallback;
+  for (const Outcome& outcome : monitored) {
+    const bool no_data = !outcome.unit && outcome.unreadable.reason == DropReason::kNoData;
+    const bool has_fallback = std::ranges::any_of(
+        fallback, [&](const Outcome& other) { return other.lease == outcome.lease; });
+    if (no_data && has_fallback) {
+      from_fallback.push_back(outcome.lease);
+    } else {
+      Add(outcome, reply);
+    }
+  }
+  for (const Outcome& outcome : fallback) {
+    if (std::ranges::find(from_fallback, outcome.lease) != from_fallback.end()) Add(outcome, reply);
   }
   reply.other_service = !service_seen;
   if (service_seen && reply.units.empty() && reply.drops.Total() == 0) {

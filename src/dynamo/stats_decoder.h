@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -45,9 +46,18 @@ struct DecodedReply {
   bool other_service = false;  // no endpoint of the monitored service at all
 };
 
+// Where Dynamo 0.1 - 0.5 workers put their ForwardPassMetrics, whatever endpoint
+// serves requests.
+inline constexpr std::string_view kLoadMetricsEndpoint = "load_metrics";
+
 class StatsDecoder {
  public:
-  explicit StatsDecoder(EndpointMatcher matcher);
+  // Reports of the endpoint `matcher` names; with a `fallback` (the same
+  // worker's load_metrics endpoint), a worker whose monitored endpoint carries no
+  // data (`data: null`, as `generate` does) is read from its fallback reports
+  // instead, so a target naming the serving endpoint reads 0.4 - 0.5 workers too.
+  explicit StatsDecoder(EndpointMatcher matcher,
+                        std::optional<EndpointMatcher> fallback = std::nullopt);
   ~StatsDecoder();
   StatsDecoder(const StatsDecoder&) = delete;
   StatsDecoder& operator=(const StatsDecoder&) = delete;
@@ -59,6 +69,7 @@ class StatsDecoder {
  private:
   struct Parser;
   EndpointMatcher matcher_;
+  std::optional<EndpointMatcher> fallback_;
   std::unique_ptr<Parser> parser_;
 };
 

@@ -560,5 +560,69 @@ TEST_F(StatsDecoderTest, ReusedDecoderKeepsNoStateBetweenReplies) {
   }
 }
 
+// ---- Fallback to load_metrics -----------------------------------------------
+
+class StatsDecoderFallbackTest : public ::testing::Test {
+ protected:
+  static std::string Generate(const std::string& lease_hex, const std::string& data) {
+    return Endpoint("dynamo_llm-worker.generate-" + lease_hex, data);
+  }
+  static std::string LoadMetrics(const std::string& lease_hex, const std::string& data) {
+    return Endpoint("dynamo_llm-worker.load_metrics-" + lease_hex, data);
+  }
+  StatsDecoder decoder_{EndpointMatcher("dynamo", "llm-worker", "generate", false),
+                        EndpointMatcher("dynamo", "llm-worker", "load_metrics", false)};
+};
+
+TEST_F(StatsDecoderFallbackTest, NoDataOnTheServingEndpointIsReadFromLoadMetrics) {
+  const DecodedReply reply =
+      decoder_.Decode(Reply({Generate("2a", "null"), LoadMetrics("2a", Json(ValidFields()))}));
+  EXPECT_THAT(reply.units, ElementsAre(ValidUnit()));
+  EXPECT_THAT(reply.unreadable, IsEmpty());
+  EXPECT_EQ(reply.drops.Total(), 0u);
+}
+
+TEST_F(StatsDecoderFallbackTest, EveryRankOfLoadMetricsIsRead) {
+  const DecodedReply reply = decoder_.Decode(
+      Reply({Generate("2a", "null"),
+             LoadMetrics("2a", Json(With(ValidFields(), "data_parallel_rank", "0"))),
+             LoadMetrics("2a", Json(With(ValidFields(), "data_parallel_rank", "1")))}));
+  ASSERT_EQ(reply.units.size(), 2u);
+  EXPECT_EQ(reply.units[0].key, (WorkerKey{0x2a, 0u}));
+  EXPECT_EQ(reply.units[1].key, (WorkerKey{0x2a, 1u}));
+}
+
+TEST_F(StatsDecoderFallbackTest, DataOnTheServingEndpointWins) {
+  const DecodedReply reply =
+      decoder_.Decode(Reply({Generate("2a", Json(With(ValidFields(), "kv_active_blocks", "30"))),
+                             LoadMetrics("2a", Json(ValidFields()))}));
+  ASSERT_EQ(reply.units.size(), 1u);
+  EXPECT_EQ(reply.units[0].kv_active_blocks, 30u);
+}
+
+TEST_F(StatsDecoderFallbackTest, BadLoadMetricsMakesTheWorkerUnreadable) {
+  const DecodedReply reply = decoder_.Decode(
+      Reply({Generate("2a", "null"), LoadMetrics("2a", Json(NoBlockCapacity("45")))}));
+  EXPECT_THAT(reply.units, IsEmpty());
+  EXPECT_THAT(reply.unreadable, ElementsAre(UnreadableReport{WorkerKey{0x2a, std::nullopt},
+                                                             DropReason::kOutOfRange}));
+  EXPECT_EQ(reply.drops.Total(), 1u);
+}
+
+TEST_F(StatsDecoderFallbackTest, NoFallbackStaysNoData) {
+  const DecodedReply reply = decoder_.Decode(Reply({Generate("2a", "null")}));
+  EXPECT_THAT(reply.unreadable,
+              ElementsAre(UnreadableReport{WorkerKey{0x2a, std::nullopt}, DropReason::kNoData}));
+}
+
+TEST_F(StatsDecoderFallbackTest, AnotherWorkersLoadMetricsIsNotUsed) {
+  // Worker 2b serves no monitored endpoint in this reply: it is not in the target.
+  const DecodedReply reply =
+      decoder_.Decode(Reply({Generate("2a", "null"), LoadMetrics("2b", Json(ValidFields()))}));
+  EXPECT_THAT(reply.units, IsEmpty());
+  EXPECT_THAT(reply.unreadable,
+              ElementsAre(UnreadableReport{WorkerKey{0x2a, std::nullopt}, DropReason::kNoData}));
+}
+
 }  // namespace
 }  // namespace mk::dynamo

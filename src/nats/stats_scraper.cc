@@ -26,7 +26,12 @@ StatsScraper::StatsScraper(NatsConnection& connection, const fleet::Target& targ
                            : "$SRV.STATS." +
                                  dynamo::ServiceName(target.dynamo_namespace, target.component)),
       decoder_(dynamo::EndpointMatcher(target.dynamo_namespace, target.component, target.endpoint,
-                                       legacy_broadcast)),
+                                       legacy_broadcast),
+               target.endpoint == dynamo::kLoadMetricsEndpoint
+                   ? std::nullopt
+                   : std::optional(
+                         dynamo::EndpointMatcher(target.dynamo_namespace, target.component,
+                                                 dynamo::kLoadMetricsEndpoint, legacy_broadcast))),
       max_message_bytes_(max_message_bytes) {}
 
 StatsScraper::~StatsScraper() {

@@ -159,6 +159,29 @@ TEST_F(MembershipTest, RanksAnsweringWithoutARankCountOneUnitEach) {
       Contains(scaler.Http("/metrics"), R"(worker_id="d1",dp_rank="",reason="no_data"} 2)"));
 }
 
+TEST_F(MembershipTest, ServingEndpointWithoutDataIsReadFromLoadMetrics) {
+  // Dynamo 0.4 - 0.5: `generate` carries no stats, `load_metrics` carries them. A
+  // target naming the serving endpoint reads them from there: 2 workers at 0.25.
+  auto reply = [](const std::string& lease_hex) {
+    return R"({"type":"io.nats.micro.v1.stats_response","name":"dynamo_llm-worker",)"
+           R"("endpoints":[{"subject":"dynamo_llm-worker.generate-)" +
+           lease_hex + R"(","data":null},{"subject":"dynamo_llm-worker.load_metrics-)" + lease_hex +
+           R"(","data":{"worker_stats":{"request_active_slots":0,"request_total_slots":0},)"
+           R"("kv_stats":{"kv_active_blocks":1,"kv_total_blocks":4}}}]})";
+  };
+  RawResponder workers(nats_, "$SRV.STATS.dynamo_llm-worker", {reply("e1"), reply("e2")});
+  std::vector<std::string> args = kFast;
+  args.insert(args.end(), {"--endpoint-name", "generate"});
+  Scaler scaler(dir_, nats_, args);
+  ASSERT_TRUE(Eventually(
+      [&] {
+        MetricReply metric = GetMetrics(scaler.stub(), {});
+        return metric.status.ok() && std::abs(metric.value - 0.5) < 1e-9;
+      },
+      10s))
+      << scaler.Http("/status");
+}
+
 TEST_F(MembershipTest, PushSendsNothingOnceThePictureIsPastTheStalenessBound) {
   MockFleet fleet(dir_, nats_, {.workers = 2, .pattern = "constant:0.5"});
   Scaler scaler(dir_, nats_, kFast);
