@@ -5,19 +5,8 @@
 namespace mk::dynamo {
 namespace {
 
-// The first bad field of a record: what to count and say.
-struct FieldProblem {
-  std::optional<DropReason> reason;
-  std::string_view detail;
-  void Set(DropReason why, std::string_view what) {
-    if (reason) return;
-    reason = why;
-    detail = what;
-  }
-};
-
 void ReadOptionalCount(const msgpack::object& value, std::optional<uint64_t>& out,
-                       std::string_view problem, FieldProblem& first) {
+                       std::string_view problem, mpk::FieldProblem& first) {
   if (const auto error = mpk::ReadOptionalUnsigned(value, out)) first.Set(*error, problem);
 }
 
@@ -44,7 +33,7 @@ Decoded<ActiveLoad> DecodeActiveLoad(std::string_view payload) {
   }
   ActiveLoad load;
   bool has_worker_id = false, rank_ok = true;
-  FieldProblem worker_id_problem, problem;
+  mpk::FieldProblem worker_id_problem, problem;
   const msgpack::object_kv* const end = root->via.map.ptr + root->via.map.size;
   for (const msgpack::object_kv* kv = root->via.map.ptr; kv != end; ++kv) {
     const std::string_view key = mpk::StringOf(kv->key);

@@ -59,13 +59,7 @@ void ReadRank(od::value value, RawForwardPassMetrics& metrics) {
 // Groups nest one level only: a group inside a group is wrong data, and following it
 // would let a hostile message recurse until the stack overflows.
 void ReadMetricsObject(od::object object, RawForwardPassMetrics& metrics, bool in_group) {
-  for (auto field_result : object) {
-    od::field field;
-    std::string_view key;
-    if (std::move(field_result).get(field) || field.unescaped_key().get(key)) {
-      throw MalformedJson{};
-    }
-    od::value value = field.value();
+  ForEachField(object, [&](std::string_view key, od::value value) {
     if (key == "request_active_slots") {
       ReadCount(value, metrics.active_slots, metrics.error);
     } else if (key == "request_total_slots") {
@@ -86,11 +80,11 @@ void ReadMetricsObject(od::object object, RawForwardPassMetrics& metrics, bool i
       od::object nested;
       if (in_group || TypeOf(value) != od::json_type::object || value.get_object().get(nested)) {
         metrics.Fail(DropReason::kWrongType);
-        continue;
+        return;
       }
       ReadMetricsObject(nested, metrics, true);
     }
-  }
+  });
 }
 
 }  // namespace

@@ -41,6 +41,21 @@ struct FieldError {
   }
 };
 
+// Calls `visit(key, value)` for each field of `object`, in order; throws
+// MalformedJson when the text cannot be read on. `value` must be read or skipped
+// before the next field: simdjson's on-demand values are read in place.
+template <typename Visit>
+void ForEachField(od::object object, Visit&& visit) {
+  for (auto field_result : object) {
+    od::field field;
+    std::string_view key;
+    if (std::move(field_result).get(field) || field.unescaped_key().get(key)) {
+      throw MalformedJson{};
+    }
+    visit(key, field.value());
+  }
+}
+
 // The value's JSON type; throws MalformedJson when the text cannot say.
 od::json_type TypeOf(od::value& value);
 

@@ -7,20 +7,9 @@
 namespace mk::dynamo {
 namespace {
 
-// The first bad field a figure would use: what to count and say.
-struct FieldProblem {
-  std::optional<DropReason> reason;
-  std::string_view detail;
-  void Set(DropReason why, std::string_view what) {
-    if (reason) return;
-    reason = why;
-    detail = what;
-  }
-};
-
 // A count or token sum of a request group: strict.
 void ReadCount(const msgpack::object& value, uint64_t& out, std::string_view problem,
-               FieldProblem& first) {
+               mpk::FieldProblem& first) {
   if (const auto error = mpk::ReadUnsigned(value, out)) first.Set(*error, problem);
 }
 
@@ -41,7 +30,7 @@ void ReadUnusedNonNegative(const msgpack::object& value, std::optional<double>& 
 // One of scheduled_requests / queued_requests; `sum_prefill_kv_tokens` is given for
 // scheduled_requests only (in queued_requests that key is unknown, hence ignored).
 void ReadGroup(const msgpack::object& group, RequestMetrics& out, uint64_t* sum_prefill_kv_tokens,
-               FieldProblem& problem, DropCounts& ignored) {
+               mpk::FieldProblem& problem, DropCounts& ignored) {
   const msgpack::object_kv* const end = group.via.map.ptr + group.via.map.size;
   for (const msgpack::object_kv* kv = group.via.map.ptr; kv != end; ++kv) {
     const std::string_view key = mpk::StringOf(kv->key);
@@ -95,7 +84,7 @@ Decoded<ForwardPassMetrics> DecodeForwardPassMetrics(std::string_view payload) {
   const msgpack::object* version = nullptr;
   const msgpack::object* worker_id = nullptr;
   bool rank_ok = true;
-  FieldProblem problem;
+  mpk::FieldProblem problem;
   const msgpack::object_kv* const end = root->via.map.ptr + root->via.map.size;
   for (const msgpack::object_kv* kv = root->via.map.ptr; kv != end; ++kv) {
     const std::string_view key = mpk::StringOf(kv->key);

@@ -46,13 +46,7 @@ void ReadActiveCount(od::value value, std::optional<uint64_t>& out, std::string_
 }
 
 void ReadEvent(od::object root, RawEvent& event) {
-  for (auto field_result : root) {
-    od::field field;
-    std::string_view key;
-    if (std::move(field_result).get(field) || field.unescaped_key().get(key)) {
-      throw MalformedJson{};
-    }
-    od::value value = field.value();
+  json::ForEachField(root, [&](std::string_view key, od::value value) {
     if (key == "worker_id") {
       event.has_worker_id = true;
       event.worker_id = json::ReadInteger(value, event.worker_id_error);
@@ -88,7 +82,7 @@ void ReadEvent(od::object root, RawEvent& event) {
       ReadActiveCount(value, event.waiting, "waiting_requests is not an unsigned integer or null",
                       event);
     }
-  }
+  });
 }
 
 std::string_view DataDetail(DropReason reason) {

@@ -3,13 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <variant>
 
 #include "dynamo/event_test_util.h"
+#include "dynamo/worker_load_test_util.h"
 
 namespace mk::dynamo {
 namespace {
@@ -18,30 +17,6 @@ using ::mk::dynamo::testing::ReadEventFile;
 
 constexpr uint64_t kWorker = 0x694d9a3f1e2b7c05;        // 7587890543068937221
 constexpr uint64_t kStatsWorker = 7587867225384680961;  // the stats fixtures' worker
-
-std::string ReadStatsFixture(const std::string& name) {
-  const std::string path = std::string(MK_TEST_DATA_DIR) + "/stats/" + name;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-WorkerLoad Load(uint64_t lease, std::optional<uint32_t> rank, uint64_t active_slots,
-                uint64_t total_slots, uint64_t kv_active, uint64_t kv_total, uint64_t waiting,
-                std::optional<double> gpu_cache, std::optional<double> hit_rate) {
-  WorkerLoad load;
-  load.key = WorkerKey{lease, rank};
-  load.request_active_slots = active_slots;
-  load.request_total_slots = total_slots;
-  load.kv_active_blocks = kv_active;
-  load.kv_total_blocks = kv_total;
-  load.num_requests_waiting = waiting;
-  load.gpu_cache_usage_perc = gpu_cache;
-  load.gpu_prefix_cache_hit_rate = hit_rate;
-  return load;
-}
 
 ActiveLoad Active(uint64_t worker, uint32_t rank, std::optional<uint64_t> decode,
                   std::optional<uint64_t> prefill, ActiveLoadOrigin origin) {
@@ -85,23 +60,25 @@ std::string LoadEvent(const std::string& worker_id, const std::string& data = kN
 TEST(JsonEventDecoderFixtureTest, LoadEventOfAug2025) {
   JsonEventDecoder decoder;
   const auto decoded = decoder.Decode(ReadEventFile("nats_json_loadevent_legacy.json"));
-  EXPECT_EQ(LoadEventOf(decoded), Load(kWorker, 0, 12, 256, 1234, 16384, 3, 0.0753, 0.25));
+  EXPECT_EQ(LoadEventOf(decoded),
+            testing::MakeWorkerLoad(kWorker, 0, 12, 256, 1234, 16384, 3, 0.0753, 0.25));
   EXPECT_EQ(decoded.ignored.Total(), 0u);
 }
 
 TEST(JsonEventDecoderFixtureTest, LoadEventOfTheStatsFixturesWithoutRank) {
   JsonEventDecoder decoder;
-  const auto decoded = decoder.Decode(ReadStatsFixture("event_load_event_2025-08.json"));
-  EXPECT_EQ(LoadEventOf(decoded),
-            Load(kStatsWorker, std::nullopt, 12, 64, 6000, 8192, 5, 0.7324, 0.2));
+  const auto decoded = decoder.Decode(testing::ReadStatsFixture("event_load_event_2025-08.json"));
+  EXPECT_EQ(LoadEventOf(decoded), testing::MakeWorkerLoad(kStatsWorker, std::nullopt, 12, 64, 6000,
+                                                          8192, 5, 0.7324, 0.2));
 }
 
 TEST(JsonEventDecoderFixtureTest, ActiveLoadOfDec2025) {
   JsonEventDecoder decoder;
   EXPECT_EQ(ActiveLoadOf(decoder.Decode(ReadEventFile("nats_json_activeload_dec2025.json"))),
             Active(kWorker, 0, 1234, std::nullopt, ActiveLoadOrigin::kWorker));
-  EXPECT_EQ(ActiveLoadOf(decoder.Decode(ReadStatsFixture("event_active_load_2025-12.json"))),
-            Active(kStatsWorker, 0, 6000, std::nullopt, ActiveLoadOrigin::kWorker));
+  EXPECT_EQ(
+      ActiveLoadOf(decoder.Decode(testing::ReadStatsFixture("event_active_load_2025-12.json"))),
+      Active(kStatsWorker, 0, 6000, std::nullopt, ActiveLoadOrigin::kWorker));
 }
 
 // ---- LoadEvent -------------------------------------------------------------------
@@ -111,7 +88,8 @@ TEST(JsonEventDecoderTest, LoadEventReadsTheFlatFormToo) {
   const auto decoded = decoder.Decode(LoadEvent(
       "42", R"({"request_active_slots":1,"request_total_slots":4,"kv_active_blocks":5,)"
             R"("kv_total_blocks":50,"gpu_cache_usage_perc":0.1,"data_parallel_rank":2})"));
-  EXPECT_EQ(LoadEventOf(decoded), Load(42, 2, 1, 4, 5, 50, 0, 0.1, std::nullopt));
+  EXPECT_EQ(LoadEventOf(decoded),
+            testing::MakeWorkerLoad(42, 2, 1, 4, 5, 50, 0, 0.1, std::nullopt));
 }
 
 TEST(JsonEventDecoderTest, WorkerIdsAreSignedOrUnsigned64BitIntegers) {
@@ -177,7 +155,7 @@ TEST(JsonEventDecoderTest, BadUnusedFieldsInDataAreIgnored) {
       LoadEvent("42", R"({"request_active_slots":1,"request_total_slots":4,"kv_active_blocks":5,)"
                       R"("kv_total_blocks":50,"gpu_prefix_cache_hit_rate":1.5})"));
   EXPECT_EQ(LoadEventOf(decoded),
-            Load(42, std::nullopt, 1, 4, 5, 50, 0, std::nullopt, std::nullopt));
+            testing::MakeWorkerLoad(42, std::nullopt, 1, 4, 5, 50, 0, std::nullopt, std::nullopt));
   EXPECT_EQ(decoded.ignored.Get(DropReason::kOutOfRange), 1u);
 }
 
@@ -186,7 +164,7 @@ TEST(JsonEventDecoderTest, ActiveLoadKeysInALoadEventAreNotRead) {
   const auto decoded =
       decoder.Decode(R"({"worker_id":42,"dp_rank":"x","active_decode_blocks":-3,"data":)" +
                      std::string(kNestedData) + "}");
-  EXPECT_EQ(LoadEventOf(decoded), Load(42, 1, 2, 8, 10, 100, 1, 0.1, 0.5));
+  EXPECT_EQ(LoadEventOf(decoded), testing::MakeWorkerLoad(42, 1, 2, 8, 10, 100, 1, 0.1, 0.5));
 }
 
 // ---- ActiveLoad ------------------------------------------------------------------

@@ -33,20 +33,14 @@ struct EndpointReport {
 
 EndpointReport ReadEndpoint(od::object endpoint) {
   EndpointReport report;
-  for (auto field_result : endpoint) {
-    od::field field;
-    std::string_view key;
-    if (std::move(field_result).get(field) || field.unescaped_key().get(key)) {
-      throw MalformedJson{};
-    }
-    od::value value = field.value();
+  json::ForEachField(endpoint, [&](std::string_view key, od::value value) {
     if (key == "subject") {
       report.has_subject = !value.get_string().get(report.subject);
     } else if (key == "data") {
       // A `data: null` (no stats handler) leaves the report without data.
       if (json::ReadForwardPassMetrics(value, report.metrics)) report.has_data = true;
     }
-  }
+  });
   return report;
 }
 
@@ -105,15 +99,10 @@ DecodedReply StatsDecoder::Decode(std::string_view json) {
         doc.get_object().get(root)) {
       throw MalformedJson{};
     }
-    for (auto field_result : root) {
-      od::field field;
-      std::string_view key;
-      if (std::move(field_result).get(field) || field.unescaped_key().get(key)) {
-        throw MalformedJson{};
-      }
-      if (key != "endpoints") continue;
+    json::ForEachField(root, [&](std::string_view key, od::value value) {
+      if (key != "endpoints") return;
       od::array endpoints;
-      if (field.value().get_array().get(endpoints)) throw MalformedJson{};
+      if (value.get_array().get(endpoints)) throw MalformedJson{};
       for (auto element : endpoints) {
         od::object endpoint_object;
         if (std::move(element).get_object().get(endpoint_object)) throw MalformedJson{};
@@ -137,7 +126,7 @@ DecodedReply StatsDecoder::Decode(std::string_view json) {
         }
         monitored.push_back(Judge(report, match.lease_id));
       }
-    }
+    });
     // Anything after the root object (a second document, garbage) is malformed.
     const char* trailing = nullptr;
     if (doc.current_location().get(trailing) != simdjson::OUT_OF_BOUNDS) throw MalformedJson{};

@@ -5,58 +5,22 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <fstream>
 #include <limits>
 #include <optional>
-#include <ostream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "dynamo/service_name.h"
 #include "dynamo/worker_load.h"
+#include "dynamo/worker_load_test_util.h"
 
 namespace mk::dynamo {
-
-// Found by argument-dependent lookup: readable failures for WorkerLoad comparisons.
-static void PrintTo(const WorkerLoad& unit, std::ostream* os) {
-  *os << "{lease=0x" << LeaseHex(unit.key.lease_id) << " rank=";
-  if (unit.key.dp_rank) {
-    *os << *unit.key.dp_rank;
-  } else {
-    *os << "none";
-  }
-  *os << " slots=" << unit.request_active_slots << "/" << unit.request_total_slots
-      << " kv=" << unit.kv_active_blocks << "/" << unit.kv_total_blocks
-      << " waiting=" << unit.num_requests_waiting << " gpu_cache=";
-  if (unit.gpu_cache_usage_perc) {
-    *os << *unit.gpu_cache_usage_perc;
-  } else {
-    *os << "none";
-  }
-  *os << " hit_rate=";
-  if (unit.gpu_prefix_cache_hit_rate) {
-    *os << *unit.gpu_prefix_cache_hit_rate;
-  } else {
-    *os << "none";
-  }
-  *os << "}";
-}
 
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-
-std::string ReadFixture(const std::string& name) {
-  const std::string path = std::string(MK_TEST_DATA_DIR) + "/stats/" + name;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // The leases of every report of the monitored endpoint, kept or not, in order.
 std::vector<uint64_t> LeasesHeard(const DecodedReply& reply) {
@@ -70,16 +34,8 @@ std::vector<uint64_t> LeasesHeard(const DecodedReply& reply) {
 WorkerLoad Unit(uint64_t lease, std::optional<uint32_t> rank, uint64_t active_slots,
                 uint64_t total_slots, uint64_t kv_active, uint64_t kv_total, uint64_t waiting,
                 std::optional<double> gpu_cache, std::optional<double> hit_rate) {
-  WorkerLoad unit;
-  unit.key = WorkerKey{lease, rank};
-  unit.request_active_slots = active_slots;
-  unit.request_total_slots = total_slots;
-  unit.kv_active_blocks = kv_active;
-  unit.kv_total_blocks = kv_total;
-  unit.num_requests_waiting = waiting;
-  unit.gpu_cache_usage_perc = gpu_cache;
-  unit.gpu_prefix_cache_hit_rate = hit_rate;
-  return unit;
+  return testing::MakeWorkerLoad(lease, rank, active_slots, total_slots, kv_active, kv_total,
+                                 waiting, gpu_cache, hit_rate);
 }
 
 EndpointMatcher DefaultMatcher() {
@@ -90,7 +46,7 @@ EndpointMatcher DefaultMatcher() {
 
 TEST(StatsDecoderFixtureTest, FlatV03GivesOneUnitAndIgnoresGenerate) {
   StatsDecoder decoder(DefaultMatcher());
-  const DecodedReply reply = decoder.Decode(ReadFixture("flat_v0.3.json"));
+  const DecodedReply reply = decoder.Decode(testing::ReadStatsFixture("flat_v0.3.json"));
   EXPECT_THAT(reply.units, ElementsAre(Unit(0x7587867c5a2d3e01, std::nullopt, 48, 64, 5120, 8192, 3,
                                             0.625, 0.41)));
   // The generate endpoint (data null) neither counts as a worker report nor a drop.
@@ -102,7 +58,7 @@ TEST(StatsDecoderFixtureTest, FlatV03GivesOneUnitAndIgnoresGenerate) {
 TEST(StatsDecoderFixtureTest, FlatV03GenerateEndpointHasNoData) {
   // Monitoring the generate endpoint instead: its `data` is null.
   StatsDecoder decoder(EndpointMatcher("dynamo", "llm-worker", "generate", false));
-  const DecodedReply reply = decoder.Decode(ReadFixture("flat_v0.3.json"));
+  const DecodedReply reply = decoder.Decode(testing::ReadStatsFixture("flat_v0.3.json"));
   EXPECT_THAT(reply.units, IsEmpty());
   EXPECT_THAT(LeasesHeard(reply), ElementsAre(0x7587867c5a2d3e01u));
   EXPECT_EQ(reply.drops.Get(DropReason::kNoData), 1u);
@@ -111,7 +67,7 @@ TEST(StatsDecoderFixtureTest, FlatV03GenerateEndpointHasNoData) {
 
 TEST(StatsDecoderFixtureTest, NestedV04ReadsWorkerStatsAndKvStats) {
   StatsDecoder decoder(EndpointMatcher("dynamo", "backend", "load_metrics", false));
-  const DecodedReply reply = decoder.Decode(ReadFixture("nested_v0.4.json"));
+  const DecodedReply reply = decoder.Decode(testing::ReadStatsFixture("nested_v0.4.json"));
   EXPECT_THAT(reply.units, ElementsAre(Unit(0x694d988806b92e39, std::nullopt, 3, 256, 412, 8192, 0,
                                             0.0503, 0.31)));
   EXPECT_THAT(LeasesHeard(reply), ElementsAre(0x694d988806b92e39u));
@@ -121,7 +77,7 @@ TEST(StatsDecoderFixtureTest, NestedV04ReadsWorkerStatsAndKvStats) {
 
 TEST(StatsDecoderFixtureTest, NestedV04IsAnotherServiceForDefaultTarget) {
   StatsDecoder decoder(DefaultMatcher());
-  const DecodedReply reply = decoder.Decode(ReadFixture("nested_v0.4.json"));
+  const DecodedReply reply = decoder.Decode(testing::ReadStatsFixture("nested_v0.4.json"));
   EXPECT_THAT(reply.units, IsEmpty());
   EXPECT_THAT(LeasesHeard(reply), IsEmpty());
   EXPECT_TRUE(reply.other_service);
@@ -130,7 +86,8 @@ TEST(StatsDecoderFixtureTest, NestedV04IsAnotherServiceForDefaultTarget) {
 
 TEST(StatsDecoderFixtureTest, HashedNameDecodedWithLegacyNames) {
   StatsDecoder decoder(EndpointMatcher("dynamo", "VllmWorker", "load_metrics", true));
-  const DecodedReply reply = decoder.Decode(ReadFixture("flat_v0.1_hashed_name.json"));
+  const DecodedReply reply =
+      decoder.Decode(testing::ReadStatsFixture("flat_v0.1_hashed_name.json"));
   // No num_requests_waiting in the report: 0.
   EXPECT_THAT(reply.units,
               ElementsAre(Unit(0x1a2b3c, std::nullopt, 0, 1024, 0, 1024, 0, 0.0, 0.0)));
@@ -141,7 +98,8 @@ TEST(StatsDecoderFixtureTest, HashedNameDecodedWithLegacyNames) {
 
 TEST(StatsDecoderFixtureTest, HashedNameIsAnotherServiceWithoutLegacyNames) {
   StatsDecoder decoder(EndpointMatcher("dynamo", "VllmWorker", "load_metrics", false));
-  const DecodedReply reply = decoder.Decode(ReadFixture("flat_v0.1_hashed_name.json"));
+  const DecodedReply reply =
+      decoder.Decode(testing::ReadStatsFixture("flat_v0.1_hashed_name.json"));
   EXPECT_THAT(reply.units, IsEmpty());
   EXPECT_THAT(LeasesHeard(reply), IsEmpty());
   EXPECT_TRUE(reply.other_service);
@@ -150,7 +108,7 @@ TEST(StatsDecoderFixtureTest, HashedNameIsAnotherServiceWithoutLegacyNames) {
 
 TEST(StatsDecoderFixtureTest, DataParallelRanksAreSeparateUnits) {
   StatsDecoder decoder(DefaultMatcher());
-  const DecodedReply reply = decoder.Decode(ReadFixture("dp_ranks_zero_totals.json"));
+  const DecodedReply reply = decoder.Decode(testing::ReadStatsFixture("dp_ranks_zero_totals.json"));
   // Rank 0 reports zero totals: kept, with gpu_cache_usage_perc to stand in for blocks.
   EXPECT_THAT(reply.units, ElementsAre(Unit(0x3e8, 0u, 10, 0, 0, 0, 7, 0.92, 0.0),
                                        Unit(0x3e8, 1u, 2, 8, 100, 400, 0, 0.25, 0.0)));
@@ -161,7 +119,7 @@ TEST(StatsDecoderFixtureTest, DataParallelRanksAreSeparateUnits) {
 
 TEST(StatsDecoderFixtureTest, NoLoadEndpointIsDroppedAndLookalikeIgnored) {
   StatsDecoder decoder(DefaultMatcher());
-  const DecodedReply reply = decoder.Decode(ReadFixture("no_load_endpoint.json"));
+  const DecodedReply reply = decoder.Decode(testing::ReadStatsFixture("no_load_endpoint.json"));
   // `kv-router_x-ff01` only starts like `kv-router`: its figures (99s) must not be used.
   EXPECT_THAT(reply.units, IsEmpty());
   EXPECT_THAT(LeasesHeard(reply), IsEmpty());
@@ -172,7 +130,7 @@ TEST(StatsDecoderFixtureTest, NoLoadEndpointIsDroppedAndLookalikeIgnored) {
 
 TEST(StatsDecoderFixtureTest, TruncatedReplyIsMalformed) {
   StatsDecoder decoder(DefaultMatcher());
-  const DecodedReply reply = decoder.Decode(ReadFixture("malformed_truncated.json"));
+  const DecodedReply reply = decoder.Decode(testing::ReadStatsFixture("malformed_truncated.json"));
   EXPECT_THAT(reply.units, IsEmpty());
   EXPECT_THAT(LeasesHeard(reply), IsEmpty());
   EXPECT_EQ(reply.drops.Get(DropReason::kMalformedJson), 1u);
@@ -181,7 +139,7 @@ TEST(StatsDecoderFixtureTest, TruncatedReplyIsMalformed) {
 
 TEST(StatsDecoderFixtureTest, BadTypesDropsFirstEndpointAndKeepsSecond) {
   StatsDecoder decoder(DefaultMatcher());
-  const DecodedReply reply = decoder.Decode(ReadFixture("bad_types.json"));
+  const DecodedReply reply = decoder.Decode(testing::ReadStatsFixture("bad_types.json"));
   EXPECT_THAT(reply.units, ElementsAre(Unit(0x2a, std::nullopt, 1, 4, 10, 40, 0, 0.25, 0.0)));
   // The first endpoint's subject carries `zz9q`, which is no lease: it cannot be
   // attributed to a worker, whatever its data says.

@@ -6,6 +6,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "absl/status/status.h"
 
@@ -90,7 +91,7 @@ class FirstHeard {
 };
 
 class CollectorTest : public ::testing::Test {
- protected:
+ public:
   std::unique_ptr<Collector> Make(CollectorSettings settings) {
     return std::make_unique<Collector>(Target{"dynamo", "llm-worker", "kv-router"}, settings,
                                        std::make_unique<FakeScraper>(shared_));
@@ -115,6 +116,9 @@ class CollectorTest : public ::testing::Test {
     return promise.get_future().get();
   }
 
+  const std::shared_ptr<FakeScraper::Shared>& shared() const { return shared_; }
+
+ protected:
   std::shared_ptr<FakeScraper::Shared> shared_ = std::make_shared<FakeScraper::Shared>();
 };
 
@@ -408,54 +412,51 @@ TEST_F(CollectorTest, EveryRankIsExpectedInTheNextRound) {
       (std::map<dynamo::WorkerKey, size_t>{{{1, 0u}, 1}, {{1, 1u}, 1}, {{2, std::nullopt}, 1}}));
 }
 
-TEST_F(CollectorTest, CallerAfterDiscoveryRoundAnsweredDoesNotWaitForItsEnd) {
-  CollectorSettings settings = Slow();
+// A collector whose discovery rounds (every second one) hold once every known
+// worker has replied, until the test lets them end; `ask` runs while one holds and
+// returns the answer of a caller arriving then (nothing if it was not answered at
+// once: the caller waited for the round's end).
+std::optional<absl::StatusOr<SnapshotPtr>> AskDuringDiscoveryRound(
+    CollectorTest& test, CollectorSettings settings, std::chrono::milliseconds after) {
   settings.cache_ttl = 1ns;  // no snapshot is ever fresh by age
   settings.discovery_every = 2;
   std::promise<void> release;
-  SetUnits({Unit(1, 10)});
+  test.SetUnits({Unit(1, 10)});
   {
-    std::lock_guard lock(shared_->mutex);
-    shared_->release = release.get_future().share();
+    std::lock_guard lock(test.shared()->mutex);
+    test.shared()->release = release.get_future().share();
   }
-  auto collector = Make(settings);
-  for (int call = 0; call < 6 && !shared_->holding; ++call) ASSERT_TRUE(Fresh(*collector).ok());
-  ASSERT_TRUE(shared_->holding);
-  // The round has answered its callers and now only listens for newcomers (held
-  // here until released): a caller arriving now is answered from its snapshot.
+  auto collector = test.Make(settings);
+  for (int call = 0; call < 6 && !test.shared()->holding; ++call) {
+    EXPECT_TRUE(test.Fresh(*collector).ok());
+  }
+  EXPECT_TRUE(test.shared()->holding);
+  std::this_thread::sleep_for(after);
   std::promise<absl::StatusOr<SnapshotPtr>> answer;
   collector->WithFreshSnapshot([&](absl::StatusOr<SnapshotPtr> s) { answer.set_value(s); });
   std::future<absl::StatusOr<SnapshotPtr>> future = answer.get_future();
   const bool answered = future.wait_for(10s) == std::future_status::ready;
   release.set_value();
-  ASSERT_TRUE(answered) << "a caller waited for the rest of the discovery round";
-  ASSERT_TRUE(future.get().ok());
+  if (!answered) return std::nullopt;
+  return future.get();
+}
+
+TEST_F(CollectorTest, CallerAfterDiscoveryRoundAnsweredDoesNotWaitForItsEnd) {
+  // The round has answered its callers and now only listens for newcomers (held
+  // here until released): a caller arriving now is answered from its snapshot.
+  const auto answer = AskDuringDiscoveryRound(*this, Slow(), 0ms);
+  ASSERT_TRUE(answer.has_value()) << "a caller waited for the rest of the discovery round";
+  EXPECT_TRUE(answer->ok()) << answer->status();
 }
 
 TEST_F(CollectorTest, CallerDuringDiscoveryRoundNeverGetsASnapshotPastTheBound) {
-  CollectorSettings settings = Slow();
-  settings.cache_ttl = 1ns;
-  settings.max_staleness = 50ms;  // shorter than the round's listening for newcomers
-  settings.discovery_every = 2;
-  std::promise<void> release;
-  SetUnits({Unit(1, 10)});
-  {
-    std::lock_guard lock(shared_->mutex);
-    shared_->release = release.get_future().share();
-  }
-  auto collector = Make(settings);
-  for (int call = 0; call < 6 && !shared_->holding; ++call) ASSERT_TRUE(Fresh(*collector).ok());
-  ASSERT_TRUE(shared_->holding);
-  std::this_thread::sleep_for(100ms);
-  // The round still listens, and its snapshot is now past the bound: UNAVAILABLE
+  // The round still listens, and its snapshot is past the bound by now: UNAVAILABLE
   // at once, not the old picture and not a wait for the round's end.
-  std::promise<absl::StatusOr<SnapshotPtr>> answer;
-  collector->WithFreshSnapshot([&](absl::StatusOr<SnapshotPtr> s) { answer.set_value(s); });
-  std::future<absl::StatusOr<SnapshotPtr>> future = answer.get_future();
-  const bool answered = future.wait_for(10s) == std::future_status::ready;
-  release.set_value();
-  ASSERT_TRUE(answered);
-  EXPECT_EQ(future.get().status().code(), absl::StatusCode::kUnavailable);
+  CollectorSettings settings = Slow();
+  settings.max_staleness = 50ms;  // shorter than the round's listening for newcomers
+  const auto answer = AskDuringDiscoveryRound(*this, settings, 100ms);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST_F(CollectorTest, NewWorkersBeyondTheLimitAreRefusedAndLeaveFiguresUndefined) {

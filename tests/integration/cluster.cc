@@ -307,6 +307,16 @@ std::optional<grpc::Status> StreamReader::WaitForEnd(std::chrono::milliseconds t
   return ended_ ? std::optional(status_) : std::nullopt;
 }
 
+bool ValueBecomes(Scaler& scaler, const Metadata& metadata, double value,
+                  std::chrono::milliseconds timeout) {
+  return Eventually(
+      [&] {
+        MetricReply reply = GetMetrics(scaler.stub(), metadata);
+        return reply.status.ok() && std::abs(reply.value - value) < 1e-9;
+      },
+      timeout);
+}
+
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }

@@ -163,6 +163,10 @@ class StreamReader {
   std::thread thread_;
 };
 
+// Waits until GetMetrics for `metadata` answers OK with `value` (to 1e-9).
+bool ValueBecomes(Scaler& scaler, const Metadata& metadata, double value,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 // Whether `text` (a page, a message) contains `part`.
 bool Contains(const std::string& text, const std::string& part);
 

@@ -97,13 +97,7 @@ TEST_F(MembershipTest, PartlyUnreadableFleetCountsEveryUnitAndSaysWhatFCovers) {
                           {NullReply("b1"), NullReply("b2")});
   Scaler scaler(dir_, nats_, kFast);
   // N = 4 present units, F = 0.5 over the 2 readable ones: 4 x 0.5.
-  ASSERT_TRUE(Eventually(
-      [&] {
-        MetricReply reply = GetMetrics(scaler.stub(), {});
-        return reply.status.ok() && std::abs(reply.value - 2.0) < 1e-9;
-      },
-      10s))
-      << scaler.Http("/status");
+  ASSERT_TRUE(ValueBecomes(scaler, {}, 2.0)) << scaler.Http("/status");
   const std::string status = scaler.Http("/status");
   EXPECT_TRUE(Contains(status, "F = 0.5 over 2 of 4 units; 2 unreadable: no_data")) << status;
 }
@@ -117,12 +111,7 @@ TEST_F(MembershipTest, DataParallelRanksReplyingSeparatelyStayInTheFleet) {
   std::vector<std::string> args = kFast;
   args.back() = "0.6";
   Scaler scaler(dir_, nats_, args);
-  ASSERT_TRUE(Eventually(
-      [&] {
-        MetricReply reply = GetMetrics(scaler.stub(), {});
-        return reply.status.ok() && std::abs(reply.value - 1.0) < 1e-9;
-      },
-      10s));
+  ASSERT_TRUE(ValueBecomes(scaler, {}, 1.0));
   // Rounds end early only once every rank has replied: N holds at 4, round after round.
   const auto until = std::chrono::steady_clock::now() + 5s;
   int polls = 0;
@@ -142,13 +131,7 @@ TEST_F(MembershipTest, RanksAnsweringWithoutARankCountOneUnitEach) {
       nats_, "$SRV.STATS.dynamo_llm-worker",
       {RankReply("d1", 0, 2), RankReply("d1", 1, 2), NullReply("d1"), NullReply("d1")});
   Scaler scaler(dir_, nats_, kFast);
-  ASSERT_TRUE(Eventually(
-      [&] {
-        MetricReply reply = GetMetrics(scaler.stub(), {});
-        return reply.status.ok() && std::abs(reply.value - 2.0) < 1e-9;
-      },
-      10s))
-      << scaler.Http("/status");
+  ASSERT_TRUE(ValueBecomes(scaler, {}, 2.0)) << scaler.Http("/status");
   for (int i = 0; i < 20; ++i) {
     MetricReply reply = GetMetrics(scaler.stub(), {});
     ASSERT_TRUE(reply.status.ok()) << reply.status.error_message();
@@ -173,13 +156,7 @@ TEST_F(MembershipTest, ServingEndpointWithoutDataIsReadFromLoadMetrics) {
   std::vector<std::string> args = kFast;
   args.insert(args.end(), {"--endpoint-name", "generate"});
   Scaler scaler(dir_, nats_, args);
-  ASSERT_TRUE(Eventually(
-      [&] {
-        MetricReply metric = GetMetrics(scaler.stub(), {});
-        return metric.status.ok() && std::abs(metric.value - 0.5) < 1e-9;
-      },
-      10s))
-      << scaler.Http("/status");
+  ASSERT_TRUE(ValueBecomes(scaler, {}, 0.5)) << scaler.Http("/status");
 }
 
 TEST_F(MembershipTest, PushSendsNothingOnceThePictureIsPastTheStalenessBound) {

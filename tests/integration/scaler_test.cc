@@ -24,19 +24,6 @@ class ScalerTest : public ::testing::Test {
   NatsServer nats_{dir_};
 };
 
-bool Near(double a, double b) { return std::abs(a - b) < 1e-9; }
-
-// Waits until GetMetrics answers OK with `value`.
-bool ValueBecomes(Scaler& scaler, const Metadata& metadata, double value,
-                  std::chrono::milliseconds timeout = 10s) {
-  return Eventually(
-      [&] {
-        MetricReply reply = GetMetrics(scaler.stub(), metadata);
-        return reply.status.ok() && Near(reply.value, value);
-      },
-      timeout);
-}
-
 TEST_F(ScalerTest, AnswersFleetTotalForAverageValueAndFigureForValue) {
   MockFleet fleet(dir_, nats_, {.workers = 3, .pattern = "constant:0.5"});
   Scaler scaler(dir_, nats_, kFast);
