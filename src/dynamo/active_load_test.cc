@@ -46,14 +46,9 @@ ActiveLoad Load(uint32_t rank, std::optional<uint64_t> decode, std::optional<uin
   return ActiveLoad{worker, rank, decode, prefill, kv_used, waiting, origin};
 }
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
+using Fields = testing::PackedFields;
 
-std::string Map(const Fields& fields) {
-  Pack pack;
-  pack.Map(static_cast<uint32_t>(fields.size()));
-  for (const auto& [key, value] : fields) pack.Str(key).Raw(value);
-  return pack.Bytes();
-}
+std::string Map(const Fields& fields) { return testing::PackedMap(fields); }
 
 std::string U(uint64_t value) { return Pack().Unsigned(value).Bytes(); }
 std::string I(int64_t value) { return Pack().Signed(value).Bytes(); }

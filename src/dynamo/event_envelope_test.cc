@@ -21,12 +21,7 @@ constexpr uint64_t kFpmPublisher = 0x0003c0ffee123457;     // 1056630373495895
 constexpr uint64_t kRouterPublisher = 0x001a2b3c4d5e6f70;  // 7365887390543728
 
 // An envelope map with the given fields, in order, each as (key, encoded value).
-std::string Envelope(const std::vector<std::pair<std::string, std::string>>& fields) {
-  Pack pack;
-  pack.Map(static_cast<uint32_t>(fields.size()));
-  for (const auto& [key, value] : fields) pack.Str(key).Raw(value);
-  return pack.Bytes();
-}
+std::string Envelope(const testing::PackedFields& fields) { return testing::PackedMap(fields); }
 
 std::vector<std::pair<std::string, std::string>> ValidFields() {
   return {{"publisher_id", Pack().Unsigned(5).Bytes()},

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace mk::dynamo::testing {
 
@@ -118,6 +120,15 @@ class Pack {
   msgpack::sbuffer buffer_;
   msgpack::packer<msgpack::sbuffer> packer_;
 };
+
+// A MessagePack map of the given fields, in order, each as (key, encoded value).
+using PackedFields = std::vector<std::pair<std::string, std::string>>;
+inline std::string PackedMap(const PackedFields& fields) {
+  Pack pack;
+  pack.Map(static_cast<uint32_t>(fields.size()));
+  for (const auto& [key, value] : fields) pack.Str(key).Raw(value);
+  return pack.Bytes();
+}
 
 }  // namespace mk::dynamo::testing
 

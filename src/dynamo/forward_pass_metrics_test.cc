@@ -20,14 +20,9 @@ using ::mk::dynamo::testing::ReadHexFixture;
 
 constexpr uint64_t kWorker = 0x694d9a3f1e2b7c05;  // "7587890543068937221"
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
+using Fields = testing::PackedFields;
 
-std::string Map(const Fields& fields) {
-  Pack pack;
-  pack.Map(static_cast<uint32_t>(fields.size()));
-  for (const auto& [key, value] : fields) pack.Str(key).Raw(value);
-  return pack.Bytes();
-}
+std::string Map(const Fields& fields) { return testing::PackedMap(fields); }
 
 std::string U(uint64_t value) { return Pack().Unsigned(value).Bytes(); }
 std::string I(int64_t value) { return Pack().Signed(value).Bytes(); }
