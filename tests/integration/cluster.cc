@@ -317,6 +317,18 @@ bool ValueBecomes(Scaler& scaler, const Metadata& metadata, double value,
       timeout);
 }
 
+MetricReply GetMetricsUntil(Scaler& scaler, const Metadata& metadata, grpc::StatusCode code,
+                            std::chrono::milliseconds timeout) {
+  MetricReply reply;
+  Eventually(
+      [&] {
+        reply = GetMetrics(scaler.stub(), metadata);
+        return reply.status.error_code() == code;
+      },
+      timeout);
+  return reply;
+}
+
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }

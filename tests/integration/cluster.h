@@ -167,6 +167,11 @@ class StreamReader {
 bool ValueBecomes(Scaler& scaler, const Metadata& metadata, double value,
                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// Polls GetMetrics for `metadata` until it fails with `code`; the last reply
+// either way (its status says what came instead).
+MetricReply GetMetricsUntil(Scaler& scaler, const Metadata& metadata, grpc::StatusCode code,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 // Whether `text` (a page, a message) contains `part`.
 bool Contains(const std::string& text, const std::string& part);
 

@@ -93,13 +93,8 @@ TEST_F(LimitsTest, WorkersBeyondThePerTargetLimitAreRefusedCountedAndNeverUnderc
   MockFleet fleet(dir_, nats_, {.workers = 5, .pattern = "constant:0.5"});
   Scaler scaler(dir_, nats_, Fast({"--max-workers-per-target", "3"}));
   // 3 units kept, 2 refused: 3 x 0.5 would undercount the fleet, so no figure.
-  MetricReply reply;
-  ASSERT_TRUE(Eventually(
-      [&] {
-        reply = GetMetrics(scaler.stub(), {});
-        return reply.status.error_code() == grpc::StatusCode::FAILED_PRECONDITION;
-      },
-      10s))
+  MetricReply reply = GetMetricsUntil(scaler, {}, grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_EQ(reply.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
       << reply.status.error_message() << " value " << reply.value;
   EXPECT_TRUE(Contains(reply.status.error_message(), "3 kept, 2 more refused"))
       << reply.status.error_message();

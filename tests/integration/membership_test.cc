@@ -54,13 +54,8 @@ TEST_F(MembershipTest, AllUnreadableFleetIsFailedPreconditionNeverIdle) {
   RawResponder workers(nats_, "$SRV.STATS.dynamo_llm-worker",
                        {NullReply("a1"), NullReply("a2"), PercentReply("a3")});
   Scaler scaler(dir_, nats_, kFast);
-  MetricReply reply;
-  ASSERT_TRUE(Eventually(
-      [&] {
-        reply = GetMetrics(scaler.stub(), {});
-        return reply.status.error_code() == grpc::StatusCode::FAILED_PRECONDITION;
-      },
-      10s))
+  MetricReply reply = GetMetricsUntil(scaler, {}, grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_EQ(reply.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
       << reply.status.error_message() << " value " << reply.value;
   const std::string message = reply.status.error_message();
   EXPECT_TRUE(Contains(message, "dynamo/llm-worker/kv-router")) << message;
