@@ -29,6 +29,7 @@ targets=(
   "event_msgpack_fuzzer events_msgpack 4096 fuzz/events_msgpack.dict"
   "zmq_frames_fuzzer zmq_frames 4096 fuzz/events_msgpack.dict"
   "json_event_fuzzer events_json 4096 fuzz/events_json.dict"
+  "discovery_record_fuzzer discovery 4096 fuzz/discovery.dict"
 )
 
 scripts/install-deps.sh

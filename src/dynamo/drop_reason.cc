@@ -28,6 +28,10 @@ std::string_view DropReasonName(DropReason reason) {
       return "bad_frames";
     case DropReason::kUnsupportedVersion:
       return "unsupported_version";
+    case DropReason::kUnknownKey:
+      return "unknown_key";
+    case DropReason::kKeyMismatch:
+      return "key_mismatch";
   }
   return "unknown";
 }

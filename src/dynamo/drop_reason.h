@@ -34,9 +34,13 @@ enum class DropReason {
                         // frames disagree with the envelope they carry
   kUnsupportedVersion,  // a ZMQ frame header or a ForwardPassMetrics version other
                         // than 1
+  kUnknownKey,          // a discovery key of none of Dynamo's layouts, or malformed
+                        // within one (a missing or empty segment, a bad %XX escape)
+  kKeyMismatch,         // a discovery record whose value disagrees with its key: another
+                        // record type, namespace, component, endpoint, topic, scope or id
 };
-inline constexpr size_t kDropReasonCount = 12;
-static_assert(static_cast<size_t>(DropReason::kUnsupportedVersion) + 1 == kDropReasonCount);
+inline constexpr size_t kDropReasonCount = 14;
+static_assert(static_cast<size_t>(DropReason::kKeyMismatch) + 1 == kDropReasonCount);
 
 // Every reason, in index order.
 inline constexpr std::array<DropReason, kDropReasonCount> kAllDropReasons = {
@@ -44,6 +48,7 @@ inline constexpr std::array<DropReason, kDropReasonCount> kAllDropReasons = {
     DropReason::kBadWorkerId,      DropReason::kMissingField,   DropReason::kWrongType,
     DropReason::kOutOfRange,       DropReason::kOversized,      DropReason::kOverWorkerLimit,
     DropReason::kMalformedMsgpack, DropReason::kBadFrames,      DropReason::kUnsupportedVersion,
+    DropReason::kUnknownKey,       DropReason::kKeyMismatch,
 };
 
 // The reasons a `$SRV.STATS` scrape can count (its reply decoder, the scraper and the

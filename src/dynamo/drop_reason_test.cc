@@ -22,6 +22,8 @@ TEST(DropReasonTest, NamesAreStable) {
   EXPECT_EQ(DropReasonName(DropReason::kMalformedMsgpack), "malformed_msgpack");
   EXPECT_EQ(DropReasonName(DropReason::kBadFrames), "bad_frames");
   EXPECT_EQ(DropReasonName(DropReason::kUnsupportedVersion), "unsupported_version");
+  EXPECT_EQ(DropReasonName(DropReason::kUnknownKey), "unknown_key");
+  EXPECT_EQ(DropReasonName(DropReason::kKeyMismatch), "key_mismatch");
 }
 
 TEST(DropReasonTest, AllReasonsAreListedInIndexOrderWithDistinctNames) {

@@ -1,0 +1,292 @@
+#include "discovery/etcd_watch.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "etcd/rpc.grpc.pb.h"
+
+namespace mk::discovery {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int64_t kListPageSize = 200;
+constexpr int kMaxMessageBytes = 64 << 20;
+constexpr auto kCallDeadline = 10s;
+
+// host:port out of http://host:port or host:port; empty when it is neither.
+std::string TargetOf(std::string_view endpoint) {
+  constexpr std::string_view kHttp = "http://";
+  if (endpoint.starts_with(kHttp)) endpoint.remove_prefix(kHttp.size());
+  while (!endpoint.empty() && endpoint.back() == '/') endpoint.remove_suffix(1);
+  const size_t colon = endpoint.rfind(':');
+  if (endpoint.empty() || colon == std::string_view::npos || colon == 0 ||
+      colon + 1 == endpoint.size() || endpoint.find_first_of("/@?# ") != std::string_view::npos) {
+    return "";
+  }
+  for (char c : endpoint.substr(colon + 1)) {
+    if (c < '0' || c > '9') return "";
+  }
+  return std::string(endpoint);
+}
+
+}  // namespace
+
+std::string PrefixRangeEnd(const std::string& prefix) {
+  std::string end = prefix;
+  while (!end.empty()) {
+    const auto last = static_cast<unsigned char>(end.back());
+    if (last < 0xff) {
+      end.back() = static_cast<char>(last + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return std::string(1, '\0');
+}
+
+absl::StatusOr<std::unique_ptr<EtcdWatch>> EtcdWatch::Start(EtcdWatchSettings settings,
+                                                            Callbacks callbacks) {
+  if (settings.endpoints.empty()) return absl::InvalidArgumentError("no etcd endpoint");
+  std::vector<std::string> targets;
+  for (const std::string& endpoint : settings.endpoints) {
+    std::string target = TargetOf(endpoint);
+    // The endpoint is not echoed: it may carry credentials.
+    if (target.empty()) {
+      return absl::InvalidArgumentError(
+          "an etcd endpoint is not http://host:port or host:port (https and credentials in "
+          "the URL are not supported)");
+    }
+    targets.push_back(std::move(target));
+  }
+  if (settings.initial_backoff <= 0ms) settings.initial_backoff = 1ms;
+  settings.max_backoff = std::max(settings.max_backoff, settings.initial_backoff);
+  std::unique_ptr<EtcdWatch> watch(
+      new EtcdWatch(std::move(settings), std::move(callbacks), std::move(targets)));
+  watch->thread_ = std::thread([raw = watch.get()] { raw->Run(); });
+  return watch;
+}
+
+EtcdWatch::EtcdWatch(EtcdWatchSettings settings, Callbacks callbacks,
+                     std::vector<std::string> targets)
+    : settings_(std::move(settings)),
+      callbacks_(std::move(callbacks)),
+      targets_(std::move(targets)) {}
+
+EtcdWatch::~EtcdWatch() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    if (active_call_ != nullptr) active_call_->TryCancel();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool EtcdWatch::SetActiveCall(grpc::ClientContext* context) {
+  std::lock_guard lock(mutex_);
+  if (stopping_ && context != nullptr) return false;
+  active_call_ = context;
+  return true;
+}
+
+bool EtcdWatch::Sleep(std::chrono::milliseconds delay) {
+  std::unique_lock lock(mutex_);
+  wake_.wait_for(lock, delay, [this] { return stopping_; });
+  return !stopping_;
+}
+
+void EtcdWatch::SetConnected(bool connected) {
+  if (connected_.exchange(connected) == connected) return;
+  if (callbacks_.on_state_change) callbacks_.on_state_change(connected);
+}
+
+void EtcdWatch::Tell(const EtcdChange& change) {
+  if (change.type == EtcdChange::Type::kPut) {
+    known_[change.key] = Known{change.revision, change.lease};
+  } else {
+    known_.erase(change.key);
+  }
+  if (callbacks_.on_change) callbacks_.on_change(change);
+}
+
+void EtcdWatch::Run() {
+  std::chrono::milliseconds delay = settings_.initial_backoff;
+  size_t attempt = 0;
+  while (true) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) break;
+    }
+    const std::string& target = targets_[attempt++ % targets_.size()];
+    const bool opened = Session(target);
+    SetConnected(false);
+    if (opened) {
+      ++reconnects_;
+      delay = settings_.initial_backoff;
+    }
+    // A compacted revision is listed again at once, from the same endpoint.
+    if (opened && need_list_) {
+      --attempt;
+      continue;
+    }
+    if (!Sleep(delay)) break;
+    if (!opened) delay = std::min(delay * 2, settings_.max_backoff);
+  }
+  SetConnected(false);
+}
+
+bool EtcdWatch::Session(const std::string& target) {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  const std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), arguments);
+
+  std::string token;
+  auto prepare = [&](grpc::ClientContext& context, bool deadline) {
+    if (deadline) context.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+    if (!token.empty()) context.AddMetadata("token", token);
+    return SetActiveCall(&context);
+  };
+
+  if (!settings_.user.empty()) {
+    const auto auth = etcdserverpb::Auth::NewStub(channel);
+    etcdserverpb::AuthenticateRequest request;
+    request.set_name(settings_.user);
+    request.set_password(settings_.password);
+    etcdserverpb::AuthenticateResponse response;
+    grpc::ClientContext context;
+    if (!prepare(context, true)) return false;
+    const grpc::Status status = auth->Authenticate(&context, request, &response);
+    SetActiveCall(nullptr);
+    if (!status.ok()) {
+      spdlog::warn("etcd {}: authentication as {} failed: {}", target, settings_.user,
+                   status.error_message());
+      return false;
+    }
+    token = response.token();
+  }
+
+  const std::string range_start =
+      settings_.prefix.empty() ? std::string(1, '\0') : settings_.prefix;
+  const std::string range_end = PrefixRangeEnd(settings_.prefix);
+
+  if (need_list_) {
+    // Page through the prefix at one revision.
+    const auto kv = etcdserverpb::KV::NewStub(channel);
+    std::map<std::string, EtcdChange> listed;
+    int64_t listed_revision = 0;
+    std::string from = range_start;
+    while (true) {
+      etcdserverpb::RangeRequest request;
+      request.set_key(from);
+      request.set_range_end(range_end);
+      request.set_limit(kListPageSize);
+      request.set_revision(listed_revision);
+      etcdserverpb::RangeResponse response;
+      grpc::ClientContext context;
+      if (!prepare(context, true)) return false;
+      const grpc::Status status = kv->Range(&context, request, &response);
+      SetActiveCall(nullptr);
+      if (!status.ok()) {
+        spdlog::warn("etcd {}: listing {} failed: {}", target, settings_.prefix,
+                     status.error_message());
+        return false;
+      }
+      if (listed_revision == 0) listed_revision = response.header().revision();
+      for (const mvccpb::KeyValue& kv_pair : response.kvs()) {
+        listed[kv_pair.key()] = EtcdChange{EtcdChange::Type::kPut, kv_pair.key(), kv_pair.value(),
+                                           kv_pair.lease(), kv_pair.mod_revision()};
+      }
+      if (!response.more() || response.kvs().empty()) break;
+      from = response.kvs(response.kvs_size() - 1).key() + std::string(1, '\0');
+    }
+    // Tell the difference from what was told before: keys gone, then keys new or changed.
+    std::vector<std::string> gone;
+    for (const auto& [key, known] : known_) {
+      if (!listed.contains(key)) gone.push_back(key);
+    }
+    for (const std::string& key : gone) {
+      Tell(EtcdChange{EtcdChange::Type::kDelete, key, "", known_[key].lease, listed_revision});
+    }
+    for (const auto& [key, change] : listed) {
+      const auto known = known_.find(key);
+      if (known != known_.end() && known->second.mod_revision == change.revision) continue;
+      Tell(change);
+    }
+    revision_ = listed_revision;
+    need_list_ = false;
+    ++lists_;
+  }
+
+  const auto watch = etcdserverpb::Watch::NewStub(channel);
+  grpc::ClientContext context;
+  if (!prepare(context, false)) return false;
+  auto stream = watch->Watch(&context);
+  etcdserverpb::WatchRequest request;
+  etcdserverpb::WatchCreateRequest& create = *request.mutable_create_request();
+  create.set_key(range_start);
+  create.set_range_end(range_end);
+  create.set_start_revision(revision_ + 1);
+  create.set_progress_notify(true);
+  bool opened = false;
+  if (stream->Write(request)) {
+    etcdserverpb::WatchResponse response;
+    while (stream->Read(&response)) {
+      if (response.compact_revision() != 0) {
+        spdlog::warn("etcd {}: revision {} of {} was compacted (oldest kept {}): listing again",
+                     target, revision_.load() + 1, settings_.prefix, response.compact_revision());
+        need_list_ = true;
+        break;
+      }
+      if (response.canceled()) {
+        spdlog::warn("etcd {}: the watch of {} was canceled: {}", target, settings_.prefix,
+                     response.cancel_reason());
+        break;
+      }
+      if (response.created()) {
+        opened = true;
+        SetConnected(true);
+      }
+      int64_t newest = revision_;
+      for (const mvccpb::Event& event : response.events()) {
+        const mvccpb::KeyValue& kv_pair = event.kv();
+        EtcdChange change;
+        change.key = kv_pair.key();
+        change.revision = kv_pair.mod_revision();
+        newest = std::max(newest, change.revision);
+        if (event.type() == mvccpb::Event::DELETE) {
+          change.type = EtcdChange::Type::kDelete;
+          const auto known = known_.find(change.key);
+          if (known == known_.end()) continue;  // never told: nothing to take back
+          change.lease = known->second.lease;
+        } else {
+          change.type = EtcdChange::Type::kPut;
+          change.value = kv_pair.value();
+          change.lease = kv_pair.lease();
+        }
+        Tell(change);
+      }
+      // A progress notification (no events) says every change up to its revision is told.
+      if (response.events().empty() && !response.created()) {
+        newest = std::max(newest, response.header().revision());
+      }
+      revision_ = newest;
+    }
+  }
+  context.TryCancel();
+  const grpc::Status status = stream->Finish();
+  SetActiveCall(nullptr);
+  if (!need_list_ && !status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+    spdlog::warn("etcd {}: the watch of {} broke: {}", target, settings_.prefix,
+                 status.error_message());
+  }
+  return opened;
+}
+
+}  // namespace mk::discovery

@@ -1,0 +1,371 @@
+// The etcd watch against a real etcd (Debian's etcd-server) on free loopback ports,
+// changed from outside with etcdctl: the first listing, live puts and deletes, keys
+// deleted by an expiring lease, etcd killed and restarted with changes meanwhile, and
+// a compaction that forces a new listing, authentication.
+#include "discovery/etcd_watch.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <regex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "process.h"
+
+namespace mk::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using discovery::EtcdChange;
+using discovery::EtcdWatch;
+using discovery::EtcdWatchSettings;
+
+std::string Which(const std::string& name) {
+  for (const std::string dir : {"/usr/bin/", "/usr/sbin/", "/usr/local/bin/"}) {
+    if (access((dir + name).c_str(), X_OK) == 0) return dir + name;
+  }
+  throw std::runtime_error(name + " not found: run scripts/install-deps.sh");
+}
+
+// One etcd member on free client and peer ports, its data in `dir`. It can also be
+// started on a second client port, where a watch of the first cannot reach it.
+class EtcdServer {
+ public:
+  explicit EtcdServer(const TempDir& dir)
+      : dir_(dir), client_port_(FreePort()), aside_port_(FreePort()), peer_port_(FreePort()) {
+    Start();
+  }
+  void Start() { StartOn(client_port_); }
+  void StartAside() { StartOn(aside_port_); }
+  void StartOn(int port) {
+    serving_port_ = port;
+    const std::string client = "http://127.0.0.1:" + std::to_string(port);
+    const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+    process_.reset();
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{
+            Which("etcd"), "--name", "test", "--data-dir", dir_.path() + "/etcd-data",
+            "--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls",
+            peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "test=" + peer},
+        dir_.path() + "/etcd-" + std::to_string(++starts_) + ".log");
+    if (!process_->WaitForOutput("ready to serve client requests", 20s)) {
+      throw std::runtime_error("etcd did not start: " + process_->Output());
+    }
+  }
+  void Kill() { process_->Stop(SIGKILL, 5s); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(client_port_); }
+  void set_user(std::string user) { user_ = std::move(user); }
+
+  // Runs etcdctl with `args`; its standard output. Fails the test on an error.
+  std::string Ctl(const std::string& args) const {
+    const std::string command = "ETCDCTL_API=3 " + Which("etcdctl") +
+                                " --endpoints=http://127.0.0.1:" + std::to_string(serving_port_) +
+                                (user_.empty() ? "" : " --user=" + user_) + " " + args + " 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) throw std::runtime_error("popen failed");
+    std::string output;
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+    const int status = pclose(pipe);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command << ": " << output;
+    return output;
+  }
+  void Put(const std::string& key, const std::string& value, const std::string& lease = "") {
+    Ctl("put " + key + " " + value + (lease.empty() ? "" : " --lease=" + lease));
+  }
+  void Delete(const std::string& key) { Ctl("del " + key); }
+  // The store's current revision.
+  int64_t Revision() const {
+    const std::string json = Ctl("get --prefix '' -w json --keys-only --limit=1");
+    std::smatch match;
+    if (!std::regex_search(json, match, std::regex("\"revision\":([0-9]+)"))) {
+      throw std::runtime_error("no revision in " + json);
+    }
+    return std::stoll(match[1]);
+  }
+  // A new lease of `ttl` seconds: its id in hex, as etcdctl takes it.
+  std::string GrantLease(int ttl) const {
+    const std::string output = Ctl("lease grant " + std::to_string(ttl));
+    std::smatch match;
+    if (!std::regex_search(output, match, std::regex("lease ([0-9a-f]+) granted"))) {
+      throw std::runtime_error("no lease in " + output);
+    }
+    return match[1];
+  }
+
+ private:
+  const TempDir& dir_;
+  int client_port_;
+  int aside_port_;
+  int peer_port_;
+  int serving_port_ = 0;
+  std::string user_;
+  int starts_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+// What a watch told, and the picture of the prefix it adds up to.
+class Recorder {
+ public:
+  EtcdWatch::Callbacks Callbacks() {
+    return {[this](const EtcdChange& change) {
+              std::lock_guard lock(mutex_);
+              changes_.push_back(change);
+              if (change.type == EtcdChange::Type::kPut) {
+                state_[change.key] = change.value;
+              } else {
+                state_.erase(change.key);
+              }
+              changed_.notify_all();
+            },
+            nullptr};
+  }
+  // Waits until `done` holds of the changes so far.
+  bool WaitFor(const std::function<bool(const std::vector<EtcdChange>&)>& done,
+               std::chrono::milliseconds timeout = 15s) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return done(changes_); });
+  }
+  bool WaitForState(const std::map<std::string, std::string>& expected,
+                    std::chrono::milliseconds timeout = 15s) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return state_ == expected; });
+  }
+  std::vector<EtcdChange> Changes() {
+    std::lock_guard lock(mutex_);
+    return changes_;
+  }
+  std::map<std::string, std::string> State() {
+    std::lock_guard lock(mutex_);
+    return state_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<EtcdChange> changes_;
+  std::map<std::string, std::string> state_;
+};
+
+std::string Describe(const std::vector<EtcdChange>& changes) {
+  std::string text;
+  for (const EtcdChange& change : changes) {
+    text += (change.type == EtcdChange::Type::kPut ? "put " : "delete ") + change.key + "=" +
+            change.value + " ";
+  }
+  return text;
+}
+
+std::unique_ptr<EtcdWatch> StartWatch(const EtcdServer& etcd, Recorder& recorder,
+                                      std::chrono::milliseconds backoff = 100ms) {
+  EtcdWatchSettings settings;
+  settings.endpoints = {etcd.url()};
+  settings.prefix = "v1/instances/";
+  settings.initial_backoff = backoff;
+  settings.max_backoff = backoff;
+  auto watch = EtcdWatch::Start(settings, recorder.Callbacks());
+  EXPECT_TRUE(watch.ok()) << watch.status();
+  return watch.ok() ? std::move(*watch) : nullptr;
+}
+
+bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout = 15s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+TEST(EtcdWatchTest, ListsThePrefixThenFollowsPutsAndDeletes) {
+  TempDir dir;
+  EtcdServer etcd(dir);
+  etcd.Put("v1/instances/a", "1");
+  etcd.Put("v1/instances/b", "2");
+  etcd.Put("v1/mdc/a", "elsewhere");
+  etcd.Put("v1/instances", "the prefix itself is no key under it");
+  Recorder recorder;
+  auto watch = StartWatch(etcd, recorder);
+  ASSERT_TRUE(watch);
+  ASSERT_TRUE(recorder.WaitForState({{"v1/instances/a", "1"}, {"v1/instances/b", "2"}}))
+      << Describe(recorder.Changes());
+  ASSERT_TRUE(WaitUntil([&] { return watch->connected(); }));
+  EXPECT_EQ(watch->lists(), 1u);
+
+  etcd.Put("v1/instances/c", "3");
+  etcd.Put("v1/instances/a", "1b");
+  etcd.Delete("v1/instances/b");
+  etcd.Put("v1/mdc/b", "elsewhere");
+  ASSERT_TRUE(recorder.WaitForState({{"v1/instances/a", "1b"}, {"v1/instances/c", "3"}}))
+      << Describe(recorder.Changes());
+  const std::vector<EtcdChange> changes = recorder.Changes();
+  ASSERT_EQ(changes.size(), 5u) << Describe(changes);
+  EXPECT_EQ(Describe(changes),
+            "put v1/instances/a=1 put v1/instances/b=2 put v1/instances/c=3 put "
+            "v1/instances/a=1b delete v1/instances/b= ");
+  // Revisions grow, and the watch has told everything up to the store's revision.
+  for (size_t i = 3; i < changes.size(); ++i)
+    EXPECT_GT(changes[i].revision, changes[i - 1].revision);
+  EXPECT_TRUE(WaitUntil([&] { return watch->revision() >= changes.back().revision; }));
+}
+
+TEST(EtcdWatchTest, AnExpiringLeaseDeletesItsKeys) {
+  TempDir dir;
+  EtcdServer etcd(dir);
+  Recorder recorder;
+  auto watch = StartWatch(etcd, recorder);
+  ASSERT_TRUE(watch);
+  ASSERT_TRUE(WaitUntil([&] { return watch->connected(); }));
+  const std::string lease = etcd.GrantLease(2);
+  etcd.Put("v1/instances/leased", "x", lease);
+  etcd.Put("v1/instances/kept", "y");
+  ASSERT_TRUE(recorder.WaitForState({{"v1/instances/leased", "x"}, {"v1/instances/kept", "y"}}));
+  const int64_t lease_id = static_cast<int64_t>(std::stoull(lease, nullptr, 16));
+  EXPECT_EQ(recorder.Changes().front().lease, lease_id);
+  EXPECT_EQ(recorder.Changes().back().lease, 0);
+  // Nobody keeps the lease alive: etcd deletes the key within the TTL (plus its
+  // expiry check).
+  ASSERT_TRUE(recorder.WaitForState({{"v1/instances/kept", "y"}}, 15s))
+      << Describe(recorder.Changes());
+  const EtcdChange gone = recorder.Changes().back();
+  EXPECT_EQ(gone.type, EtcdChange::Type::kDelete);
+  EXPECT_EQ(gone.key, "v1/instances/leased");
+  EXPECT_EQ(gone.lease, lease_id);  // the lease it was put with
+}
+
+TEST(EtcdWatchTest, ResumesAfterARestartWithoutLosingOrRepeatingChanges) {
+  TempDir dir;
+  EtcdServer etcd(dir);
+  etcd.Put("v1/instances/a", "1");
+  etcd.Put("v1/instances/b", "2");
+  Recorder recorder;
+  auto watch = StartWatch(etcd, recorder);
+  ASSERT_TRUE(watch);
+  ASSERT_TRUE(recorder.WaitForState({{"v1/instances/a", "1"}, {"v1/instances/b", "2"}}));
+  ASSERT_TRUE(WaitUntil([&] { return watch->connected(); }));
+  const size_t before = recorder.Changes().size();
+
+  // Changes made while the watch cannot reach etcd (it is up on another port).
+  etcd.Kill();
+  ASSERT_TRUE(WaitUntil([&] { return !watch->connected(); }));
+  etcd.StartAside();
+  etcd.Put("v1/instances/c", "3");
+  etcd.Delete("v1/instances/a");
+  etcd.Put("v1/instances/b", "2b");
+  etcd.Kill();
+  etcd.Start();
+  ASSERT_TRUE(recorder.WaitForState({{"v1/instances/b", "2b"}, {"v1/instances/c", "3"}}, 20s))
+      << Describe(recorder.Changes());
+  ASSERT_TRUE(WaitUntil([&] { return watch->connected(); }));
+  const std::vector<EtcdChange> changes = recorder.Changes();
+  EXPECT_EQ(Describe({changes.begin() + static_cast<std::ptrdiff_t>(before), changes.end()}),
+            "put v1/instances/c=3 delete v1/instances/a= put v1/instances/b=2b ");
+  EXPECT_EQ(watch->lists(), 1u);  // resumed, not listed again
+  EXPECT_GE(watch->reconnects(), 1u);
+}
+
+TEST(EtcdWatchTest, ACompactedRevisionIsListedAgainAndOnlyTheDifferenceTold) {
+  TempDir dir;
+  EtcdServer etcd(dir);
+  etcd.Put("v1/instances/a", "1");
+  etcd.Put("v1/instances/b", "2");
+  etcd.Put("v1/instances/c", "3");
+  Recorder recorder;
+  auto watch = StartWatch(etcd, recorder);
+  ASSERT_TRUE(watch);
+  ASSERT_TRUE(recorder.WaitForState(
+      {{"v1/instances/a", "1"}, {"v1/instances/b", "2"}, {"v1/instances/c", "3"}}));
+  ASSERT_TRUE(WaitUntil([&] { return watch->connected(); }));
+  const size_t before = recorder.Changes().size();
+
+  // While the watch cannot reach etcd, change the prefix and compact the history the
+  // watch would need.
+  etcd.Kill();
+  ASSERT_TRUE(WaitUntil([&] { return !watch->connected(); }));
+  etcd.StartAside();
+  etcd.Delete("v1/instances/a");
+  etcd.Put("v1/instances/b", "2b");
+  etcd.Put("v1/instances/d", "4");
+  etcd.Ctl("compact " + std::to_string(etcd.Revision()));
+  etcd.Kill();
+  etcd.Start();
+  ASSERT_TRUE(recorder.WaitForState(
+      {{"v1/instances/b", "2b"}, {"v1/instances/c", "3"}, {"v1/instances/d", "4"}}, 20s))
+      << Describe(recorder.Changes());
+  ASSERT_TRUE(WaitUntil([&] { return watch->connected(); }));
+  EXPECT_EQ(watch->lists(), 2u);
+  const std::vector<EtcdChange> changes = recorder.Changes();
+  // Keys gone first, then new or changed ones in key order; c, unchanged, is not told.
+  EXPECT_EQ(Describe({changes.begin() + static_cast<std::ptrdiff_t>(before), changes.end()}),
+            "delete v1/instances/a= put v1/instances/b=2b put v1/instances/d=4 ");
+  // And the watch goes on from the listing.
+  etcd.Put("v1/instances/e", "5");
+  EXPECT_TRUE(recorder.WaitForState({{"v1/instances/b", "2b"},
+                                     {"v1/instances/c", "3"},
+                                     {"v1/instances/d", "4"},
+                                     {"v1/instances/e", "5"}}));
+}
+
+TEST(EtcdWatchTest, AuthenticatesWhenTheClusterHasAuthOn) {
+  TempDir dir;
+  EtcdServer etcd(dir);
+  etcd.Ctl("user add root --new-user-password=s3cret-pw");
+  etcd.Ctl("auth enable");
+  etcd.set_user("root:s3cret-pw");
+  etcd.Put("v1/instances/a", "1");
+
+  Recorder recorder;
+  EtcdWatchSettings settings;
+  settings.endpoints = {etcd.url()};
+  settings.prefix = "v1/instances/";
+  settings.user = "root";
+  settings.password = "s3cret-pw";
+  auto watch = EtcdWatch::Start(settings, recorder.Callbacks());
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  ASSERT_TRUE(recorder.WaitForState({{"v1/instances/a", "1"}}));
+  etcd.Put("v1/instances/b", "2");
+  ASSERT_TRUE(recorder.WaitForState({{"v1/instances/a", "1"}, {"v1/instances/b", "2"}}));
+
+  // A wrong password never gets as far as a listing.
+  Recorder refused;
+  settings.password = "wrong";
+  auto denied = EtcdWatch::Start(settings, refused.Callbacks());
+  ASSERT_TRUE(denied.ok()) << denied.status();
+  std::this_thread::sleep_for(1s);
+  EXPECT_FALSE((*denied)->connected());
+  EXPECT_EQ((*denied)->lists(), 0u);
+  EXPECT_TRUE(refused.Changes().empty());
+}
+
+TEST(EtcdWatchTest, EndpointsThatAreNotHttpHostPortAreRefused) {
+  Recorder recorder;
+  for (const std::string endpoint :
+       {"", "https://127.0.0.1:2379", "http://user:secret@127.0.0.1:2379", "127.0.0.1",
+        "http://127.0.0.1:port"}) {
+    EtcdWatchSettings settings;
+    settings.endpoints = {endpoint};
+    const auto watch = EtcdWatch::Start(settings, recorder.Callbacks());
+    ASSERT_FALSE(watch.ok()) << endpoint;
+    EXPECT_EQ(watch.status().message().find("secret"), std::string::npos);
+  }
+  EXPECT_FALSE(EtcdWatch::Start(EtcdWatchSettings{}, recorder.Callbacks()).ok());
+  EXPECT_EQ(discovery::PrefixRangeEnd("v1/instances/"), "v1/instances0");
+  EXPECT_EQ(discovery::PrefixRangeEnd("a\xff"), "b");
+  EXPECT_EQ(discovery::PrefixRangeEnd(""), std::string(1, '\0'));
+}
+
+}  // namespace
+}  // namespace mk::testing
