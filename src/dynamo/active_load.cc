@@ -6,7 +6,7 @@ namespace mk::dynamo {
 namespace {
 
 void ReadOptionalCount(const msgpack::object& value, std::optional<uint64_t>& out,
-                       std::string_view problem, mpk::FieldProblem& first) {
+                       std::string_view problem, FieldProblem& first) {
   if (const auto error = mpk::ReadOptionalUnsigned(value, out)) first.Set(*error, problem);
 }
 
@@ -33,7 +33,7 @@ Decoded<ActiveLoad> DecodeActiveLoad(std::string_view payload) {
   }
   ActiveLoad load;
   bool has_worker_id = false, rank_ok = true;
-  mpk::FieldProblem worker_id_problem, problem;
+  FieldProblem worker_id_problem, problem;
   const msgpack::object_kv* const end = root->via.map.ptr + root->via.map.size;
   for (const msgpack::object_kv* kv = root->via.map.ptr; kv != end; ++kv) {
     const std::string_view key = mpk::StringOf(kv->key);

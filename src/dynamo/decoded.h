@@ -13,6 +13,18 @@
 
 namespace mk::dynamo {
 
+// The first bad field of a record: what to count and say. Later problems are not
+// kept, so a record is dropped for the first thing wrong with it.
+struct FieldProblem {
+  std::optional<DropReason> reason;
+  std::string_view detail;
+  void Set(DropReason why, std::string_view what) {
+    if (reason) return;
+    reason = why;
+    detail = what;
+  }
+};
+
 template <typename Record>
 struct Decoded {
   // The validated record; empty when it was dropped.

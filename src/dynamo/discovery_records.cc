@@ -127,28 +127,8 @@ KeyResult ParseScopedChannel(std::span<const std::string_view> segments) {
 // ---------------------------------------------------------------------------------
 // Values
 
-// The first problem found in a value, with its static text.
-struct Problem {
-  std::optional<DropReason> reason;
-  std::string_view detail;
-  void Fail(DropReason why, std::string_view what) {
-    if (reason) return;
-    reason = why;
-    detail = what;
-  }
-};
-
-template <typename Visit>
-void ForEachField(od::object object, Visit&& visit) {
-  for (auto field_result : object) {
-    od::field field;
-    std::string_view key;
-    if (std::move(field_result).get(field) || field.unescaped_key().get(key)) {
-      throw MalformedJson{};
-    }
-    visit(key, field.value());
-  }
-}
+using Problem = FieldProblem;  // the first problem found in a value
+using json::ForEachField;
 
 // The value as an object; none (and `problem` failed) when it is another type; none
 // without a failure when it is null.
@@ -157,7 +137,7 @@ std::optional<od::object> ObjectOf(od::value& value, Problem& problem, std::stri
   if (type == od::json_type::null) return std::nullopt;
   od::object object;
   if (type != od::json_type::object || value.get_object().get(object)) {
-    problem.Fail(DropReason::kWrongType, what);
+    problem.Set(DropReason::kWrongType, what);
     return std::nullopt;
   }
   return object;
@@ -172,7 +152,7 @@ void ReadString(od::value value, std::optional<std::string>& out, Problem& probl
     return;
   }
   std::string_view text;
-  if (type != od::json_type::string) return problem.Fail(DropReason::kWrongType, what);
+  if (type != od::json_type::string) return problem.Set(DropReason::kWrongType, what);
   if (value.get_string().get(text)) throw MalformedJson{};
   out = std::string(text);
 }
@@ -195,7 +175,7 @@ void ReadCount(od::value value, std::optional<uint64_t>& out, Problem& problem,
   json::ReadCount(value, out, error);
   if (error.reason) {
     out.reset();
-    problem.Fail(*error.reason, what);
+    problem.Set(*error.reason, what);
   }
 }
 
@@ -204,7 +184,7 @@ void ReadCount32(od::value value, std::optional<uint32_t>& out, Problem& problem
   std::optional<uint64_t> count;
   ReadCount(value, count, problem, what);
   if (count && *count > std::numeric_limits<uint32_t>::max()) {
-    problem.Fail(DropReason::kOutOfRange, what);
+    problem.Set(DropReason::kOutOfRange, what);
     return;
   }
   if (count) {
@@ -230,16 +210,16 @@ void ReadInstanceId(od::value value, bool is_signed, Identity& identity, Problem
   FieldError error;
   const std::optional<json::Integer> integer = json::ReadInteger(value, error);
   if (error.reason) {
-    return problem.Fail(*error.reason, *error.reason == DropReason::kOutOfRange
-                                           ? "instance_id is beyond 64 bits"
-                                           : "instance_id is not an integer");
+    return problem.Set(*error.reason, *error.reason == DropReason::kOutOfRange
+                                          ? "instance_id is beyond 64 bits"
+                                          : "instance_id is not an integer");
   }
   if (!integer->negative) {
     identity.instance_id = integer->magnitude;
   } else if (is_signed) {
     identity.instance_id = 0 - integer->magnitude;  // the two's complement, as in the key
   } else {
-    problem.Fail(DropReason::kBadWorkerId, "instance_id is negative");
+    problem.Set(DropReason::kBadWorkerId, "instance_id is negative");
   }
 }
 
@@ -783,9 +763,9 @@ Decoded<ModelCardRecord> DiscoveryRecordDecoder::DecodeModelCard(const Discovery
   if (!raw.problem.reason) {
     if (raw.block_size &&
         (*raw.block_size == 0 || *raw.block_size > std::numeric_limits<uint32_t>::max())) {
-      raw.problem.Fail(DropReason::kOutOfRange, "kv_cache_block_size is 0 or beyond 32 bits");
+      raw.problem.Set(DropReason::kOutOfRange, "kv_cache_block_size is 0 or beyond 32 bits");
     } else if (raw.runtime.data_parallel_size == 0u) {
-      raw.problem.Fail(DropReason::kOutOfRange, "data_parallel_size is 0");
+      raw.problem.Set(DropReason::kOutOfRange, "data_parallel_size is 0");
     }
   }
   if (raw.problem.reason) return Result::Drop(*raw.problem.reason, raw.problem.detail, unit);
@@ -897,20 +877,20 @@ Decoded<EventChannelRecord> DiscoveryRecordDecoder::DecodeEventChannel(const Dis
   if (!raw.problem.reason && raw.transport_kind) {
     transport = TransportNamed(*raw.transport_kind);
     if (!transport) {
-      raw.problem.Fail(DropReason::kWrongType, "transport.kind is none of Zmq, ZmqBroker, Nats");
+      raw.problem.Set(DropReason::kWrongType, "transport.kind is none of Zmq, ZmqBroker, Nats");
     } else if (*transport == ChannelTransport::kZmq) {
       if (raw.config_bad) {
-        raw.problem.Fail(DropReason::kWrongType, "transport.config is not an object");
+        raw.problem.Set(DropReason::kWrongType, "transport.config is not an object");
       } else if (raw.zmq_endpoint && !IsPubEndpoint(*raw.zmq_endpoint)) {
-        raw.problem.Fail(DropReason::kWrongType,
-                         "transport.config.endpoint is not tcp://<ip>:<port>");
+        raw.problem.Set(DropReason::kWrongType,
+                        "transport.config.endpoint is not tcp://<ip>:<port>");
       }
     }
   }
   std::optional<ChannelScope> scope;
   if (!raw.problem.reason && scoped) {
     if (Bad bad = ScopeIdentity(raw, identity, scope)) {
-      if (bad->first != DropReason::kMissingField) raw.problem.Fail(bad->first, bad->second);
+      if (bad->first != DropReason::kMissingField) raw.problem.Set(bad->first, bad->second);
       if (!raw.problem.reason) return Result::Drop(bad->first, bad->second, unit);
     }
   }

@@ -9,7 +9,7 @@ namespace {
 
 // A count or token sum of a request group: strict.
 void ReadCount(const msgpack::object& value, uint64_t& out, std::string_view problem,
-               mpk::FieldProblem& first) {
+               FieldProblem& first) {
   if (const auto error = mpk::ReadUnsigned(value, out)) first.Set(*error, problem);
 }
 
@@ -30,7 +30,7 @@ void ReadUnusedNonNegative(const msgpack::object& value, std::optional<double>& 
 // One of scheduled_requests / queued_requests; `sum_prefill_kv_tokens` is given for
 // scheduled_requests only (in queued_requests that key is unknown, hence ignored).
 void ReadGroup(const msgpack::object& group, RequestMetrics& out, uint64_t* sum_prefill_kv_tokens,
-               mpk::FieldProblem& problem, DropCounts& ignored) {
+               FieldProblem& problem, DropCounts& ignored) {
   const msgpack::object_kv* const end = group.via.map.ptr + group.via.map.size;
   for (const msgpack::object_kv* kv = group.via.map.ptr; kv != end; ++kv) {
     const std::string_view key = mpk::StringOf(kv->key);
@@ -84,7 +84,7 @@ Decoded<ForwardPassMetrics> DecodeForwardPassMetrics(std::string_view payload) {
   const msgpack::object* version = nullptr;
   const msgpack::object* worker_id = nullptr;
   bool rank_ok = true;
-  mpk::FieldProblem problem;
+  FieldProblem problem;
   const msgpack::object_kv* const end = root->via.map.ptr + root->via.map.size;
   for (const msgpack::object_kv* kv = root->via.map.ptr; kv != end; ++kv) {
     const std::string_view key = mpk::StringOf(kv->key);

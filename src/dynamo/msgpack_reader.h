@@ -22,6 +22,7 @@
 #include <optional>
 #include <string_view>
 
+#include "dynamo/decoded.h"
 #include "dynamo/drop_reason.h"
 
 namespace mk::dynamo::mpk {
@@ -29,18 +30,6 @@ namespace mk::dynamo::mpk {
 inline constexpr size_t kMaxEntries = 256;    // per map (pairs) or array
 inline constexpr size_t kMaxBytes = 1 << 20;  // per string, binary or extension
 inline constexpr size_t kMaxDepth = 8;        // containers within containers
-
-// The first bad field of a record: what to count and say. Later problems are not
-// kept, so a record is dropped for the first thing wrong with it.
-struct FieldProblem {
-  std::optional<DropReason> reason;
-  std::string_view detail;
-  void Set(DropReason why, std::string_view what) {
-    if (reason) return;
-    reason = why;
-    detail = what;
-  }
-};
 
 // Why something could not be read: the reason counted, and a static text saying what.
 struct Failure {
