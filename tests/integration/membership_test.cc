@@ -173,12 +173,13 @@ TEST_F(MembershipTest, PushSendsNothingOnceThePictureIsPastTheStalenessBound) {
   const auto unavailable = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(3 * kStaleness);
   // The last picture was taken before the kill: nothing may be sent from it once
-  // it is older than the bound (a little slack for a message already on its way).
+  // it is older than the bound (slack for a message already on its way on a busy
+  // machine; the fault this catches pushes for as long as NATS stays down).
   for (const auto& arrival : stream.ArrivalTimes()) {
-    EXPECT_LT(arrival, killed + kStaleness + 300ms)
+    EXPECT_LT(arrival, killed + kStaleness + 500ms)
         << "a state was pushed " << std::chrono::duration<double>(arrival - killed).count()
         << " s after NATS died";
-    EXPECT_LT(arrival, unavailable + 300ms) << "a state was pushed after IsActive was UNAVAILABLE";
+    EXPECT_LT(arrival, unavailable + 500ms) << "a state was pushed after IsActive was UNAVAILABLE";
   }
 }
 
