@@ -86,6 +86,19 @@ TEST_F(MembershipTest, AllUnreadableFleetIsFailedPreconditionNeverIdle) {
   EXPECT_TRUE(Contains(status, R"("llm_load_avg":null)")) << status;
 }
 
+TEST_F(MembershipTest, TodaysWorkersWithoutLoadDataAreNeverAnIdleFleet) {
+  // The simulated fleet answering as Dynamo workers do since October 2025: three
+  // workers of two ranks each, `data: null` everywhere.
+  MockFleet fleet(dir_, nats_, {.workers = 3, .form = "null", .extra = {"--dp-ranks", "2"}});
+  Scaler scaler(dir_, nats_, kFast);
+  MetricReply reply = GetMetricsUntil(scaler, {}, grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_EQ(reply.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << reply.status.error_message() << " value " << reply.value;
+  EXPECT_TRUE(Contains(reply.status.error_message(), "all 6 present worker units are unreadable"))
+      << reply.status.error_message();
+  EXPECT_EQ(IsActive(scaler.stub(), {}).status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
 TEST_F(MembershipTest, PartlyUnreadableFleetCountsEveryUnitAndSaysWhatFCovers) {
   MockFleet readable(dir_, nats_, {.workers = 2, .pattern = "constant:0.5"});
   RawResponder unreadable(nats_, "$SRV.STATS.dynamo_llm-worker",

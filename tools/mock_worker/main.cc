@@ -42,7 +42,7 @@ using Clock = std::chrono::steady_clock;
 constexpr char kProgram[] = "dynamo-mock-worker";
 constexpr int kConnectGiveUpSeconds = 10;
 
-enum class FormOption { kFlat, kNested, kMixed };
+enum class FormOption { kFlat, kNested, kMixed, kNull };
 
 struct Config {
   std::string nats_server = "nats://localhost:4222";
@@ -114,8 +114,10 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
   app.add_option("--endpoint", c.endpoint, "Endpoint whose stats carry ForwardPassMetrics");
   app.add_option("--workers", c.workers, "Number of simulated workers")
       ->check(CLI::Range(size_t{1}, size_t{100000}));
-  app.add_option("--form", form, "ForwardPassMetrics layout (mixed: even workers flat)")
-      ->check(CLI::IsMember({"flat", "nested", "mixed"}));
+  app.add_option("--form", form,
+                 "ForwardPassMetrics layout (mixed: even workers flat; null: no load data, "
+                 "as Dynamo workers answer since October 2025)")
+      ->check(CLI::IsMember({"flat", "nested", "mixed", "null"}));
   app.add_option("--pattern", c.pattern_spec,
                  "Fleet load: constant:V, ramp:FROM:TO:SECONDS, sine:MIN:MAX:PERIOD, "
                  "step:LOW:HIGH:PERIOD or csv:PATH");
@@ -152,6 +154,7 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
   }
   c.form = form == "nested"  ? FormOption::kNested
            : form == "mixed" ? FormOption::kMixed
+           : form == "null"  ? FormOption::kNull
                              : FormOption::kFlat;
   const std::optional<uint64_t> base = ParseHexU64(lease_base);
   if (!base) {
@@ -214,7 +217,9 @@ class MockFleet {
       by_instance_id_.emplace(workers_.back().instance_id, i);
       const bool nested =
           config.form == FormOption::kNested || (config.form == FormOption::kMixed && i % 2 == 1);
-      forms_.push_back(nested ? MetricsForm::kNested : MetricsForm::kFlat);
+      forms_.push_back(config.form == FormOption::kNull ? MetricsForm::kNull
+                       : nested                         ? MetricsForm::kNested
+                                                        : MetricsForm::kFlat);
     }
   }
 

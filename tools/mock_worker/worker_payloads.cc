@@ -59,6 +59,10 @@ void AppendRank(std::string& out, std::optional<uint32_t> dp_rank) {
 
 void AppendForwardPassMetrics(std::string& out, const WorkerFigures& f, MetricsForm form,
                               std::optional<uint32_t> dp_rank) {
+  if (form == MetricsForm::kNull) {
+    out.append("null");
+    return;
+  }
   if (form == MetricsForm::kFlat) {
     out.append("{\"data_parallel_rank\":");
     AppendRank(out, dp_rank);

@@ -72,11 +72,13 @@ struct WorkerFigures {
 // blocks / T, or `load` itself when T is 0.
 WorkerFigures FiguresForLoad(double load, uint64_t kv_total_blocks, uint64_t slots_total);
 
-// ForwardPassMetrics layouts: flat (Dynamo 0.1 - 0.3), nested worker_stats /
-// kv_stats (0.4 and later).
-enum class MetricsForm { kFlat, kNested };
+// What a stats reply's load endpoint carries: ForwardPassMetrics, flat (Dynamo 0.1 -
+// 0.3) or nested worker_stats / kv_stats (0.4 - 0.5); or no load at all, `null`, as
+// every endpoint of Dynamo workers since October 2025.
+enum class MetricsForm { kFlat, kNested, kNull };
 
-// The ForwardPassMetrics JSON object; `dp_rank` nullopt prints a null rank.
+// The ForwardPassMetrics JSON object (`null` for kNull); `dp_rank` nullopt prints a
+// null rank.
 std::string ForwardPassMetricsJson(const WorkerFigures& figures, MetricsForm form,
                                    std::optional<uint32_t> dp_rank);
 

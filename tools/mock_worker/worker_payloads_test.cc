@@ -243,6 +243,16 @@ TEST(StatsReply, DataParallelRanksRepeatTheLoadEndpoint) {
   EXPECT_EQ(Count(nested, "\"worker_stats\":{\"data_parallel_rank\":1,"), 1u);
 }
 
+TEST(StatsReply, NullFormCarriesNoLoadOnAnyEndpoint) {
+  // What Dynamo workers answer since October 2025, once per rank.
+  const WorkerIdentity w = TestWorker();
+  const std::string json = StatsReply(w, "t", FiguresForLoad(0.5, 8192, 64), MetricsForm::kNull, 2);
+  EXPECT_EQ(Count(json, "\"subject\":\"" + w.load.subject + "\""), 2u);
+  EXPECT_EQ(Count(json, "\"data\":null"), 3u);  // generate and both ranks
+  EXPECT_THAT(json, Not(HasSubstr("kv_active_blocks")));
+  EXPECT_THAT(json, Not(HasSubstr("data_parallel_rank")));
+}
+
 TEST(StatsReply, AppendReusesTheBuffer) {
   std::string buf = "prefix|";
   AppendStatsReply(buf, TestWorker(), "t", FiguresForLoad(0.5, 8192, 64), MetricsForm::kFlat, 1);
