@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "dynamo/forward_pass_json.h"
+#include "dynamo/json_reader.h"
 
 namespace mk::dynamo {
 namespace {
@@ -268,29 +268,6 @@ std::optional<std::pair<DropReason, std::string_view>> CheckTag(const DiscoveryK
                      std::string_view("type is another record's than the key names")};
   }
   return std::nullopt;
-}
-
-// Parses `value` as one JSON object, calling `read(root)`; throws nothing. False when
-// the value is not one JSON object.
-template <typename Read>
-bool ParseObject(od::parser& parser, std::string& padded, std::string_view value, Read&& read) {
-  padded.assign(value);
-  padded.resize(value.size() + simdjson::SIMDJSON_PADDING, ' ');
-  try {
-    od::document doc;
-    od::object root;
-    if (parser.iterate(padded.data(), value.size(), padded.size()).get(doc) ||
-        doc.get_object().get(root)) {
-      throw MalformedJson{};
-    }
-    read(root);
-    // Anything after the root object (a second document, garbage) is malformed.
-    const char* trailing = nullptr;
-    if (doc.current_location().get(trailing) != simdjson::OUT_OF_BOUNDS) throw MalformedJson{};
-  } catch (const MalformedJson&) {
-    return false;
-  }
-  return true;
 }
 
 // tcp://<IPv4>:<port> or tcp://[<IPv6>]:<port>, port 1 - 65535 without leading zeros.
@@ -673,10 +650,7 @@ std::string DiscoveryKeyText(const DiscoveryKey& key) {
 // -----------------------------------------------------------------------------------
 // Values
 
-struct DiscoveryRecordDecoder::Parser {
-  od::parser parser;
-  std::string padded;  // the value copied with simdjson's required padding
-};
+struct DiscoveryRecordDecoder::Parser : json::JsonObjectParser {};
 
 DiscoveryRecordDecoder::DiscoveryRecordDecoder() : parser_(std::make_unique<Parser>()) {}
 
@@ -710,7 +684,7 @@ Decoded<InstanceRecord> DiscoveryRecordDecoder::DecodeInstance(const DiscoveryKe
   if (key.kind != DiscoveryKind::kInstance) return WrongKind<InstanceRecord>(key);
   if (auto oversized = CheckValueSize<InstanceRecord>(key, value)) return *oversized;
   RawInstance raw;
-  const bool parsed = ParseObject(parser_->parser, parser_->padded, value, [&](od::object root) {
+  const bool parsed = parser_->Parse(value, [&](od::object root) {
     ForEachField(root, [&](std::string_view name, od::value field) {
       if (ReadIdentityField(name, field, key, raw.identity, raw.problem)) return;
       if (name == "transport") ReadTransportTag(field, raw);
@@ -748,7 +722,7 @@ Decoded<ModelCardRecord> DiscoveryRecordDecoder::DecodeModelCard(const Discovery
   if (key.kind != DiscoveryKind::kModelCard) return WrongKind<ModelCardRecord>(key);
   if (auto oversized = CheckValueSize<ModelCardRecord>(key, value)) return *oversized;
   RawModelCard raw;
-  const bool parsed = ParseObject(parser_->parser, parser_->padded, value, [&](od::object root) {
+  const bool parsed = parser_->Parse(value, [&](od::object root) {
     ForEachField(root, [&](std::string_view name, od::value field) {
       if (ReadIdentityField(name, field, key, raw.identity, raw.problem)) return;
       if (name == "card_json") ReadCard(field, raw);
@@ -853,7 +827,7 @@ Decoded<EventChannelRecord> DiscoveryRecordDecoder::DecodeEventChannel(const Dis
   if (auto oversized = CheckValueSize<EventChannelRecord>(key, value)) return *oversized;
   const bool scoped = key.layout == DiscoveryLayout::kV1Scoped;
   RawChannel raw;
-  const bool parsed = ParseObject(parser_->parser, parser_->padded, value, [&](od::object root) {
+  const bool parsed = parser_->Parse(value, [&](od::object root) {
     ForEachField(root, [&](std::string_view name, od::value field) {
       if (name == "type" || name == "instance_id" ||
           (!scoped && (name == "namespace" || name == "component"))) {

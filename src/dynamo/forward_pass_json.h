@@ -1,6 +1,6 @@
 // Reads a ForwardPassMetrics JSON object (the load report of Dynamo 0.1 - 0.5
-// workers, flat or grouped under worker_stats/kv_stats) into a WorkerLoad, and the
-// simdjson on-demand field readers it is built from. Shared by the decoders of this
+// workers, flat or grouped under worker_stats/kv_stats) into a WorkerLoad, with the
+// field readers of json_reader.h. Shared by the decoders of this
 // directory that meet it: the `$SRV.STATS` reply (StatsDecoder, as an endpoint's
 // `data`) and the Aug - Dec 2025 JSON LoadEvent on the event plane (as its `data`).
 // Not a public interface of the library: callers are decoders in src/dynamo/.
@@ -20,58 +20,10 @@
 #include <optional>
 
 #include "dynamo/drop_reason.h"
+#include "dynamo/json_reader.h"
 #include "dynamo/worker_load.h"
 
 namespace mk::dynamo::json {
-
-namespace od = simdjson::ondemand;
-
-// Thrown by the readers below when the JSON text itself is broken (the document
-// cannot be read on): the caller drops the whole message as malformed_json.
-// Value errors (a wrong type, a number out of range) are never thrown: they are
-// recorded in a FieldError and only make the report they belong to unusable.
-struct MalformedJson {};
-
-// Where a bad field's reason goes: the report's first error, or a slot of its own
-// for a field that only some reports use.
-struct FieldError {
-  std::optional<DropReason> reason;
-  void Fail(DropReason why) {
-    if (!reason) reason = why;
-  }
-};
-
-// Calls `visit(key, value)` for each field of `object`, in order; throws
-// MalformedJson when the text cannot be read on. `value` must be read or skipped
-// before the next field: simdjson's on-demand values are read in place.
-template <typename Visit>
-void ForEachField(od::object object, Visit&& visit) {
-  for (auto field_result : object) {
-    od::field field;
-    std::string_view key;
-    if (std::move(field_result).get(field) || field.unescaped_key().get(key)) {
-      throw MalformedJson{};
-    }
-    visit(key, field.value());
-  }
-}
-
-// The value's JSON type; throws MalformedJson when the text cannot say.
-od::json_type TypeOf(od::value& value);
-
-// A count: null leaves `out` empty; a non-negative integer < 2^64 sets it; anything
-// else fails `error` (wrong_type: a string, a negative or fractional number;
-// out_of_range: an integer >= 2^64).
-void ReadCount(od::value value, std::optional<uint64_t>& out, FieldError& error);
-
-// A signed 64-bit or unsigned 64-bit integer, as the worker ids of the JSON events:
-// wrong_type unless an integer; out_of_range when below -2^63 or above 2^64 - 1.
-// Negative values are returned as such; the caller decides what they mean.
-struct Integer {
-  bool negative = false;
-  uint64_t magnitude = 0;  // when negative, -value (fits: 2^63 at most)
-};
-std::optional<Integer> ReadInteger(od::value value, FieldError& error);
 
 // ForwardPassMetrics fields as found, before validation.
 struct RawForwardPassMetrics {

@@ -140,10 +140,7 @@ Decoded<JsonKvMetricsEvent> FinishActiveLoad(const RawEvent& event, uint64_t wor
 
 }  // namespace
 
-struct JsonEventDecoder::Parser {
-  od::parser parser;
-  std::string padded;  // the message copied with simdjson's required padding
-};
+struct JsonEventDecoder::Parser : json::JsonObjectParser {};
 
 JsonEventDecoder::JsonEventDecoder() : parser_(std::make_unique<Parser>()) {}
 
@@ -151,22 +148,8 @@ JsonEventDecoder::~JsonEventDecoder() = default;
 
 Decoded<JsonKvMetricsEvent> JsonEventDecoder::Decode(std::string_view json) {
   using Result = Decoded<JsonKvMetricsEvent>;
-  std::string& padded = parser_->padded;
-  padded.assign(json);
-  padded.resize(json.size() + simdjson::SIMDJSON_PADDING, ' ');
   RawEvent event;
-  try {
-    od::document doc;
-    od::object root;
-    if (parser_->parser.iterate(padded.data(), json.size(), padded.size()).get(doc) ||
-        doc.get_object().get(root)) {
-      throw MalformedJson{};
-    }
-    ReadEvent(root, event);
-    // Anything after the root object (a second document, garbage) is malformed.
-    const char* trailing = nullptr;
-    if (doc.current_location().get(trailing) != simdjson::OUT_OF_BOUNDS) throw MalformedJson{};
-  } catch (const MalformedJson&) {
+  if (!parser_->Parse(json, [&](od::object root) { ReadEvent(root, event); })) {
     return Result::Drop(DropReason::kMalformedJson, "not one JSON object");
   }
 

@@ -73,10 +73,7 @@ void Add(const Outcome& outcome, DecodedReply& reply) {
 
 }  // namespace
 
-struct StatsDecoder::Parser {
-  od::parser parser;
-  std::string padded;  // the reply copied with simdjson's required padding
-};
+struct StatsDecoder::Parser : json::JsonObjectParser {};
 
 StatsDecoder::StatsDecoder(EndpointMatcher matcher, std::optional<EndpointMatcher> fallback)
     : matcher_(std::move(matcher)),
@@ -87,18 +84,9 @@ StatsDecoder::~StatsDecoder() = default;
 
 DecodedReply StatsDecoder::Decode(std::string_view json) {
   DecodedReply reply;
-  std::string& padded = parser_->padded;
-  padded.assign(json);
-  padded.resize(json.size() + simdjson::SIMDJSON_PADDING, ' ');
   bool service_seen = false;
   std::vector<Outcome> monitored, fallback;
-  try {
-    od::document doc;
-    od::object root;
-    if (parser_->parser.iterate(padded.data(), json.size(), padded.size()).get(doc) ||
-        doc.get_object().get(root)) {
-      throw MalformedJson{};
-    }
+  const bool parsed = parser_->Parse(json, [&](od::object root) {
     json::ForEachField(root, [&](std::string_view key, od::value value) {
       if (key != "endpoints") return;
       od::array endpoints;
@@ -127,10 +115,8 @@ DecodedReply StatsDecoder::Decode(std::string_view json) {
         monitored.push_back(Judge(report, match.lease_id));
       }
     });
-    // Anything after the root object (a second document, garbage) is malformed.
-    const char* trailing = nullptr;
-    if (doc.current_location().get(trailing) != simdjson::OUT_OF_BOUNDS) throw MalformedJson{};
-  } catch (const MalformedJson&) {
+  });
+  if (!parsed) {
     DecodedReply malformed;
     malformed.drops.Add(DropReason::kMalformedJson);
     return malformed;

@@ -151,13 +151,7 @@ void Collector::RunRound() {
   request.on_expected_replied = [&](const ScrapeResult& known) {
     answered_at = Clock::now();
     dynamo::DropCounts counted_at_the_end;
-    const SnapshotPtr snapshot = Update(known, *answered_at, counted_at_the_end);
-    {
-      std::lock_guard lock(mutex_);
-      latest_ = snapshot;
-      round_answered_ = true;
-    }
-    Deliver(snapshot, *answered_at);
+    Deliver(Update(known, *answered_at, counted_at_the_end), *answered_at, true);
   };
   const auto started = Clock::now();
   absl::StatusOr<ScrapeResult> result = scraper_->Scrape(request);
@@ -170,7 +164,6 @@ void Collector::RunRound() {
   }
   {
     std::lock_guard lock(mutex_);
-    round_answered_ = false;
     ++stats_.rounds;
     stats_.last_round_duration = ended - started;
     if (result.ok()) {
@@ -195,7 +188,7 @@ void Collector::RunRound() {
     spdlog::debug("target {}: round {} failed: {}", target_.ToString(), round_,
                   std::string(result.status().message()));
   }
-  Deliver(snapshot, ended);
+  Deliver(snapshot, ended, false);
 }
 
 SnapshotPtr Collector::Update(const ScrapeResult& heard, Clock::time_point heard_at,
@@ -211,20 +204,20 @@ SnapshotPtr Collector::Update(const ScrapeResult& heard, Clock::time_point heard
   snapshot->units = table_.Units(heard_at, settings_.max_staleness);
   snapshot->figures = Aggregate(snapshot->units);
   snapshot->figures.units_refused = refused;
-  if (refused > 0 && (!previous_ || previous_->figures.units_refused == 0)) {
+  const SnapshotPtr previous = Latest();
+  if (refused > 0 && (!previous || previous->figures.units_refused == 0)) {
     spdlog::warn(
         "target {}: {} new worker units refused over --max-workers-per-target ({} kept); its "
         "figures are undefined until the fleet fits",
         target_.ToString(), refused, settings_.max_workers);
   }
-  LogChanges(*snapshot);
-  previous_ = snapshot;
+  LogChanges(previous.get(), *snapshot);
   return snapshot;
 }
 
-void Collector::LogChanges(const Snapshot& next) const {
+void Collector::LogChanges(const Snapshot* previous, const Snapshot& next) const {
   static const std::vector<Unit> kNone;
-  const std::vector<Unit>& before = previous_ ? previous_->units : kNone;
+  const std::vector<Unit>& before = previous ? previous->units : kNone;
   std::vector<std::string> joined, left, unreadable, readable_again;
   auto reason = [](const Unit& unit) {
     return std::string(unit.drop_reason ? dynamo::DropReasonName(*unit.drop_reason)
@@ -277,12 +270,13 @@ void Collector::LogChanges(const Snapshot& next) const {
   log(spdlog::level::info, readable_again, "readable again");
 }
 
-void Collector::Deliver(const SnapshotPtr& snapshot, Clock::time_point now) {
+void Collector::Deliver(const SnapshotPtr& snapshot, Clock::time_point now, bool round_goes_on) {
   std::vector<SnapshotCallback> waiters;
   absl::StatusOr<SnapshotPtr> answer;
   {
     std::lock_guard lock(mutex_);
     if (snapshot) latest_ = snapshot;
+    round_answered_ = round_goes_on;
     waiters.swap(waiters_);
     if (!waiters.empty()) answer = ServableLocked(now);
   }

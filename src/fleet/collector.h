@@ -104,10 +104,13 @@ class Collector {
   // returns the table's snapshot.
   SnapshotPtr Update(const ScrapeResult& heard, Clock::time_point heard_at,
                      dynamo::DropCounts& drops);
-  // Logs units that joined, left or turned unreadable since the last snapshot.
-  void LogChanges(const Snapshot& next) const;
+  // Logs units that joined, left or turned unreadable since `previous` (none: the
+  // first snapshot).
+  void LogChanges(const Snapshot* previous, const Snapshot& next) const;
   // Makes `snapshot` (if any) the latest, answers the waiters, tells the listeners.
-  void Deliver(const SnapshotPtr& snapshot, Clock::time_point now);
+  // `round_goes_on`: a discovery round delivered what it knows of the known units
+  // and listens on for newcomers; callers until its end are answered at once.
+  void Deliver(const SnapshotPtr& snapshot, Clock::time_point now, bool round_goes_on);
   absl::StatusOr<SnapshotPtr> ServableLocked(Clock::time_point now) const;
 
   const Target target_;
@@ -129,7 +132,6 @@ class Collector {
   uint64_t round_ = 0;
   std::optional<Clock::time_point> last_discovery_;
   uint64_t version_ = 0;
-  SnapshotPtr previous_;  // the last snapshot made, for LogChanges
 
   // A listener runs under its own (recursive) mutex only: RemoveListener takes it
   // to wait for a call in progress, and a listener removing itself takes it again.

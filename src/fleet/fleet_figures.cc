@@ -54,7 +54,6 @@ UnitFigures FiguresOf(const dynamo::WorkerLoad& unit) {
 
 FleetFigures Aggregate(std::span<const Unit> units) {
   FleetFigures fleet;
-  fleet.units = 0;
   double load_sum = 0, kv_usage_sum = 0, waiting_sum = 0;
   // Block and slot sums in double: a sum of u64 counts may exceed 2^64.
   double kv_active = 0, kv_total = 0, slots_active = 0, slots_total = 0;

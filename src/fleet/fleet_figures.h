@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "dynamo/stats_decoder.h"
+#include "dynamo/drop_reason.h"
 #include "dynamo/worker_load.h"
 #include "fleet/unit.h"
 

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string_view>
 
-#include "dynamo/stats_decoder.h"
+#include "dynamo/drop_reason.h"
 #include "dynamo/worker_load.h"
 
 namespace mk::fleet {

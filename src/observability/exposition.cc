@@ -5,6 +5,7 @@
 
 #include <limits>
 
+#include "dynamo/drop_reason.h"
 #include "dynamo/worker_load.h"
 #include "fleet/fleet_figures.h"
 

@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "dynamo/stats_decoder.h"
+#include "dynamo/drop_reason.h"
 #include "observability/json_writer.h"
 
 namespace mk::observability {

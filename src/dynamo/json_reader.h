@@ -1,0 +1,105 @@
+// The simdjson on-demand reading every JSON decoder of this directory shares: one
+// reused parser that reads a message as exactly one JSON object, a loop over an
+// object's fields, and strict readers of counts and 64-bit integers. Not a public
+// interface of the library: callers are decoders in src/dynamo/. A JsonObjectParser
+// is not thread-safe (one per decoder); the functions are pure.
+#ifndef METRICS_KEDA_DYNAMO_JSON_READER_H_
+#define METRICS_KEDA_DYNAMO_JSON_READER_H_
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "dynamo/drop_reason.h"
+
+namespace mk::dynamo::json {
+
+namespace od = simdjson::ondemand;
+
+// Thrown by the readers below when the JSON text itself is broken (the document
+// cannot be read on): the caller drops the whole message as malformed_json.
+// Value errors (a wrong type, a number out of range) are never thrown: they are
+// recorded in a FieldError (or the caller's FieldProblem) and only make the record
+// they belong to unusable.
+struct MalformedJson {};
+
+// Where a bad field's reason goes: the report's first error, or a slot of its own
+// for a field that only some reports use.
+struct FieldError {
+  std::optional<DropReason> reason;
+  void Fail(DropReason why) {
+    if (!reason) reason = why;
+  }
+};
+
+// Calls `visit(key, value)` for each field of `object`, in order; throws
+// MalformedJson when the text cannot be read on. `value` must be read or skipped
+// before the next field: simdjson's on-demand values are read in place.
+template <typename Visit>
+void ForEachField(od::object object, Visit&& visit) {
+  for (auto field_result : object) {
+    od::field field;
+    std::string_view key;
+    if (std::move(field_result).get(field) || field.unescaped_key().get(key)) {
+      throw MalformedJson{};
+    }
+    visit(key, field.value());
+  }
+}
+
+// The value's JSON type; throws MalformedJson when the text cannot say.
+od::json_type TypeOf(od::value& value);
+
+// A count: null leaves `out` empty; a non-negative integer < 2^64 sets it; anything
+// else fails `error` (wrong_type: a string, a negative or fractional number;
+// out_of_range: an integer >= 2^64).
+void ReadCount(od::value value, std::optional<uint64_t>& out, FieldError& error);
+
+// A signed 64-bit or unsigned 64-bit integer, as the worker ids of the JSON events:
+// wrong_type unless an integer; out_of_range when below -2^63 or above 2^64 - 1.
+// Negative values are returned as such; the caller decides what they mean.
+struct Integer {
+  bool negative = false;
+  uint64_t magnitude = 0;  // when negative, -value (fits: 2^63 at most)
+};
+std::optional<Integer> ReadInteger(od::value value, FieldError& error);
+
+// A parser and the padded copy of the message it needs (simdjson reads past the
+// end), both reused from one message to the next.
+class JsonObjectParser {
+ public:
+  // Reads `text` as exactly one JSON object and calls `read(root)` on it; false when
+  // `text` is not one (truncated, not an object, bytes after it) or `read` throws
+  // MalformedJson.
+  template <typename Read>
+  bool Parse(std::string_view text, Read&& read) {
+    padded_.assign(text);
+    padded_.resize(text.size() + simdjson::SIMDJSON_PADDING, ' ');
+    try {
+      od::document doc;
+      od::object root;
+      if (parser_.iterate(padded_.data(), text.size(), padded_.size()).get(doc) ||
+          doc.get_object().get(root)) {
+        return false;
+      }
+      read(root);
+      // Anything after the root object (a second document, garbage) is malformed.
+      const char* trailing = nullptr;
+      return doc.current_location().get(trailing) == simdjson::OUT_OF_BOUNDS;
+    } catch (const MalformedJson&) {
+      return false;
+    }
+  }
+
+ private:
+  od::parser parser_;
+  std::string padded_;
+};
+
+}  // namespace mk::dynamo::json
+
+#endif  // METRICS_KEDA_DYNAMO_JSON_READER_H_
