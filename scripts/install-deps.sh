@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libnats-dev nats-server etcd-server etcd-client
+  libnats-dev nats-server etcd-server etcd-client libzmq3-dev cppzmq-dev
   libsimdjson-dev libmsgpack-cxx-dev libcli11-dev libspdlog-dev prometheus-cpp-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus openssl
