@@ -30,7 +30,12 @@ struct WorkerLoad {
   uint64_t request_total_slots = 0;
   uint64_t kv_active_blocks = 0;
   uint64_t kv_total_blocks = 0;
-  uint64_t num_requests_waiting = 0;  // absent in reports before March 2025: 0
+  // Requests queued in the engine. Stats replies before March 2025 leave it out and
+  // it is then 0; an event record may not carry it at all: none (unknown, not 0).
+  std::optional<uint64_t> num_requests_waiting = 0;
+  // Prompt tokens of the queued requests (ForwardPassMetrics queued_requests
+  // .sum_prefill_tokens); none where the source does not say (every stats reply).
+  std::optional<uint64_t> prefill_tokens_queued;
   // KV usage as a fraction in [0, 1], despite its name; used when kv_total_blocks is 0.
   std::optional<double> gpu_cache_usage_perc;
   std::optional<double> gpu_prefix_cache_hit_rate;

@@ -33,8 +33,19 @@ inline void PrintTo(const WorkerLoad& unit, std::ostream* os) {
     *os << "none";
   }
   *os << " slots=" << unit.request_active_slots << "/" << unit.request_total_slots
-      << " kv=" << unit.kv_active_blocks << "/" << unit.kv_total_blocks
-      << " waiting=" << unit.num_requests_waiting << " gpu_cache=";
+      << " kv=" << unit.kv_active_blocks << "/" << unit.kv_total_blocks << " waiting=";
+  if (unit.num_requests_waiting) {
+    *os << *unit.num_requests_waiting;
+  } else {
+    *os << "none";
+  }
+  *os << " prefill_tokens_queued=";
+  if (unit.prefill_tokens_queued) {
+    *os << *unit.prefill_tokens_queued;
+  } else {
+    *os << "none";
+  }
+  *os << " gpu_cache=";
   optional(unit.gpu_cache_usage_perc);
   *os << " hit_rate=";
   optional(unit.gpu_prefix_cache_hit_rate);

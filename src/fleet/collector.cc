@@ -23,11 +23,14 @@ std::string DescribeKey(const dynamo::WorkerKey& key) {
 }  // namespace
 
 Collector::Collector(Target target, CollectorSettings settings,
-                     std::unique_ptr<TargetScraper> scraper)
+                     std::unique_ptr<TargetScraper> scraper, bool events)
     : target_(std::move(target)),
       settings_(settings),
       scraper_(std::move(scraper)),
-      table_(settings.max_workers) {
+      events_(events),
+      model_(settings.max_workers, settings.max_staleness) {
+  model_.SetSubscribedSince(Clock::now());
+  model_.SetEventsActive(events);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -114,8 +117,103 @@ void Collector::RemoveListener(uint64_t id) {
 }
 
 CollectorStats Collector::Stats() const {
-  std::lock_guard lock(mutex_);
-  return stats_;
+  CollectorStats stats;
+  {
+    std::lock_guard lock(mutex_);
+    stats = stats_;
+  }
+  std::lock_guard lock(model_mutex_);
+  stats.events_applied = event_stats_.events_applied;
+  stats.router_records = event_stats_.router_records;
+  stats.events_not_member = event_stats_.events_not_member;
+  stats.events_over_limit = event_stats_.events_over_limit;
+  stats.event_drops = event_stats_.event_drops;
+  return stats;
+}
+
+EventOutcome Collector::CountLocked(EventOutcome outcome) {
+  switch (outcome) {
+    case EventOutcome::kApplied:
+      ++event_stats_.events_applied;
+      changed_ = true;
+      break;
+    case EventOutcome::kRouterRecord:
+      ++event_stats_.router_records;
+      break;
+    case EventOutcome::kNotMember:
+      ++event_stats_.events_not_member;
+      break;
+    case EventOutcome::kOverLimit:
+      ++event_stats_.events_over_limit;
+      break;
+  }
+  return outcome;
+}
+
+EventOutcome Collector::ApplyActiveLoad(const dynamo::ActiveLoad& load, bool names_target) {
+  std::lock_guard lock(model_mutex_);
+  return CountLocked(model_.ApplyActiveLoad(load, names_target, Clock::now()));
+}
+
+EventOutcome Collector::ApplyForwardPass(const dynamo::ForwardPassMetrics& metrics,
+                                         bool names_target) {
+  std::lock_guard lock(model_mutex_);
+  return CountLocked(model_.ApplyForwardPass(metrics, names_target, Clock::now()));
+}
+
+EventOutcome Collector::ApplyLoadReport(const dynamo::WorkerLoad& report, bool names_target) {
+  std::lock_guard lock(model_mutex_);
+  return CountLocked(model_.ApplyLoadReport(report, names_target, Clock::now()));
+}
+
+void Collector::RecordEventDrop(std::optional<uint64_t> worker_id, uint32_t dp_rank,
+                                dynamo::DropReason reason, bool names_target) {
+  std::lock_guard lock(model_mutex_);
+  event_stats_.event_drops.Add(reason);
+  if (!worker_id) return;
+  // A drop that names its unit marks it, but is no applied record.
+  if (model_.RecordEventDrop(*worker_id, dp_rank, reason, names_target, Clock::now()) ==
+      EventOutcome::kApplied) {
+    changed_ = true;
+  }
+}
+
+void Collector::Publish() {
+  SnapshotPtr snapshot;
+  const auto now = Clock::now();
+  {
+    std::lock_guard lock(model_mutex_);
+    if (!changed_) return;
+    snapshot = TakeSnapshotLocked(now, last_refused_);
+  }
+  Deliver(snapshot, now, false);
+}
+
+void Collector::SetEventSourceConnected(bool connected) {
+  {
+    std::lock_guard lock(model_mutex_);
+    if (connected == events_connected_) return;
+    events_connected_ = connected;
+    if (connected) model_.SetSubscribedSince(Clock::now());
+    changed_ = true;
+  }
+  if (connected) Publish();
+}
+
+void Collector::SetRegistrations(std::optional<std::vector<Registration>> registrations) {
+  {
+    std::lock_guard lock(model_mutex_);
+    model_.SetRegistrations(std::move(registrations), Clock::now());
+    changed_ = true;
+  }
+  // Without a picture from its sources yet, a new registration alone proves nothing
+  // servable: the next round or event publishes it.
+  if (Latest()) Publish();
+}
+
+void Collector::SetFallbackKvTotalBlocks(std::optional<uint64_t> blocks) {
+  std::lock_guard lock(model_mutex_);
+  model_.SetFallbackKvTotalBlocks(blocks);
 }
 
 void Collector::Run() {
@@ -134,9 +232,23 @@ void Collector::Run() {
 }
 
 void Collector::RunRound() {
+  if (!scraper_) {
+    // Push sources only: a snapshot of what they said, while they are connected.
+    const auto now = Clock::now();
+    SnapshotPtr snapshot;
+    {
+      std::lock_guard lock(model_mutex_);
+      if (events_connected_) snapshot = TakeSnapshotLocked(now, last_refused_);
+    }
+    Deliver(snapshot, now, false);
+    return;
+  }
   ScrapeRequest request;
   request.window = settings_.scrape_window;
-  request.expected_units = table_.ExpectedReplies();
+  {
+    std::lock_guard lock(model_mutex_);
+    request.expected_units = model_.ExpectedReplies();
+  }
   const auto starting = Clock::now();
   request.wait_whole_window =
       (settings_.discovery_every > 0 && round_ % settings_.discovery_every == 0) ||
@@ -161,6 +273,10 @@ void Collector::RunRound() {
   SnapshotPtr snapshot;
   if (result.ok()) {
     snapshot = Update(*result, ended, result->drops);
+  } else {
+    // A failed scrape leaves the events' picture standing while they are connected.
+    std::lock_guard lock(model_mutex_);
+    if (events_ && events_connected_) snapshot = TakeSnapshotLocked(ended, last_refused_);
   }
   {
     std::lock_guard lock(mutex_);
@@ -193,17 +309,24 @@ void Collector::RunRound() {
 
 SnapshotPtr Collector::Update(const ScrapeResult& heard, Clock::time_point heard_at,
                               dynamo::DropCounts& drops) {
-  const size_t refused = table_.Record(heard.units, heard.unreadable, heard_at);
+  std::lock_guard lock(model_mutex_);
+  const size_t refused = model_.RecordScrape(heard.units, heard.unreadable, heard_at);
   drops.Add(dynamo::DropReason::kOverWorkerLimit, refused);
-  table_.EvictSilentSince(heard_at - settings_.max_staleness);
+  last_refused_ = refused;
+  return TakeSnapshotLocked(heard_at, refused);
+}
+
+SnapshotPtr Collector::TakeSnapshotLocked(Clock::time_point now, size_t refused) {
+  model_.EvictSilent(now);
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->target = target_;
-  snapshot->taken = heard_at;
+  snapshot->taken = now;
   snapshot->version = ++version_;
   snapshot->round = round_;
-  snapshot->units = table_.Units(heard_at, settings_.max_staleness);
+  snapshot->units = model_.Units(now);
   snapshot->figures = Aggregate(snapshot->units);
   snapshot->figures.units_refused = refused;
+  changed_ = false;
   const SnapshotPtr previous = Latest();
   if (refused > 0 && (!previous || previous->figures.units_refused == 0)) {
     spdlog::warn(
@@ -265,7 +388,8 @@ void Collector::LogChanges(const Snapshot* previous, const Snapshot& next) const
   };
   log(spdlog::level::info, joined, "joined");
   log(spdlog::level::info, left,
-      fmt::format("left (silent for over {:.3g}s)", Seconds(settings_.max_staleness)));
+      fmt::format("left (deregistered, or silent for over {:.3g}s)",
+                  Seconds(settings_.max_staleness)));
   log(spdlog::level::warn, unreadable, "turned unreadable: every report dropped");
   log(spdlog::level::info, readable_again, "readable again");
 }
@@ -275,7 +399,9 @@ void Collector::Deliver(const SnapshotPtr& snapshot, Clock::time_point now, bool
   absl::StatusOr<SnapshotPtr> answer;
   {
     std::lock_guard lock(mutex_);
-    if (snapshot) latest_ = snapshot;
+    // Snapshots may be delivered from two threads (a round's, a publisher's): the
+    // latest only ever moves to a newer version.
+    if (snapshot && (!latest_ || snapshot->version > latest_->version)) latest_ = snapshot;
     round_answered_ = round_goes_on;
     waiters.swap(waiters_);
     if (!waiters.empty()) answer = ServableLocked(now);

@@ -1,11 +1,16 @@
-// A Collector keeps one target's fleet picture fresh. Its own thread runs a
-// scrape round every check interval, and sooner when a caller needs a snapshot
-// younger than the cache TTL; callers waiting meanwhile share that one round
-// (single flight). Every snapshot update is offered to listeners, which is how
-// push activation reacts within milliseconds.
+// A Collector keeps one target's fleet picture fresh: it owns the target's
+// FleetModel and the sources' schedule. Its own thread runs a scrape round every
+// check interval when the stats source is on (and sooner when a caller needs a
+// snapshot younger than the cache TTL; callers waiting meanwhile share that one
+// round: single flight), and otherwise takes a new snapshot of what the push
+// sources said. Event sources apply records at any time (Apply*) and then Publish,
+// which takes one snapshot for everything applied since the last: coalesced,
+// versioned. Every snapshot is offered to listeners, which is how push activation
+// reacts within milliseconds.
 //
 // Thread-safe: any thread may call any method. Callbacks run on the collector's
-// thread (or inline, when a fresh snapshot is at hand) and must not block.
+// thread, on the thread that publishes, or inline when a fresh snapshot is at
+// hand, and must not block.
 #ifndef METRICS_KEDA_FLEET_COLLECTOR_H_
 #define METRICS_KEDA_FLEET_COLLECTOR_H_
 
@@ -25,10 +30,10 @@
 #include "absl/status/statusor.h"
 #include "common/duration_histogram.h"
 #include "dynamo/stats_decoder.h"
+#include "fleet/fleet_model.h"
 #include "fleet/load_source.h"
 #include "fleet/snapshot.h"
 #include "fleet/target.h"
-#include "fleet/worker_table.h"
 
 namespace mk::fleet {
 
@@ -50,6 +55,12 @@ struct CollectorSettings {
 
 // Counters of a collector's life, for observability.
 struct CollectorStats {
+  // Event-plane records offered to this target, by outcome.
+  uint64_t events_applied = 0;
+  uint64_t router_records = 0;     // routers' predictions: counted, never applied
+  uint64_t events_not_member = 0;  // workers discovery places in another target
+  uint64_t events_over_limit = 0;
+  dynamo::DropCounts event_drops;  // records of this target's units that were dropped
   uint64_t rounds = 0;
   uint64_t failed_rounds = 0;
   uint64_t replies = 0;
@@ -64,7 +75,11 @@ class Collector {
   using SnapshotCallback = std::function<void(absl::StatusOr<SnapshotPtr>)>;
   using Listener = std::function<void(const SnapshotPtr&)>;
 
-  Collector(Target target, CollectorSettings settings, std::unique_ptr<TargetScraper> scraper);
+  // `scraper`: the stats source, or null when it is off. `events`: whether an event
+  // source feeds the target (then a snapshot is taken every check interval while
+  // the event source is connected, see SetEventSourceConnected).
+  Collector(Target target, CollectorSettings settings, std::unique_ptr<TargetScraper> scraper,
+            bool events = false);
   ~Collector();  // stops the thread; waiters still pending get UNAVAILABLE
   Collector(const Collector&) = delete;
   Collector& operator=(const Collector&) = delete;
@@ -89,6 +104,27 @@ class Collector {
   uint64_t AddListener(Listener listener);
   void RemoveListener(uint64_t id);
 
+  // --- push sources (any thread) ---
+  // Records and drops heard by an event source (FleetModel::Apply*), counted per
+  // outcome. They become visible with the next Publish.
+  EventOutcome ApplyActiveLoad(const dynamo::ActiveLoad& load, bool names_target);
+  EventOutcome ApplyForwardPass(const dynamo::ForwardPassMetrics& metrics, bool names_target);
+  EventOutcome ApplyLoadReport(const dynamo::WorkerLoad& report, bool names_target);
+  void RecordEventDrop(std::optional<uint64_t> worker_id, uint32_t dp_rank,
+                       dynamo::DropReason reason, bool names_target);
+  // Takes and delivers a snapshot if anything changed since the last one.
+  void Publish();
+  // The event source's connection (all of it: the NATS connection, or the ZMQ
+  // subscriptions). While down, no snapshot is taken for an event-only target, so
+  // its picture ages out of the staleness bound and GetMetrics says so. A reconnect
+  // starts a new settle period for units not heard yet.
+  void SetEventSourceConnected(bool connected);
+  // Discovery's registrations for this target, or none without discovery
+  // (FleetModel::SetRegistrations); published at once.
+  void SetRegistrations(std::optional<std::vector<Registration>> registrations);
+  // Trigger metadata kvTotalBlocks (FleetModel::SetFallbackKvTotalBlocks).
+  void SetFallbackKvTotalBlocks(std::optional<uint64_t> blocks);
+
   CollectorStats Stats() const;
   const DurationHistogram& scrape_durations() const { return scrape_durations_; }
   const Target& target() const { return target_; }
@@ -99,11 +135,15 @@ class Collector {
 
   void Run();
   void RunRound();
-  // Records what `heard` brought at `heard_at` in the table (new units over the
-  // limit are dropped and counted in `drops`), evicts the silent ones, and
-  // returns the table's snapshot.
+  // Records what `heard` brought at `heard_at` in the model (new units over the
+  // limit are dropped and counted in `drops`) and returns the model's snapshot.
   SnapshotPtr Update(const ScrapeResult& heard, Clock::time_point heard_at,
                      dynamo::DropCounts& drops);
+  // Evicts the silent units and takes a snapshot of the model. `refused`: new units
+  // refused over the limit by what was just recorded. Needs model_mutex_ held.
+  SnapshotPtr TakeSnapshotLocked(Clock::time_point now, size_t refused);
+  // Counts an event outcome and marks the model changed. Needs model_mutex_ held.
+  EventOutcome CountLocked(EventOutcome outcome);
   // Logs units that joined, left or turned unreadable since `previous` (none: the
   // first snapshot).
   void LogChanges(const Snapshot* previous, const Snapshot& next) const;
@@ -127,11 +167,19 @@ class Collector {
   bool round_answered_ = false;
   CollectorStats stats_;
   DurationHistogram scrape_durations_;
+  const bool events_;
+  // The model, and what goes with each snapshot of it. When both are held, this one
+  // is taken first (mutex_ inside it), never the other way round.
+  mutable std::mutex model_mutex_;
+  FleetModel model_;
+  uint64_t version_ = 0;
+  bool changed_ = false;        // applied since the last snapshot
+  CollectorStats event_stats_;  // only its event counters are used
+  bool events_connected_ = false;
+  size_t last_refused_ = 0;
   // Touched by the collector thread only.
-  WorkerTable table_;
   uint64_t round_ = 0;
   std::optional<Clock::time_point> last_discovery_;
-  uint64_t version_ = 0;
 
   // A listener runs under its own (recursive) mutex only: RemoveListener takes it
   // to wait for a call in progress, and a listener removing itself takes it again.

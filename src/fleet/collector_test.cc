@@ -138,7 +138,7 @@ TEST_F(CollectorTest, FirstCallGetsTheFirstRoundsSnapshot) {
   absl::StatusOr<SnapshotPtr> snapshot = Fresh(*collector);
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   EXPECT_EQ((*snapshot)->figures.units, 2u);
-  EXPECT_DOUBLE_EQ((*snapshot)->figures.load_avg, 0.4);
+  EXPECT_DOUBLE_EQ((*snapshot)->figures.Value(FleetMetric::kLoadAvg).value(), 0.4);
 }
 
 TEST_F(CollectorTest, FreshSnapshotIsServedWithoutAnotherRound) {
@@ -190,7 +190,7 @@ TEST_F(CollectorTest, FailedRefreshServesSnapshotWithinStalenessBound) {
   SetError(absl::UnavailableError("NATS connection lost during the scrape"));
   absl::StatusOr<SnapshotPtr> snapshot = Fresh(*collector);
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-  EXPECT_DOUBLE_EQ((*snapshot)->figures.load_avg, 0.8);
+  EXPECT_DOUBLE_EQ((*snapshot)->figures.Value(FleetMetric::kLoadAvg).value(), 0.8);
 }
 
 TEST_F(CollectorTest, SnapshotBeyondStalenessBoundIsUnavailable) {
@@ -308,7 +308,7 @@ TEST_F(CollectorTest, DiscoveryRoundAnswersCallersOnceEveryKnownWorkerReplied) {
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_EQ(collector->Latest()->figures.units, 2u);
-  EXPECT_DOUBLE_EQ(collector->Latest()->figures.load_avg, 0.5);
+  EXPECT_DOUBLE_EQ(*collector->Latest()->figures.figure[0], 0.5);
 }
 
 TEST_F(CollectorTest, ListenersHearEverySuccessfulRoundUntilRemoved) {
@@ -468,7 +468,7 @@ TEST_F(CollectorTest, NewWorkersBeyondTheLimitAreRefusedAndLeaveFiguresUndefined
   absl::StatusOr<SnapshotPtr> snapshot = Fresh(*collector);
   ASSERT_TRUE(snapshot.ok());
   ASSERT_EQ((*snapshot)->figures.units, 2u);
-  EXPECT_DOUBLE_EQ((*snapshot)->figures.load_avg, 0.15);
+  EXPECT_DOUBLE_EQ(*(*snapshot)->figures.figure[0], 0.15);
   // One refused per round; the round that started with the collector may have
   // run before the call, and counted too.
   EXPECT_GE(collector->Stats().drops.Get(dynamo::DropReason::kOverWorkerLimit), 1u);

@@ -28,6 +28,8 @@ std::string_view MetricName(FleetMetric metric) {
       return "llm_request_slots_usage_percent";
     case FleetMetric::kRequestsWaiting:
       return "llm_requests_waiting";
+    case FleetMetric::kPrefillTokensQueued:
+      return "llm_prefill_tokens_queued";
   }
   return "";
 }
@@ -41,25 +43,56 @@ std::optional<FleetMetric> MetricNamed(std::string_view name) {
 
 UnitFigures FiguresOf(const dynamo::WorkerLoad& unit) {
   UnitFigures figures;
-  figures.kv_usage = unit.kv_total_blocks > 0
-                         ? Clamp01(Ratio(unit.kv_active_blocks, unit.kv_total_blocks))
-                         : Clamp01(unit.gpu_cache_usage_perc.value_or(0));
+  if (unit.kv_total_blocks > 0) {
+    figures.kv_usage = Clamp01(Ratio(unit.kv_active_blocks, unit.kv_total_blocks));
+  } else if (unit.gpu_cache_usage_perc) {
+    figures.kv_usage = Clamp01(*unit.gpu_cache_usage_perc);
+  }
   if (unit.request_total_slots > 0) {
     figures.slot_usage = Clamp01(Ratio(unit.request_active_slots, unit.request_total_slots));
   }
-  figures.load = std::max(figures.kv_usage, figures.slot_usage.value_or(0));
-  figures.waiting = static_cast<double>(unit.num_requests_waiting);
+  if (figures.kv_usage || figures.slot_usage) {
+    figures.load = std::max(figures.kv_usage.value_or(0), figures.slot_usage.value_or(0));
+  }
+  if (unit.num_requests_waiting) figures.waiting = static_cast<double>(*unit.num_requests_waiting);
+  if (unit.prefill_tokens_queued) {
+    figures.prefill_tokens_queued = static_cast<double>(*unit.prefill_tokens_queued);
+  }
   return figures;
 }
 
+namespace {
+
+// A mean built one defined value at a time.
+struct Mean {
+  double sum = 0;
+  size_t count = 0;
+  void Add(const std::optional<double>& value) {
+    if (!value) return;
+    sum += *value;
+    ++count;
+  }
+  std::optional<double> Get() const {
+    if (count == 0) return std::nullopt;
+    return sum / static_cast<double>(count);
+  }
+};
+
+}  // namespace
+
 FleetFigures Aggregate(std::span<const Unit> units) {
   FleetFigures fleet;
-  double load_sum = 0, kv_usage_sum = 0, waiting_sum = 0;
+  Mean load, kv_usage, waiting, prefill;
   // Block and slot sums in double: a sum of u64 counts may exceed 2^64.
   double kv_active = 0, kv_total = 0, slots_active = 0, slots_total = 0;
+  size_t kv_capacity_units = 0, slot_units = 0;
   std::array<size_t, dynamo::kDropReasonCount> unreadable_by_reason{};
   for (const Unit& unit : units) {
     fleet.units += unit.units;
+    if (unit.state == UnitState::kPending) {
+      fleet.pending_units += unit.units;
+      continue;
+    }
     if (!unit.report) {
       fleet.unreadable_units += unit.units;
       if (unit.drop_reason) {
@@ -70,17 +103,18 @@ FleetFigures Aggregate(std::span<const Unit> units) {
     const dynamo::WorkerLoad& report = *unit.report;
     ++fleet.reporting_units;
     const UnitFigures figures = FiguresOf(report);
-    load_sum += figures.load;
-    kv_usage_sum += figures.kv_usage;
-    waiting_sum += figures.waiting;
+    load.Add(figures.load);
+    kv_usage.Add(figures.kv_usage);
+    waiting.Add(figures.waiting);
+    prefill.Add(figures.prefill_tokens_queued);
     if (report.kv_total_blocks > 0) {
-      ++fleet.kv_units;
+      ++kv_capacity_units;
       // Clamped like kv_usage, so one over-reporting unit cannot pass 100 %.
       kv_active += static_cast<double>(std::min(report.kv_active_blocks, report.kv_total_blocks));
       kv_total += static_cast<double>(report.kv_total_blocks);
     }
     if (report.request_total_slots > 0) {
-      ++fleet.slot_units;
+      ++slot_units;
       slots_active +=
           static_cast<double>(std::min(report.request_active_slots, report.request_total_slots));
       slots_total += static_cast<double>(report.request_total_slots);
@@ -91,24 +125,55 @@ FleetFigures Aggregate(std::span<const Unit> units) {
     fleet.main_unreadable_reason =
         static_cast<dynamo::DropReason>(most - unreadable_by_reason.begin());
   }
-  if (fleet.reporting_units == 0) {
-    fleet.request_slots_usage_percent = 0;
+  auto set = [&](FleetMetric metric, std::optional<double> value, size_t over) {
+    fleet.figure[FleetFigures::Index(metric)] = value;
+    fleet.defining[FleetFigures::Index(metric)] = value ? over : 0;
+  };
+  if (fleet.units == 0) {
+    // An empty, healthy fleet is idle: every figure is 0.
+    for (FleetMetric metric : kAllFleetMetrics) set(metric, 0.0, 0);
     return fleet;
   }
-  const double n = static_cast<double>(fleet.reporting_units);
-  fleet.load_avg = load_sum / n;
+  set(FleetMetric::kLoadAvg, load.Get(), load.count);
   // Ratio first, then scale: (100 * x) / x can round to 100.00000000000001, and a
   // saturated fleet must read exactly 100 %.
   if (kv_total > 0) {
-    fleet.kv_blocks_usage_percent = 100 * (kv_active / kv_total);
-  } else {
-    fleet.kv_units = fleet.reporting_units;
-    fleet.kv_blocks_usage_percent = 100 * (kv_usage_sum / n);
+    set(FleetMetric::kKvBlocksUsagePercent, 100 * (kv_active / kv_total), kv_capacity_units);
+  } else if (kv_usage.count > 0) {
+    set(FleetMetric::kKvBlocksUsagePercent, 100 * *kv_usage.Get(), kv_usage.count);
   }
-  if (slots_total > 0) fleet.request_slots_usage_percent = 100 * (slots_active / slots_total);
-  fleet.requests_waiting_avg = waiting_sum / n;
+  if (slots_total > 0) {
+    set(FleetMetric::kRequestSlotsUsagePercent, 100 * (slots_active / slots_total), slot_units);
+  }
+  set(FleetMetric::kRequestsWaiting, waiting.Get(), waiting.count);
+  set(FleetMetric::kPrefillTokensQueued, prefill.Get(), prefill.count);
   return fleet;
 }
+
+namespace {
+
+// Why no present unit defines `metric`, for the FAILED_PRECONDITION message.
+std::string_view WhyUndefined(FleetMetric metric) {
+  switch (metric) {
+    case FleetMetric::kLoadAvg:
+      return "no reporting unit has a KV capacity, a KV usage fraction or a request slot total";
+    case FleetMetric::kKvBlocksUsagePercent:
+      return "no reporting unit has a KV capacity or a KV usage fraction (give the capacity with "
+             "trigger metadata kvTotalBlocks)";
+    case FleetMetric::kRequestSlotsUsagePercent:
+      return "no reporting unit has a request slot total (request_total_slots is 0 or unknown "
+             "on every unit)";
+    case FleetMetric::kRequestsWaiting:
+      return "no reporting unit says how many requests wait (waiting_requests or "
+             "ForwardPassMetrics queued requests)";
+    case FleetMetric::kPrefillTokensQueued:
+      return "no reporting unit publishes ForwardPassMetrics (queued prefill tokens; start the "
+             "workers with --enable-forward-pass-metrics)";
+  }
+  return "unknown metric";
+}
+
+}  // namespace
 
 absl::StatusOr<double> FleetFigures::Value(FleetMetric metric) const {
   if (units_refused > 0) {
@@ -117,6 +182,12 @@ absl::StatusOr<double> FleetFigures::Value(FleetMetric metric) const {
         "({} kept, {} more refused), so every figure would undercount it",
         MetricName(metric), units, units_refused));
   }
+  if (units > 0 && reporting_units == 0 && pending_units > 0) {
+    return absl::UnavailableError(fmt::format(
+        "{} is not known yet: settling, {} of {} present worker units have not been heard "
+        "since the scaler subscribed",
+        MetricName(metric), pending_units, units));
+  }
   if (units > 0 && reporting_units == 0) {
     return absl::FailedPreconditionError(fmt::format(
         "{} is undefined: all {} present worker units are unreadable (their reports are "
@@ -124,35 +195,12 @@ absl::StatusOr<double> FleetFigures::Value(FleetMetric metric) const {
         MetricName(metric), unreadable_units,
         main_unreadable_reason ? dynamo::DropReasonName(*main_unreadable_reason) : "unknown"));
   }
-  switch (metric) {
-    case FleetMetric::kLoadAvg:
-      return load_avg;
-    case FleetMetric::kKvBlocksUsagePercent:
-      return kv_blocks_usage_percent;
-    case FleetMetric::kRequestSlotsUsagePercent:
-      if (!request_slots_usage_percent) {
-        return absl::FailedPreconditionError(
-            "llm_request_slots_usage_percent is undefined: no reporting worker has a request "
-            "slot total (request_total_slots is 0 on every worker)");
-      }
-      return *request_slots_usage_percent;
-    case FleetMetric::kRequestsWaiting:
-      return requests_waiting_avg;
+  const std::optional<double>& value = figure[Index(metric)];
+  if (!value) {
+    return absl::FailedPreconditionError(
+        fmt::format("{} is undefined: {}", MetricName(metric), WhyUndefined(metric)));
   }
-  return absl::InvalidArgumentError("unknown metric");
-}
-
-size_t FleetFigures::UnitsDefining(FleetMetric metric) const {
-  switch (metric) {
-    case FleetMetric::kKvBlocksUsagePercent:
-      return kv_units;
-    case FleetMetric::kRequestSlotsUsagePercent:
-      return slot_units;
-    case FleetMetric::kLoadAvg:
-    case FleetMetric::kRequestsWaiting:
-      break;
-  }
-  return reporting_units;
+  return *value;
 }
 
 }  // namespace mk::fleet

@@ -38,58 +38,58 @@ dynamo::WorkerLoad Rank1() { return Report(3, 100, 400, 2, 8, 0, 0.25); }
 
 TEST(FiguresOfTest, RatiosOfBlocksAndSlots) {
   const UnitFigures figures = FiguresOf(FlatV03());
-  EXPECT_DOUBLE_EQ(figures.kv_usage, 0.625);  // 5120 / 8192
+  EXPECT_DOUBLE_EQ(*figures.kv_usage, 0.625);  // 5120 / 8192
   ASSERT_TRUE(figures.slot_usage.has_value());
   EXPECT_DOUBLE_EQ(*figures.slot_usage, 0.75);  // 48 / 64
-  EXPECT_DOUBLE_EQ(figures.load, 0.75);
-  EXPECT_DOUBLE_EQ(figures.waiting, 3);
+  EXPECT_DOUBLE_EQ(*figures.load, 0.75);
+  EXPECT_DOUBLE_EQ(*figures.waiting, 3);
 }
 
 TEST(FiguresOfTest, LoadIsTheTighterResource) {
   // Blocks tighter than slots.
   const UnitFigures figures = FiguresOf(Report(1, 90, 100, 1, 4));
-  EXPECT_DOUBLE_EQ(figures.kv_usage, 0.9);
+  EXPECT_DOUBLE_EQ(*figures.kv_usage, 0.9);
   EXPECT_DOUBLE_EQ(*figures.slot_usage, 0.25);
-  EXPECT_DOUBLE_EQ(figures.load, 0.9);
+  EXPECT_DOUBLE_EQ(*figures.load, 0.9);
 }
 
 TEST(FiguresOfTest, KvFallsBackToGpuCacheUsageWhenNoBlockTotal) {
   const UnitFigures figures = FiguresOf(Report(1, 0, 0, 1, 10, 0, 0.92));
-  EXPECT_DOUBLE_EQ(figures.kv_usage, 0.92);
-  EXPECT_DOUBLE_EQ(figures.load, 0.92);
+  EXPECT_DOUBLE_EQ(*figures.kv_usage, 0.92);
+  EXPECT_DOUBLE_EQ(*figures.load, 0.92);
 }
 
 TEST(FiguresOfTest, GpuCacheUsageIgnoredWhenBlockTotalKnown) {
   const UnitFigures figures = FiguresOf(Report(1, 10, 40, 0, 4, 0, 0.9));
-  EXPECT_DOUBLE_EQ(figures.kv_usage, 0.25);
+  EXPECT_DOUBLE_EQ(*figures.kv_usage, 0.25);
 }
 
 TEST(FiguresOfTest, SlotUsageUndefinedWhenNoSlotTotal) {
   const UnitFigures figures = FiguresOf(ZeroTotals());
   EXPECT_FALSE(figures.slot_usage.has_value());
-  EXPECT_DOUBLE_EQ(figures.kv_usage, 0.92);
+  EXPECT_DOUBLE_EQ(*figures.kv_usage, 0.92);
   // Ten active requests against no known capacity do not count as load.
-  EXPECT_DOUBLE_EQ(figures.load, 0.92);
-  EXPECT_DOUBLE_EQ(figures.waiting, 7);
+  EXPECT_DOUBLE_EQ(*figures.load, 0.92);
+  EXPECT_DOUBLE_EQ(*figures.waiting, 7);
 }
 
 TEST(FiguresOfTest, ClampsWhenActiveExceedsTotal) {
   const UnitFigures figures = FiguresOf(Report(1, 150, 100, 9, 8));
-  EXPECT_DOUBLE_EQ(figures.kv_usage, 1.0);
+  EXPECT_DOUBLE_EQ(*figures.kv_usage, 1.0);
   EXPECT_DOUBLE_EQ(*figures.slot_usage, 1.0);
-  EXPECT_DOUBLE_EQ(figures.load, 1.0);
+  EXPECT_DOUBLE_EQ(*figures.load, 1.0);
 }
 
 TEST(FiguresOfTest, ClampsFallbackFraction) {
-  EXPECT_DOUBLE_EQ(FiguresOf(Report(1, 0, 0, 0, 0, 0, 1.5)).kv_usage, 1.0);
+  EXPECT_DOUBLE_EQ(*FiguresOf(Report(1, 0, 0, 0, 0, 0, 1.5)).kv_usage, 1.0);
 }
 
 TEST(FiguresOfTest, IdleUnitIsZero) {
   const UnitFigures figures = FiguresOf(Report(1, 0, 1024, 0, 1024));
-  EXPECT_DOUBLE_EQ(figures.kv_usage, 0);
+  EXPECT_DOUBLE_EQ(*figures.kv_usage, 0);
   EXPECT_DOUBLE_EQ(*figures.slot_usage, 0);
-  EXPECT_DOUBLE_EQ(figures.load, 0);
-  EXPECT_DOUBLE_EQ(figures.waiting, 0);
+  EXPECT_DOUBLE_EQ(*figures.load, 0);
+  EXPECT_DOUBLE_EQ(*figures.waiting, 0);
 }
 
 // ---- Aggregate --------------------------------------------------------------
@@ -109,35 +109,38 @@ TEST(AggregateTest, FleetFormulas) {
   const FleetFigures fleet = Aggregate(units);
   EXPECT_EQ(fleet.units, 3u);
   // Mean of the unit loads 0.75, 0.92 and 0.25.
-  EXPECT_NEAR(fleet.load_avg, (0.75 + 0.92 + 0.25) / 3, kEps);
+  EXPECT_NEAR(*fleet.Value(FleetMetric::kLoadAvg), (0.75 + 0.92 + 0.25) / 3, kEps);
   // Blocks summed over the units with a block total (not ZeroTotals).
-  EXPECT_NEAR(fleet.kv_blocks_usage_percent, 100.0 * (5120 + 100) / (8192 + 400), kEps);
+  EXPECT_NEAR(*fleet.Value(FleetMetric::kKvBlocksUsagePercent), 100.0 * (5120 + 100) / (8192 + 400),
+              kEps);
   // Slots summed over the units with a slot total (not ZeroTotals).
-  ASSERT_TRUE(fleet.request_slots_usage_percent.has_value());
-  EXPECT_NEAR(*fleet.request_slots_usage_percent, 100.0 * (48 + 2) / (64 + 8), kEps);
-  EXPECT_NEAR(fleet.requests_waiting_avg, (3 + 7 + 0) / 3.0, kEps);
+  ASSERT_TRUE(fleet.Value(FleetMetric::kRequestSlotsUsagePercent).ok());
+  EXPECT_NEAR(*fleet.Value(FleetMetric::kRequestSlotsUsagePercent), 100.0 * (48 + 2) / (64 + 8),
+              kEps);
+  EXPECT_NEAR(*fleet.Value(FleetMetric::kRequestsWaiting), (3 + 7 + 0) / 3.0, kEps);
 }
 
 TEST(AggregateTest, KvPercentWeighsUnitsByCapacity) {
   // Sum over sum, not the mean of ratios (which would be 50).
   const std::vector<Unit> units = Reporting({Report(1, 90, 100, 0, 1), Report(2, 100, 1000, 0, 1)});
-  EXPECT_NEAR(Aggregate(units).kv_blocks_usage_percent, 100.0 * 190 / 1100, kEps);
+  EXPECT_NEAR(*Aggregate(units).Value(FleetMetric::kKvBlocksUsagePercent), 100.0 * 190 / 1100,
+              kEps);
 }
 
 TEST(AggregateTest, KvPercentIgnoresUnitsWithoutBlockTotalWhenOthersHaveOne) {
   const std::vector<Unit> units = Reporting({FlatV03(), ZeroTotals()});
-  EXPECT_NEAR(Aggregate(units).kv_blocks_usage_percent, 62.5, kEps);
+  EXPECT_NEAR(*Aggregate(units).Value(FleetMetric::kKvBlocksUsagePercent), 62.5, kEps);
 }
 
 TEST(AggregateTest, KvPercentFallsBackToMeanUsageWhenNoUnitHasBlockTotal) {
   const std::vector<Unit> units = Reporting({ZeroTotals(), Report(4, 0, 0, 1, 2, 0, 0.5)});
-  EXPECT_NEAR(Aggregate(units).kv_blocks_usage_percent, (92.0 + 50.0) / 2, kEps);
+  EXPECT_NEAR(*Aggregate(units).Value(FleetMetric::kKvBlocksUsagePercent), (92.0 + 50.0) / 2, kEps);
 }
 
 TEST(AggregateTest, SlotPercentUndefinedWhenNoUnitHasSlotTotal) {
   const std::vector<Unit> units = Reporting({ZeroTotals(), Report(4, 10, 40, 3, 0)});
   const FleetFigures fleet = Aggregate(units);
-  EXPECT_FALSE(fleet.request_slots_usage_percent.has_value());
+  EXPECT_FALSE(fleet.Value(FleetMetric::kRequestSlotsUsagePercent).ok());
   const absl::StatusOr<double> slots = fleet.Value(FleetMetric::kRequestSlotsUsagePercent);
   EXPECT_EQ(slots.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_FALSE(slots.status().message().empty());
@@ -151,11 +154,11 @@ TEST(AggregateTest, SlotPercentUndefinedWhenNoUnitHasSlotTotal) {
 TEST(AggregateTest, EmptyFleetIsIdle) {
   const FleetFigures fleet = Aggregate({});
   EXPECT_EQ(fleet.units, 0u);
-  EXPECT_EQ(fleet.load_avg, 0);
-  EXPECT_EQ(fleet.kv_blocks_usage_percent, 0);
-  ASSERT_TRUE(fleet.request_slots_usage_percent.has_value());
-  EXPECT_EQ(*fleet.request_slots_usage_percent, 0);
-  EXPECT_EQ(fleet.requests_waiting_avg, 0);
+  EXPECT_EQ(*fleet.Value(FleetMetric::kLoadAvg), 0);
+  EXPECT_EQ(*fleet.Value(FleetMetric::kKvBlocksUsagePercent), 0);
+  ASSERT_TRUE(fleet.Value(FleetMetric::kRequestSlotsUsagePercent).ok());
+  EXPECT_EQ(*fleet.Value(FleetMetric::kRequestSlotsUsagePercent), 0);
+  EXPECT_EQ(*fleet.Value(FleetMetric::kRequestsWaiting), 0);
   for (FleetMetric metric : kAllFleetMetrics) {
     const absl::StatusOr<double> value = fleet.Value(metric);
     ASSERT_TRUE(value.ok()) << MetricName(metric) << ": " << value.status();
@@ -167,10 +170,10 @@ TEST(AggregateTest, SingleUnitFiguresAreItsOwn) {
   const std::vector<Unit> units = Reporting({FlatV03()});
   const FleetFigures fleet = Aggregate(units);
   EXPECT_EQ(fleet.units, 1u);
-  EXPECT_DOUBLE_EQ(fleet.load_avg, 0.75);
-  EXPECT_DOUBLE_EQ(fleet.kv_blocks_usage_percent, 62.5);
-  EXPECT_DOUBLE_EQ(*fleet.request_slots_usage_percent, 75);
-  EXPECT_DOUBLE_EQ(fleet.requests_waiting_avg, 3);
+  EXPECT_DOUBLE_EQ(*fleet.Value(FleetMetric::kLoadAvg), 0.75);
+  EXPECT_DOUBLE_EQ(*fleet.Value(FleetMetric::kKvBlocksUsagePercent), 62.5);
+  EXPECT_DOUBLE_EQ(*fleet.Value(FleetMetric::kRequestSlotsUsagePercent), 75);
+  EXPECT_DOUBLE_EQ(*fleet.Value(FleetMetric::kRequestsWaiting), 3);
 }
 
 TEST(AggregateTest, HugeCountsDoNotOverflowSums) {
@@ -180,9 +183,9 @@ TEST(AggregateTest, HugeCountsDoNotOverflowSums) {
   const std::vector<Unit> units =
       Reporting({Report(1, kHalf, kMax, kHalf, kMax), Report(2, kHalf, kMax, kHalf, kMax)});
   const FleetFigures fleet = Aggregate(units);
-  EXPECT_NEAR(fleet.kv_blocks_usage_percent, 50, 1e-6);
-  EXPECT_NEAR(*fleet.request_slots_usage_percent, 50, 1e-6);
-  EXPECT_NEAR(fleet.load_avg, 0.5, 1e-9);
+  EXPECT_NEAR(*fleet.Value(FleetMetric::kKvBlocksUsagePercent), 50, 1e-6);
+  EXPECT_NEAR(*fleet.Value(FleetMetric::kRequestSlotsUsagePercent), 50, 1e-6);
+  EXPECT_NEAR(*fleet.Value(FleetMetric::kLoadAvg), 0.5, 1e-9);
 }
 
 TEST(AggregateTest, SaturatedFleetIsExactlyOneHundredPercent) {
@@ -190,9 +193,9 @@ TEST(AggregateTest, SaturatedFleetIsExactlyOneHundredPercent) {
   constexpr uint64_t kTotal = 18446372036854775807u;
   const std::vector<Unit> units = Reporting({Report(1, kTotal, kTotal, kTotal, kTotal)});
   const FleetFigures fleet = Aggregate(units);
-  EXPECT_EQ(fleet.kv_blocks_usage_percent, 100);
-  EXPECT_EQ(*fleet.request_slots_usage_percent, 100);
-  EXPECT_EQ(fleet.load_avg, 1);
+  EXPECT_EQ(*fleet.Value(FleetMetric::kKvBlocksUsagePercent), 100);
+  EXPECT_EQ(*fleet.Value(FleetMetric::kRequestSlotsUsagePercent), 100);
+  EXPECT_EQ(*fleet.Value(FleetMetric::kLoadAvg), 1);
 }
 
 // Units answer, but their reports are dropped: they count in N, never in F.
@@ -252,10 +255,8 @@ TEST(FleetFiguresValueTest, SelectsTheFigureOfEachMetric) {
   FleetFigures fleet;
   fleet.units = 2;
   fleet.reporting_units = 2;
-  fleet.load_avg = 0.1;
-  fleet.kv_blocks_usage_percent = 20;
-  fleet.request_slots_usage_percent = 30;
-  fleet.requests_waiting_avg = 4;
+  fleet.figure = {0.1, 20, 30, 4, 500};
+  EXPECT_EQ(*fleet.Value(FleetMetric::kPrefillTokensQueued), 500);
   EXPECT_EQ(*fleet.Value(FleetMetric::kLoadAvg), 0.1);
   EXPECT_EQ(*fleet.Value(FleetMetric::kKvBlocksUsagePercent), 20);
   EXPECT_EQ(*fleet.Value(FleetMetric::kRequestSlotsUsagePercent), 30);
@@ -269,6 +270,7 @@ TEST(MetricNameTest, NamesOfTheDesign) {
   EXPECT_EQ(MetricName(FleetMetric::kKvBlocksUsagePercent), "llm_kv_blocks_usage_percent");
   EXPECT_EQ(MetricName(FleetMetric::kRequestSlotsUsagePercent), "llm_request_slots_usage_percent");
   EXPECT_EQ(MetricName(FleetMetric::kRequestsWaiting), "llm_requests_waiting");
+  EXPECT_EQ(MetricName(FleetMetric::kPrefillTokensQueued), "llm_prefill_tokens_queued");
 }
 
 TEST(MetricNameTest, RoundTrips) {

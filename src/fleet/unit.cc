@@ -8,6 +8,22 @@ std::string_view UnitStateName(UnitState state) {
       return "reporting";
     case UnitState::kUnreadable:
       return "unreadable";
+    case UnitState::kPending:
+      return "pending";
+  }
+  return "unknown";
+}
+
+std::string_view FigureSourceName(FigureSource source) {
+  switch (source) {
+    case FigureSource::kNone:
+      return "-";
+    case FigureSource::kStats:
+      return "stats";
+    case FigureSource::kEvents:
+      return "events";
+    case FigureSource::kAssumed:
+      return "assumed_idle";
   }
   return "unknown";
 }

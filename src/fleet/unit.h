@@ -5,6 +5,7 @@
 #ifndef METRICS_KEDA_FLEET_UNIT_H_
 #define METRICS_KEDA_FLEET_UNIT_H_
 
+#include <chrono>
 #include <optional>
 #include <string_view>
 
@@ -14,10 +15,20 @@
 namespace mk::fleet {
 
 enum class UnitState {
-  kReporting,   // a readable report within the staleness bound
+  kReporting,   // known figures: a readable record within its freshness rule, or idle
   kUnreadable,  // heard within the staleness bound, but every report since was dropped
+  kPending,     // present (registered), nothing heard yet: figures unknown (settling)
 };
-std::string_view UnitStateName(UnitState state);  // "reporting", "unreadable"
+std::string_view UnitStateName(UnitState state);  // "reporting", "unreadable", "pending"
+
+// Where a reporting unit's figures come from.
+enum class FigureSource {
+  kNone,     // not reporting
+  kStats,    // a $SRV.STATS reply
+  kEvents,   // event-plane records (ActiveLoad, ForwardPassMetrics, JSON events)
+  kAssumed,  // nothing heard: registered while subscribed, or settled; taken as idle
+};
+std::string_view FigureSourceName(FigureSource source);  // "-", "stats", "events", "assumed_idle"
 
 struct Unit {
   dynamo::WorkerKey key;
@@ -27,10 +38,15 @@ struct Unit {
   // How many units this one stands for: more than 1 only for the unreadable
   // rank-less unit of a worker whose ranks reply without a rank (WorkerTable).
   size_t units = 1;
+  FigureSource source = FigureSource::kNone;
+  // When the record its figures come from was heard (reporting), or when it was last
+  // heard (unreadable); registration time for pending and assumed idle units.
+  std::chrono::steady_clock::time_point updated_at{};
 
   // A reporting unit of `report`, as tests and benchmarks build fleets.
   static Unit Reporting(const dynamo::WorkerLoad& report) {
-    return Unit{report.key, UnitState::kReporting, report, std::nullopt, 1};
+    return Unit{report.key, UnitState::kReporting, report, std::nullopt,
+                1,          FigureSource::kStats,  {}};
   }
   friend bool operator==(const Unit&, const Unit&) = default;
 };

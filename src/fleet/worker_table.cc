@@ -69,6 +69,11 @@ std::vector<dynamo::WorkerKey> WorkerTable::EvictSilentSince(TimePoint oldest_ke
   return evicted;
 }
 
+void WorkerTable::EraseWorker(uint64_t lease_id) {
+  auto it = entries_.lower_bound(dynamo::WorkerKey{lease_id, std::nullopt});
+  while (it != entries_.end() && it->first.lease_id == lease_id) it = entries_.erase(it);
+}
+
 std::vector<Unit> WorkerTable::Units(TimePoint now, std::chrono::nanoseconds max_age) const {
   std::vector<Unit> units;
   units.reserve(entries_.size());
@@ -78,10 +83,13 @@ std::vector<Unit> WorkerTable::Units(TimePoint now, std::chrono::nanoseconds max
     if (entry.report && now - entry.reported_at <= max_age) {
       unit.state = UnitState::kReporting;
       unit.report = entry.report;
+      unit.source = FigureSource::kStats;
+      unit.updated_at = entry.reported_at;
     } else {
       unit.state = UnitState::kUnreadable;
       unit.drop_reason = entry.drop_reason;
       unit.units = entry.units;
+      unit.updated_at = entry.heard_at;
     }
   }
   return units;

@@ -45,6 +45,9 @@ class WorkerTable {
   // Removes the units last heard before `oldest_kept`; returns their keys.
   std::vector<dynamo::WorkerKey> EvictSilentSince(TimePoint oldest_kept);
 
+  // Removes every unit of the worker `lease_id` (its registration went).
+  void EraseWorker(uint64_t lease_id);
+
   // Every unit at `now`, ordered by key: reporting while its newest readable report
   // is at most `max_age` old, else unreadable with the reason of its newest drop.
   std::vector<Unit> Units(TimePoint now, std::chrono::nanoseconds max_age) const;

@@ -20,12 +20,8 @@ fleet::FleetFigures FourWorkers() {
   fleet::FleetFigures figures;
   figures.units = 4;
   figures.reporting_units = 4;
-  figures.kv_units = 4;
-  figures.slot_units = 4;
-  figures.load_avg = 0.5;
-  figures.kv_blocks_usage_percent = 60;
-  figures.request_slots_usage_percent = 70;
-  figures.requests_waiting_avg = 2.5;
+  figures.figure = {0.5, 60, 70, 2.5, 1000};
+  figures.defining = {4, 4, 4, 4, 4};
   return figures;
 }
 
@@ -95,7 +91,7 @@ TEST(AnswerForTest, ActivationComparesTheFigureNotTheFleetTotal) {
 
 TEST(AnswerForTest, IdleFleetIsInactiveAtZeroActivation) {
   fleet::FleetFigures idle = FourWorkers();
-  idle.load_avg = 0;
+  idle.figure[fleet::FleetFigures::Index(fleet::FleetMetric::kLoadAvg)] = 0;
   const MetricAnswer answer = Answer(Config(fleet::FleetMetric::kLoadAvg), idle);
   EXPECT_EQ(answer.value, 0);
   EXPECT_FALSE(answer.active);
@@ -113,7 +109,7 @@ TEST(AnswerForTest, EmptyFleetAnswersZeroAndInactive) {
 
 TEST(AnswerForTest, UndefinedFigureIsFailedPrecondition) {
   fleet::FleetFigures figures = FourWorkers();
-  figures.request_slots_usage_percent.reset();
+  figures.figure[fleet::FleetFigures::Index(fleet::FleetMetric::kRequestSlotsUsagePercent)].reset();
   for (MetricType type : {MetricType::kAverageValue, MetricType::kValue}) {
     const absl::StatusOr<MetricAnswer> answer =
         AnswerFor(Config(fleet::FleetMetric::kRequestSlotsUsagePercent, type), figures);
@@ -129,6 +125,7 @@ TEST(AnswerForTest, UnreadableUnitsCountInNAndTheAnswerSaysSo) {
   fleet::FleetFigures figures = FourWorkers();
   figures.units = 5;
   figures.reporting_units = 3;
+  figures.defining = {3, 3, 3, 3, 3};
   figures.unreadable_units = 2;
   figures.main_unreadable_reason = dynamo::DropReason::kNoData;
   const MetricAnswer answer = Answer(Config(fleet::FleetMetric::kLoadAvg), figures);

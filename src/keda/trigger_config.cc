@@ -120,7 +120,8 @@ absl::StatusOr<TriggerConfig> ParseTriggerMetadata(const Metadata& metadata,
     if (!metric) {
       return Invalid(Name(Key::kMetricName), *name,
                      "must be one of llm_load_avg, llm_kv_blocks_usage_percent, "
-                     "llm_request_slots_usage_percent, llm_requests_waiting");
+                     "llm_request_slots_usage_percent, llm_requests_waiting, "
+                     "llm_prefill_tokens_queued");
     }
     config.metric = *metric;
   }
@@ -131,10 +132,13 @@ absl::StatusOr<TriggerConfig> ParseTriggerMetadata(const Metadata& metadata,
       return Invalid(Name(Key::kThreshold), *text, kThresholdRule);
     }
     config.threshold = *threshold;
-  } else if (config.metric == fleet::FleetMetric::kRequestsWaiting) {
+  } else if (config.metric == fleet::FleetMetric::kRequestsWaiting ||
+             config.metric == fleet::FleetMetric::kPrefillTokensQueued) {
     return absl::InvalidArgumentError(fmt::format(
-        "trigger metadata threshold is required for metricName llm_requests_waiting (queued "
-        "requests per worker); it {}",
+        "trigger metadata threshold is required for metricName {} ({} per worker unit); it {}",
+        fleet::MetricName(config.metric),
+        config.metric == fleet::FleetMetric::kRequestsWaiting ? "queued requests"
+                                                              : "queued prefill tokens",
         kThresholdRule));
   } else if (config.metric == fleet::FleetMetric::kLoadAvg) {
     config.threshold = defaults.threshold;

@@ -76,6 +76,7 @@ void RenderWorkers(Families& out, const Labels& target, const fleet::Snapshot& s
   for (const fleet::Unit& unit : snapshot.units) {
     Labels labels = With(target, "worker_id", dynamo::LeaseHex(unit.key.lease_id));
     labels = With(labels, "dp_rank", unit.key.dp_rank ? std::to_string(*unit.key.dp_rank) : "");
+    if (unit.state == fleet::UnitState::kPending) continue;  // nothing known: absent
     if (!unit.report) {
       // No figures: what it last said could not be used. Absent, never zero.
       out.Gauge("metrics_keda_worker_unreadable",
@@ -98,10 +99,19 @@ void RenderWorkers(Families& out, const Labels& target, const fleet::Snapshot& s
               d(report.request_active_slots));
     out.Gauge("llm_requests_total_slots", "Request capacity, per worker unit", labels,
               d(report.request_total_slots));
-    out.Gauge("llm_worker_requests_waiting", "Queued requests, per worker unit", labels,
-              d(report.num_requests_waiting));
-    out.Gauge("llm_worker_load", "max(KV usage, slot usage) of a worker unit, 0-1", labels,
-              figures.load);
+    if (report.num_requests_waiting) {
+      out.Gauge("llm_worker_requests_waiting", "Queued requests, per worker unit", labels,
+                d(*report.num_requests_waiting));
+    }
+    if (report.prefill_tokens_queued) {
+      out.Gauge("llm_worker_prefill_tokens_queued",
+                "Prompt tokens of the queued requests, per worker unit", labels,
+                d(*report.prefill_tokens_queued));
+    }
+    if (figures.load) {
+      out.Gauge("llm_worker_load", "max(KV usage, slot usage) of a worker unit, 0-1", labels,
+                *figures.load);
+    }
   }
 }
 
@@ -127,7 +137,8 @@ void RenderTarget(Families& out, const fleet::Collector& collector) {
               static_cast<double>(figures.units));
     for (const auto& [state, count] :
          {std::pair{fleet::UnitState::kReporting, figures.reporting_units},
-          std::pair{fleet::UnitState::kUnreadable, figures.unreadable_units}}) {
+          std::pair{fleet::UnitState::kUnreadable, figures.unreadable_units},
+          std::pair{fleet::UnitState::kPending, figures.pending_units}}) {
       out.Gauge("metrics_keda_worker_units", "Worker units present, by state",
                 With(target, "state", std::string(fleet::UnitStateName(state))),
                 static_cast<double>(count));
@@ -140,6 +151,8 @@ void RenderTarget(Families& out, const fleet::Collector& collector) {
                "Request slots in use over capacity, percent");
     FleetGauge(out, target, figures, fleet::FleetMetric::kRequestsWaiting,
                "Mean queued requests per worker unit");
+    FleetGauge(out, target, figures, fleet::FleetMetric::kPrefillTokensQueued,
+               "Mean queued prefill tokens per worker unit");
     RenderWorkers(out, target, **servable);
   }
   const fleet::CollectorStats stats = collector.Stats();
@@ -164,6 +177,22 @@ void RenderTarget(Families& out, const fleet::Collector& collector) {
                 "Fields the figures do not use, left out of kept reports, by what was wrong",
                 With(target, "reason", std::string(dynamo::DropReasonName(reason))),
                 static_cast<double>(stats.ignored_fields.Get(reason)));
+  }
+  out.Counter("metrics_keda_events_applied_total",
+              "Event-plane records that updated a unit's figures", target,
+              static_cast<double>(stats.events_applied));
+  out.Counter("metrics_keda_router_records_total",
+              "ActiveLoad records published by routers about workers: counted, never applied",
+              target, static_cast<double>(stats.router_records));
+  out.Counter("metrics_keda_events_not_member_total",
+              "Namespace-scoped records of workers that discovery places in another target", target,
+              static_cast<double>(stats.events_not_member));
+  for (const dynamo::DropReason reason : dynamo::kAllDropReasons) {
+    if (stats.event_drops.Get(reason) == 0) continue;
+    out.Counter("metrics_keda_events_dropped_total",
+                "Event records of this target dropped, by reason",
+                With(target, "reason", std::string(dynamo::DropReasonName(reason))),
+                static_cast<double>(stats.event_drops.Get(reason)));
   }
 }
 

@@ -51,18 +51,24 @@ void WriteWorker(JsonWriter& json, const fleet::Unit& unit) {
   unit.key.dp_rank ? json.Unsigned(*unit.key.dp_rank) : json.Null();
   json.Key("state").String(fleet::UnitStateName(unit.state));
   if (!unit.report) {
-    json.Key("drop_reason").String(ReasonName(unit.drop_reason));
+    if (unit.state == fleet::UnitState::kUnreadable) {
+      json.Key("drop_reason").String(ReasonName(unit.drop_reason));
+    }
     json.Key("units").Unsigned(unit.units);
     json.EndObject();
     return;
   }
   const dynamo::WorkerLoad& report = *unit.report;
   const fleet::UnitFigures figures = fleet::FiguresOf(report);
+  json.Key("source").String(fleet::FigureSourceName(unit.source));
   json.Key("kv_active_blocks").Unsigned(report.kv_active_blocks);
   json.Key("kv_total_blocks").Unsigned(report.kv_total_blocks);
   json.Key("request_active_slots").Unsigned(report.request_active_slots);
   json.Key("request_total_slots").Unsigned(report.request_total_slots);
-  json.Key("num_requests_waiting").Unsigned(report.num_requests_waiting);
+  json.Key("num_requests_waiting");
+  report.num_requests_waiting ? json.Unsigned(*report.num_requests_waiting) : json.Null();
+  json.Key("prefill_tokens_queued");
+  report.prefill_tokens_queued ? json.Unsigned(*report.prefill_tokens_queued) : json.Null();
   json.Key("gpu_cache_usage_perc").Number(report.gpu_cache_usage_perc);
   json.Key("kv_usage").Number(figures.kv_usage);
   json.Key("slot_usage").Number(figures.slot_usage);
@@ -245,6 +251,13 @@ std::string StatusHtml(const StatusModel& model) {
     for (const fleet::Unit& unit : target.snapshot->units) {
       const std::string worker = dynamo::LeaseHex(unit.key.lease_id);
       const std::string rank = unit.key.dp_rank ? std::to_string(*unit.key.dp_rank) : "-";
+      if (unit.state == fleet::UnitState::kPending) {
+        html += fmt::format(
+            "<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l\">pending: not heard yet</td>"
+            "<td colspan=\"6\">-</td></tr>",
+            worker, rank);
+        continue;
+      }
       if (!unit.report) {
         html += fmt::format(
             "<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l bad\">unreadable: {}{}</td>"
@@ -256,11 +269,12 @@ std::string StatusHtml(const StatusModel& model) {
       const dynamo::WorkerLoad& report = *unit.report;
       const fleet::UnitFigures figures = fleet::FiguresOf(report);
       html += fmt::format(
-          "<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l\">reporting</td><td>{} / {}</td>"
-          "<td>{} / {}</td><td>{}</td><td>{:.3f}</td><td>{}</td><td>{:.3f}</td></tr>",
-          worker, rank, report.kv_active_blocks, report.kv_total_blocks,
-          report.request_active_slots, report.request_total_slots, report.num_requests_waiting,
-          figures.kv_usage, Fixed(figures.slot_usage, 3), figures.load);
+          "<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l\">reporting ({})</td>"
+          "<td>{} / {}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+          worker, rank, fleet::FigureSourceName(unit.source), report.kv_active_blocks,
+          report.kv_total_blocks, report.request_active_slots, report.request_total_slots,
+          report.num_requests_waiting ? std::to_string(*report.num_requests_waiting) : "-",
+          Fixed(figures.kv_usage, 3), Fixed(figures.slot_usage, 3), Fixed(figures.load, 3));
     }
     html += "</table>";
   }
