@@ -23,14 +23,13 @@ std::string DescribeKey(const dynamo::WorkerKey& key) {
 }  // namespace
 
 Collector::Collector(Target target, CollectorSettings settings,
-                     std::unique_ptr<TargetScraper> scraper, bool events)
+                     std::unique_ptr<TargetScraper> scraper)
     : target_(std::move(target)),
       settings_(settings),
       scraper_(std::move(scraper)),
-      events_(events),
       model_(settings.max_workers, settings.max_staleness) {
   model_.SetSubscribedSince(Clock::now());
-  model_.SetEventsActive(events);
+  model_.SetEventsActive(settings.events);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -276,7 +275,7 @@ void Collector::RunRound() {
   } else {
     // A failed scrape leaves the events' picture standing while they are connected.
     std::lock_guard lock(model_mutex_);
-    if (events_ && events_connected_) snapshot = TakeSnapshotLocked(ended, last_refused_);
+    if (settings_.events && events_connected_) snapshot = TakeSnapshotLocked(ended, last_refused_);
   }
   {
     std::lock_guard lock(mutex_);

@@ -51,6 +51,10 @@ struct CollectorSettings {
   // Worker units kept per target; reports of further new units are dropped and
   // counted, so a flood of fake workers cannot exhaust memory.
   size_t max_workers = 20000;
+  // An event source feeds the target: then a snapshot is also taken every check
+  // interval while it is connected (SetEventSourceConnected), and a failed scrape
+  // leaves the events' picture standing.
+  bool events = false;
 };
 
 // Counters of a collector's life, for observability.
@@ -75,11 +79,8 @@ class Collector {
   using SnapshotCallback = std::function<void(absl::StatusOr<SnapshotPtr>)>;
   using Listener = std::function<void(const SnapshotPtr&)>;
 
-  // `scraper`: the stats source, or null when it is off. `events`: whether an event
-  // source feeds the target (then a snapshot is taken every check interval while
-  // the event source is connected, see SetEventSourceConnected).
-  Collector(Target target, CollectorSettings settings, std::unique_ptr<TargetScraper> scraper,
-            bool events = false);
+  // `scraper`: the stats source, or null when it is off.
+  Collector(Target target, CollectorSettings settings, std::unique_ptr<TargetScraper> scraper);
   ~Collector();  // stops the thread; waiters still pending get UNAVAILABLE
   Collector(const Collector&) = delete;
   Collector& operator=(const Collector&) = delete;
@@ -167,7 +168,6 @@ class Collector {
   bool round_answered_ = false;
   CollectorStats stats_;
   DurationHistogram scrape_durations_;
-  const bool events_;
   // The model, and what goes with each snapshot of it. When both are held, this one
   // is taken first (mutex_ inside it), never the other way round.
   mutable std::mutex model_mutex_;

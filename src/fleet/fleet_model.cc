@@ -1,6 +1,7 @@
 #include "fleet/fleet_model.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 
 namespace mk::fleet {
@@ -26,6 +27,11 @@ const FleetModel::Member* FleetModel::MemberOf(uint64_t instance_id) const {
   return it == registrations_->end() ? nullptr : &it->second;
 }
 
+// Data-parallel ranks taken from one card: Dynamo deployments run a few dozen at
+// most; a card claiming more is not believed beyond this, so that one bad record
+// cannot make millions of units.
+constexpr uint32_t kMaxRanksPerWorker = 1024;
+
 std::vector<dynamo::WorkerKey> FleetModel::MemberKeys() const {
   std::vector<dynamo::WorkerKey> keys;
   if (!registrations_) return keys;
@@ -35,7 +41,10 @@ std::vector<dynamo::WorkerKey> FleetModel::MemberKeys() const {
       keys.push_back({id, std::nullopt});
       continue;
     }
-    for (uint32_t i = 0; i < r.dp_size; ++i) keys.push_back({id, r.dp_start_rank + i});
+    const uint32_t ranks = std::min(r.dp_size, kMaxRanksPerWorker);
+    for (uint32_t i = 0; i < ranks && r.dp_start_rank <= UINT32_MAX - i; ++i) {
+      keys.push_back({id, r.dp_start_rank + i});
+    }
   }
   return keys;
 }

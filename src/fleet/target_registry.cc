@@ -9,10 +9,11 @@ namespace mk::fleet {
 
 TargetRegistry::TargetRegistry(Target default_target, CollectorSettings settings,
                                ScraperFactory make_scraper, std::chrono::nanoseconds idle_timeout,
-                               size_t max_targets)
+                               size_t max_targets, CollectorHook on_created)
     : default_target_(std::move(default_target)),
       settings_(settings),
       make_scraper_(std::move(make_scraper)),
+      on_created_(std::move(on_created)),
       idle_timeout_(idle_timeout),
       max_targets_(std::max<size_t>(max_targets, 1)) {
   (void)CollectorFor(default_target_);  // the first target always fits
@@ -46,6 +47,7 @@ absl::StatusOr<std::shared_ptr<Collector>> TargetRegistry::CollectorFor(const Ta
           target.ToString(), entries_.size()));
     }
     auto collector = std::make_shared<Collector>(target, settings_, make_scraper_(target));
+    if (on_created_) on_created_(*collector);
     it = entries_.emplace(target, Entry{std::move(collector), Clock::now()}).first;
     spdlog::info("target {}: collector created", target.ToString());
   }

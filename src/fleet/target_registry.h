@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,8 +25,14 @@ namespace mk::fleet {
 
 class TargetRegistry {
  public:
+  // `make_scraper` may return null (the stats source is off). `on_created` (optional)
+  // is called with each new collector before anyone else can see it, under the
+  // registry's lock: it tells the collector what discovery and the event sources
+  // know already, and must not call back into the registry.
+  using CollectorHook = std::function<void(Collector&)>;
   TargetRegistry(Target default_target, CollectorSettings settings, ScraperFactory make_scraper,
-                 std::chrono::nanoseconds idle_timeout, size_t max_targets = 64);
+                 std::chrono::nanoseconds idle_timeout, size_t max_targets = 64,
+                 CollectorHook on_created = nullptr);
   ~TargetRegistry();
   TargetRegistry(const TargetRegistry&) = delete;
   TargetRegistry& operator=(const TargetRegistry&) = delete;
@@ -51,6 +58,7 @@ class TargetRegistry {
   const Target default_target_;
   const CollectorSettings settings_;
   const ScraperFactory make_scraper_;
+  const CollectorHook on_created_;
   const std::chrono::nanoseconds idle_timeout_;
   const size_t max_targets_;
   std::atomic<uint64_t> rejected_{0};

@@ -1,0 +1,63 @@
+#include "fleet/event_router.h"
+
+#include <algorithm>
+
+namespace mk::fleet {
+
+template <typename Apply>
+void EventRouter::Route(const EventScope& scope, Apply apply) {
+  bool routed = false;
+  for (const std::shared_ptr<Collector>& collector : registry_.All()) {
+    const Target& target = collector->target();
+    if (target.dynamo_namespace != scope.dynamo_namespace ||
+        (!scope.component.empty() && scope.component != target.component) ||
+        (!scope.endpoint.empty() && scope.endpoint != target.endpoint)) {
+      continue;
+    }
+    routed = true;
+    const bool names_target = !scope.component.empty() && !scope.endpoint.empty();
+    if (!apply(*collector, names_target)) continue;
+    std::lock_guard lock(mutex_);
+    if (std::find(touched_.begin(), touched_.end(), collector) == touched_.end()) {
+      touched_.push_back(collector);
+    }
+  }
+  if (!routed) ++unrouted_;
+}
+
+void EventRouter::OnActiveLoad(const EventScope& scope, const dynamo::ActiveLoad& load) {
+  Route(scope, [&](Collector& collector, bool names_target) {
+    return collector.ApplyActiveLoad(load, names_target) == EventOutcome::kApplied;
+  });
+}
+
+void EventRouter::OnForwardPass(const EventScope& scope, const dynamo::ForwardPassMetrics& fpm) {
+  Route(scope, [&](Collector& collector, bool names_target) {
+    return collector.ApplyForwardPass(fpm, names_target) == EventOutcome::kApplied;
+  });
+}
+
+void EventRouter::OnLoadReport(const EventScope& scope, const dynamo::WorkerLoad& report) {
+  Route(scope, [&](Collector& collector, bool names_target) {
+    return collector.ApplyLoadReport(report, names_target) == EventOutcome::kApplied;
+  });
+}
+
+void EventRouter::OnDrop(const EventScope& scope, std::optional<uint64_t> worker_id,
+                         uint32_t dp_rank, dynamo::DropReason reason) {
+  Route(scope, [&](Collector& collector, bool names_target) {
+    collector.RecordEventDrop(worker_id, dp_rank, reason, names_target);
+    return worker_id.has_value();
+  });
+}
+
+void EventRouter::Flush() {
+  std::vector<std::shared_ptr<Collector>> touched;
+  {
+    std::lock_guard lock(mutex_);
+    touched.swap(touched_);
+  }
+  for (const std::shared_ptr<Collector>& collector : touched) collector->Publish();
+}
+
+}  // namespace mk::fleet

@@ -1,0 +1,279 @@
+#include "zmq/event_subscriber.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+#include <map>
+#include <set>
+#include <zmq.hpp>
+
+#include "absl/status/status.h"
+#include "dynamo/discovery_records.h"
+#include "dynamo/event_envelope.h"
+#include "dynamo/event_subject.h"
+#include "dynamo/publisher_sequences.h"
+
+namespace mk::zmq {
+namespace {
+
+// How long the thread waits for a message before looking at its settings again. A
+// channel change wakes it at once; this only bounds how late a stop is seen.
+constexpr auto kPollTimeout = std::chrono::milliseconds(200);
+// Messages read from one socket before the others get their turn and the batch is
+// flushed: a flooding publisher cannot starve the rest, nor delay their snapshots.
+constexpr int kBatchPerSocket = 256;
+// Dynamo's messages have four frames; more are read (to keep the socket in step)
+// but not kept.
+constexpr size_t kMaxFrames = 8;
+
+// The key of a SUB socket: one per publisher endpoint and scope.
+struct SocketKey {
+  std::string endpoint;
+  fleet::EventScope scope;
+  friend bool operator<(const SocketKey& a, const SocketKey& b) {
+    return std::tie(a.endpoint, a.scope.dynamo_namespace, a.scope.component, a.scope.endpoint) <
+           std::tie(b.endpoint, b.scope.dynamo_namespace, b.scope.component, b.scope.endpoint);
+  }
+};
+
+}  // namespace
+
+struct ZmqEventSubscriber::Impl {
+  ::zmq::context_t context{1};
+  // Wakes the thread when the channels change: SetChannels sends on `wake_in`.
+  ::zmq::socket_t wake_out{context, ::zmq::socket_type::pair};
+  std::mutex wake_mutex;
+  ::zmq::socket_t wake_in{context, ::zmq::socket_type::pair};
+  std::atomic<bool> stopping{false};
+
+  std::mutex mutex;  // guards what follows
+  std::optional<std::vector<ZmqChannel>> pending_channels;
+  ZmqSubscriberStats stats;
+
+  // Thread only.
+  struct Subscription {
+    ::zmq::socket_t socket;
+    std::set<std::string> topics;
+  };
+  std::map<SocketKey, Subscription> sockets;
+  std::unique_ptr<::zmq::socket_t> broker_socket;
+  dynamo::PublisherSequences sequences;
+};
+
+absl::StatusOr<std::unique_ptr<ZmqEventSubscriber>> ZmqEventSubscriber::Start(
+    ZmqSubscriberSettings settings, fleet::EventSink& sink) {
+  std::unique_ptr<ZmqEventSubscriber> subscriber(new ZmqEventSubscriber(std::move(settings), sink));
+  Impl& impl = *subscriber->impl_;
+  const std::string wake = "inproc://metrics-keda-zmq-wake-" +
+                           std::to_string(reinterpret_cast<uintptr_t>(subscriber.get()));
+  impl.wake_out.bind(wake);
+  impl.wake_in.connect(wake);
+  if (subscriber->broker()) {
+    try {
+      auto socket = std::make_unique<::zmq::socket_t>(impl.context, ::zmq::socket_type::sub);
+      socket->set(::zmq::sockopt::rcvhwm, subscriber->settings_.receive_hwm);
+      socket->set(::zmq::sockopt::maxmsgsize, subscriber->settings_.max_message_bytes);
+      socket->connect(subscriber->settings_.broker_xpub);
+      for (const std::string& ns : subscriber->settings_.broker_namespaces) {
+        // Every subject of the namespace: "namespace.<ns>." then the scope and topic.
+        socket->set(::zmq::sockopt::subscribe,
+                    "namespace." + dynamo::PercentEncodeSegment(ns) + ".");
+      }
+      impl.broker_socket = std::move(socket);
+    } catch (const ::zmq::error_t& error) {
+      return absl::InvalidArgumentError("--zmq-broker: cannot subscribe at " +
+                                        subscriber->settings_.broker_xpub + ": " + error.what());
+    }
+  }
+  subscriber->thread_ = std::thread([s = subscriber.get()] { s->Run(); });
+  return subscriber;
+}
+
+ZmqEventSubscriber::ZmqEventSubscriber(ZmqSubscriberSettings settings, fleet::EventSink& sink)
+    : settings_(std::move(settings)), sink_(sink), impl_(std::make_unique<Impl>()) {}
+
+ZmqEventSubscriber::~ZmqEventSubscriber() {
+  impl_->stopping = true;
+  {
+    std::lock_guard lock(impl_->wake_mutex);
+    impl_->wake_in.send(::zmq::str_buffer("stop"), ::zmq::send_flags::dontwait);
+  }
+  if (thread_.joinable()) thread_.join();
+  // Sockets close before the context (members in reverse order): no linger.
+  impl_->sockets.clear();
+  impl_->broker_socket.reset();
+}
+
+void ZmqEventSubscriber::SetChannels(std::vector<ZmqChannel> channels) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->pending_channels = std::move(channels);
+  }
+  std::lock_guard lock(impl_->wake_mutex);
+  impl_->wake_in.send(::zmq::str_buffer("channels"), ::zmq::send_flags::dontwait);
+}
+
+ZmqSubscriberStats ZmqEventSubscriber::Stats() const {
+  std::lock_guard lock(impl_->mutex);
+  ZmqSubscriberStats stats = impl_->stats;
+  return stats;
+}
+
+void ZmqEventSubscriber::Run() {
+  Impl& impl = *impl_;
+  std::vector<::zmq::pollitem_t> items;
+  std::vector<std::pair<::zmq::socket_t*, fleet::EventScope>> polled;  // items[1..]
+  auto rebuild = [&] {
+    items.clear();
+    polled.clear();
+    items.push_back({impl.wake_out.handle(), 0, ZMQ_POLLIN, 0});
+    if (impl.broker_socket) {
+      items.push_back({impl.broker_socket->handle(), 0, ZMQ_POLLIN, 0});
+      polled.emplace_back(impl.broker_socket.get(), fleet::EventScope{});
+    }
+    for (auto& [key, subscription] : impl.sockets) {
+      items.push_back({subscription.socket.handle(), 0, ZMQ_POLLIN, 0});
+      polled.emplace_back(&subscription.socket, key.scope);
+    }
+  };
+  auto apply_channels = [&](std::vector<ZmqChannel> channels) {
+    std::map<SocketKey, std::set<std::string>> wanted;
+    size_t refused = 0;
+    for (ZmqChannel& channel : channels) {
+      SocketKey key{channel.endpoint, channel.scope};
+      if (!wanted.contains(key) && wanted.size() >= settings_.max_channels) {
+        ++refused;
+        continue;
+      }
+      wanted[key].insert(channel.topic);
+    }
+    for (auto it = impl.sockets.begin(); it != impl.sockets.end();) {
+      if (!wanted.contains(it->first)) {
+        spdlog::info("event channel {} closed", it->first.endpoint);
+        it = impl.sockets.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& [key, topics] : wanted) {
+      auto it = impl.sockets.find(key);
+      if (it == impl.sockets.end()) {
+        ::zmq::socket_t socket(impl.context, ::zmq::socket_type::sub);
+        socket.set(::zmq::sockopt::rcvhwm, settings_.receive_hwm);
+        socket.set(::zmq::sockopt::maxmsgsize, settings_.max_message_bytes);
+        socket.set(::zmq::sockopt::linger, 0);
+        try {
+          socket.connect(key.endpoint);
+        } catch (const ::zmq::error_t& error) {
+          spdlog::warn("event channel {}: cannot connect: {}", key.endpoint, error.what());
+          continue;
+        }
+        it = impl.sockets.emplace(key, Impl::Subscription{std::move(socket), {}}).first;
+        spdlog::info("event channel {} ({}{}{}) opened", key.endpoint, key.scope.dynamo_namespace,
+                     key.scope.component.empty() ? "" : "/" + key.scope.component,
+                     key.scope.endpoint.empty() ? "" : "/" + key.scope.endpoint);
+      }
+      Impl::Subscription& subscription = it->second;
+      for (const std::string& topic : topics) {
+        if (subscription.topics.insert(topic).second) {
+          subscription.socket.set(::zmq::sockopt::subscribe, topic);
+        }
+      }
+      for (auto t = subscription.topics.begin(); t != subscription.topics.end();) {
+        if (!topics.contains(*t)) {
+          subscription.socket.set(::zmq::sockopt::unsubscribe, *t);
+          t = subscription.topics.erase(t);
+        } else {
+          ++t;
+        }
+      }
+    }
+    std::lock_guard lock(impl.mutex);
+    impl.stats.sockets = impl.sockets.size();
+    impl.stats.channels_refused = refused;
+  };
+
+  // Per batch, counted locally and added to the shared stats once.
+  ZmqSubscriberStats batch;
+  std::vector<::zmq::message_t> frames;
+  std::array<std::string_view, kMaxFrames> views;
+  auto read_one = [&](::zmq::socket_t& socket, const fleet::EventScope& channel_scope) -> bool {
+    frames.clear();
+    while (true) {
+      ::zmq::message_t frame;
+      if (!socket.recv(frame, ::zmq::recv_flags::dontwait)) return !frames.empty();
+      const bool more = frame.more();
+      if (frames.size() < kMaxFrames) frames.push_back(std::move(frame));
+      if (!more) break;
+    }
+    ++batch.messages;
+    for (size_t i = 0; i < frames.size(); ++i) views[i] = frames[i].to_string_view();
+    const dynamo::Decoded<dynamo::ZmqEvent> event =
+        dynamo::DecodeZmqEvent(std::span(views.data(), frames.size()));
+    if (!event.ok()) {
+      batch.drops.Add(event.reason);
+      return true;
+    }
+    const dynamo::EventEnvelope& envelope = event.record->envelope;
+    impl.sequences.Observe(envelope.publisher_id, envelope.sequence);
+    fleet::EventScope scope = channel_scope;
+    if (broker()) {
+      // Through a broker, frame 0 is the full subject: the scope is in it.
+      std::optional<dynamo::EventSubject> subject =
+          dynamo::ParseEventSubject(event.record->frame_topic);
+      if (!subject) {
+        batch.drops.Add(dynamo::DropReason::kBadFrames);
+        return true;
+      }
+      scope = {std::move(subject->dynamo_namespace), std::move(subject->component),
+               std::move(subject->endpoint)};
+    }
+    if (!fleet::DeliverEnvelope(scope, envelope, sink_)) ++batch.other_topics;
+    return true;
+  };
+
+  rebuild();
+  while (!impl.stopping) {
+    try {
+      ::zmq::poll(items, kPollTimeout);
+    } catch (const ::zmq::error_t& error) {
+      if (error.num() == EINTR) continue;
+      spdlog::error("event plane: poll failed: {}", error.what());
+      return;
+    }
+    if (impl.stopping) break;
+    if (items[0].revents & ZMQ_POLLIN) {
+      ::zmq::message_t ignored;
+      while (impl.wake_out.recv(ignored, ::zmq::recv_flags::dontwait)) {
+      }
+      std::optional<std::vector<ZmqChannel>> channels;
+      {
+        std::lock_guard lock(impl.mutex);
+        channels.swap(impl.pending_channels);
+      }
+      if (channels) {
+        apply_channels(std::move(*channels));
+        rebuild();
+        continue;
+      }
+    }
+    batch = ZmqSubscriberStats{};
+    bool any = false;
+    for (size_t i = 1; i < items.size(); ++i) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      auto& [socket, scope] = polled[i - 1];
+      for (int n = 0; n < kBatchPerSocket && read_one(*socket, scope); ++n) any = true;
+    }
+    if (!any) continue;
+    sink_.Flush();
+    std::lock_guard lock(impl.mutex);
+    impl.stats.messages += batch.messages;
+    impl.stats.other_topics += batch.other_topics;
+    impl.stats.drops.Merge(batch.drops);
+    impl.stats.lost = impl.sequences.lost();
+    impl.stats.restarts = impl.sequences.restarts();
+  }
+}
+
+}  // namespace mk::zmq
