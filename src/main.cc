@@ -1,6 +1,7 @@
-// metrics-keda: wires the NATS source, the fleet collectors, the KEDA gRPC
-// service and the HTTP observability endpoints together, then waits for
-// SIGTERM/SIGINT to drain and exit 0.
+// metrics-keda: wires the sources (NATS stats scrapes; the event plane over ZMQ or
+// NATS; etcd discovery), the fleet collectors, the KEDA gRPC service and the HTTP
+// observability endpoints together, then waits for SIGTERM/SIGINT to drain and
+// exit 0.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -12,13 +13,17 @@
 #include <cstring>
 
 #include "config/options.h"
+#include "discovery/etcd_registry.h"
+#include "dynamo/event_subject.h"
 #include "fleet/collector.h"
+#include "fleet/event_router.h"
 #include "fleet/target_registry.h"
 #include "keda/activation_streams.h"
 #include "keda/rpc_counters.h"
 #include "keda/scaler_service.h"
 #include "keda/server_credentials.h"
 #include "keda/trigger_log.h"
+#include "nats/event_subscription.h"
 #include "nats/nats_connection.h"
 #include "nats/stats_scraper.h"
 #include "observability/exposition.h"
@@ -26,6 +31,7 @@
 #include "observability/http_server.h"
 #include "observability/logging.h"
 #include "observability/status_page.h"
+#include "zmq/event_subscriber.h"
 
 namespace {
 
@@ -41,6 +47,23 @@ const char* TransportName(const mk::config::Options& options) {
 int Fail(int code, const std::string& message) {
   std::fprintf(stderr, "metrics-keda: %s\n", message.c_str());
   return code;
+}
+
+// The registered ZMQ event channels of the topics the scaler reads.
+std::vector<mk::zmq::ZmqChannel> ZmqChannels(
+    const std::vector<mk::dynamo::EventChannelRecord>& records) {
+  std::vector<mk::zmq::ZmqChannel> channels;
+  for (const mk::dynamo::EventChannelRecord& record : records) {
+    if (record.transport != mk::dynamo::ChannelTransport::kZmq) continue;
+    if (record.topic != mk::dynamo::kKvMetricsTopic &&
+        record.topic != mk::dynamo::kForwardPassMetricsTopic) {
+      continue;
+    }
+    channels.push_back({record.zmq_endpoint,
+                        record.topic,
+                        {record.dynamo_namespace, record.component, record.endpoint}});
+  }
+  return channels;
 }
 
 }  // namespace
@@ -63,23 +86,40 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  absl::StatusOr<std::vector<std::string>> servers = nats::SplitServerList(options.nats_server);
-  if (!servers.ok()) return Fail(2, "--nats-server: " + std::string(servers.status().message()));
+  const bool stats_source = options.source != config::Source::kEvents;
+  const bool events_source = options.source != config::Source::kStats;
+  const bool nats_events = events_source && options.event_plane == config::EventPlane::kNats;
+  const bool zmq_events = events_source && options.event_plane == config::EventPlane::kZmq;
   observability::HealthReporter health;
-  absl::StatusOr<std::unique_ptr<nats::NatsConnection>> connection = nats::NatsConnection::Start({
-      .servers = *servers,
-      .credentials_file = options.nats_creds,
-      .user = options.nats_user,
-      .password = options.nats_password,
-      .token = options.nats_token,
-      .tls_ca = options.nats_tls_ca,
-      .tls_cert = options.nats_tls_cert,
-      .tls_key = options.nats_tls_key,
-      .on_state_change = [&health](bool connected) { health.SetNatsConnected(connected); },
-  });
-  if (!connection.ok()) {
-    const bool bad_setting = connection.status().code() == absl::StatusCode::kInvalidArgument;
-    return Fail(bad_setting ? 2 : 1, std::string(connection.status().message()));
+  // NATS carries the stats scrapes and NATS events; Dynamo 1.4 with ZMQ events and
+  // the stats source off needs none.
+  std::unique_ptr<nats::NatsConnection> connection;
+  std::function<void(bool)> on_nats_state = [](bool) {};
+  if (stats_source || nats_events) {
+    absl::StatusOr<std::vector<std::string>> servers = nats::SplitServerList(options.nats_server);
+    if (!servers.ok()) {
+      return Fail(2, "--nats-server: " + std::string(servers.status().message()));
+    }
+    absl::StatusOr<std::unique_ptr<nats::NatsConnection>> started = nats::NatsConnection::Start({
+        .servers = *servers,
+        .credentials_file = options.nats_creds,
+        .user = options.nats_user,
+        .password = options.nats_password,
+        .token = options.nats_token,
+        .tls_ca = options.nats_tls_ca,
+        .tls_cert = options.nats_tls_cert,
+        .tls_key = options.nats_tls_key,
+        .on_state_change =
+            [&health, &on_nats_state](bool connected) {
+              health.SetSourceConnected("nats", connected);
+              on_nats_state(connected);
+            },
+    });
+    if (!started.ok()) {
+      const bool bad_setting = started.status().code() == absl::StatusCode::kInvalidArgument;
+      return Fail(bad_setting ? 2 : 1, std::string(started.status().message()));
+    }
+    connection = std::move(*started);
   }
 
   const fleet::Target default_target{options.dynamo_namespace, options.component_name,
@@ -90,12 +130,80 @@ int main(int argc, char** argv) {
       .max_staleness = Seconds(options.max_staleness_seconds),
       .scrape_window = Seconds(options.scrape_window_seconds),
       .max_workers = options.max_workers_per_target,
+      .events = events_source,
+  };
+  // The sources below are made after the registry, whose default collector exists
+  // from its construction: new collectors learn what the sources know through this
+  // hook, the default one right after the sources start.
+  std::unique_ptr<discovery::EtcdRegistry> etcd;
+  std::unique_ptr<zmq::ZmqEventSubscriber> zmq_subscriber;
+  std::unique_ptr<nats::NatsEventSubscription> nats_subscription;
+  std::atomic<bool> sources_started{false};
+  auto introduce = [&](fleet::Collector& collector) {
+    if (!sources_started) return;
+    if (etcd) collector.SetRegistrations(etcd->RegistrationsFor(collector.target()));
+    if (zmq_subscriber) collector.SetEventSourceConnected(true);
+    if (nats_subscription) {
+      if (absl::Status status = nats_subscription->Subscribe(collector.target().dynamo_namespace);
+          !status.ok()) {
+        spdlog::warn("event plane: {}", std::string(status.message()));
+      }
+      collector.SetEventSourceConnected(connection->connected());
+    }
   };
   fleet::TargetRegistry registry(
       default_target, settings,
-      nats::StatsScraperFactory(**connection, options.legacy_service_names,
-                                options.max_message_bytes),
-      Seconds(options.target_idle_seconds), options.max_targets);
+      stats_source ? nats::StatsScraperFactory(*connection, options.legacy_service_names,
+                                               options.max_message_bytes)
+                   : fleet::ScraperFactory([](const fleet::Target&) {
+                       return std::unique_ptr<fleet::TargetScraper>();
+                     }),
+      Seconds(options.target_idle_seconds), options.max_targets, introduce);
+  fleet::EventRouter router(registry);
+
+  if (options.discovery_backend == config::DiscoveryBackend::kEtcd) {
+    absl::StatusOr<std::vector<std::string>> endpoints =
+        nats::SplitServerList(options.etcd_endpoints);
+    if (!endpoints.ok()) {
+      return Fail(2, "--etcd-endpoints: " + std::string(endpoints.status().message()));
+    }
+    absl::StatusOr<std::unique_ptr<discovery::EtcdRegistry>> started = discovery::EtcdRegistry::Start(
+        {.endpoints = *endpoints,
+         .prefix = "",
+         .user = options.etcd_user,
+         .password = options.etcd_password},
+        [&] {
+          // Membership and channels after each burst of discovery changes.
+          for (const auto& collector : registry.All()) {
+            collector->SetRegistrations(etcd->RegistrationsFor(collector->target()));
+          }
+          if (zmq_subscriber && !zmq_subscriber->broker()) {
+            zmq_subscriber->SetChannels(ZmqChannels(etcd->EventChannels()));
+          }
+        });
+    if (!started.ok()) return Fail(2, "--etcd-endpoints: " + std::string(started.status().message()));
+    etcd = std::move(*started);
+  }
+  if (zmq_events) {
+    absl::StatusOr<std::unique_ptr<zmq::ZmqEventSubscriber>> started =
+        zmq::ZmqEventSubscriber::Start({.broker_xpub = options.zmq_broker_xpub,
+                                        .broker_namespaces = {options.dynamo_namespace}},
+                                       router);
+    if (!started.ok()) return Fail(2, std::string(started.status().message()));
+    zmq_subscriber = std::move(*started);
+    health.SetSourceConnected("zmq", true);
+    if (etcd && !zmq_subscriber->broker()) {
+      zmq_subscriber->SetChannels(ZmqChannels(etcd->EventChannels()));
+    }
+  }
+  if (nats_events) {
+    nats_subscription = std::make_unique<nats::NatsEventSubscription>(*connection, router);
+    on_nats_state = [&](bool connected) {
+      for (const auto& collector : registry.All()) collector->SetEventSourceConnected(connected);
+    };
+  }
+  sources_started = true;
+  for (const auto& collector : registry.All()) introduce(*collector);
   keda::ActivationStreams streams(settings.check_interval, options.max_streams);
   keda::RpcCounters rpc_counters;
   keda::TriggerLog trigger_log;
@@ -103,8 +211,50 @@ int main(int argc, char** argv) {
                               {default_target, options.threshold, options.max_metadata_bytes},
                               streams, rpc_counters, trigger_log);
 
-  const observability::ScalerState state{registry, rpc_counters, streams, **connection,
-                                         METRICS_KEDA_VERSION};
+  const observability::ScalerState state{
+      registry, rpc_counters, streams, connection.get(), METRICS_KEDA_VERSION, [&] {
+        std::vector<observability::SourceHealth> sources;
+        if (connection) {
+          sources.push_back({"nats", stats_source && nats_events ? "stats, events"
+                                     : stats_source              ? "stats"
+                                                                 : "events",
+                             connection->connected(),
+                             {{"reconnects", connection->reconnects()}}});
+          if (nats_subscription) {
+            const nats::NatsEventStats stats = nats_subscription->Stats();
+            sources.back().counters.insert(
+                sources.back().counters.end(),
+                {{"event_messages", stats.messages},
+                 {"event_messages_dropped", stats.drops.Total()},
+                 {"event_messages_dropped_by_client", stats.client_dropped},
+                 {"sequence_gaps", stats.lost},
+                 {"publisher_restarts", stats.restarts}});
+          }
+        }
+        if (zmq_subscriber) {
+          const zmq::ZmqSubscriberStats stats = zmq_subscriber->Stats();
+          sources.push_back({"zmq", zmq_subscriber->broker() ? "events (broker)" : "events",
+                             true,
+                             {{"event_messages", stats.messages},
+                              {"event_messages_dropped", stats.drops.Total()},
+                              {"sequence_gaps", stats.lost},
+                              {"publisher_restarts", stats.restarts},
+                              {"channels_open", stats.sockets},
+                              {"channels_refused", stats.channels_refused}}});
+        }
+        if (etcd) {
+          const discovery::EtcdRegistryStats stats = etcd->Stats();
+          sources.push_back({"etcd",
+                             "discovery",
+                             stats.connected,
+                             {{"reconnects", stats.reconnects},
+                              {"instances", stats.instances},
+                              {"model_cards", stats.model_cards},
+                              {"event_channels", stats.event_channels},
+                              {"records_dropped", stats.drops.Total()}}});
+        }
+        return sources;
+      }};
   absl::StatusOr<std::unique_ptr<observability::HttpServer>> http =
       observability::HttpServer::Start(
           options.host.address, options.metrics_port,
@@ -157,6 +307,11 @@ int main(int argc, char** argv) {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   // The health service dies with the server; NATS callbacks may still come.
   health.Attach(nullptr);
+  // Sources stop before the registry and router they feed.
+  on_nats_state = [](bool) {};
+  nats_subscription.reset();
+  zmq_subscriber.reset();
+  etcd.reset();
   spdlog::info("stopped");
   return 0;
 }

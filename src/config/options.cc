@@ -58,6 +58,31 @@ std::string Name(const std::string& flag, const std::string& text) {
 
 }  // namespace
 
+std::optional<std::string> ZmqBrokerXpub(std::string_view url) {
+  std::optional<std::string> xpub;
+  bool xsub = false;
+  size_t start = 0;
+  while (start <= url.size()) {
+    const size_t comma = std::min(url.find(',', start), url.size());
+    const std::string_view part = url.substr(start, comma - start);
+    const size_t equals = part.find('=');
+    if (equals == std::string_view::npos) return std::nullopt;
+    const std::string_view key = part.substr(0, equals);
+    const std::string_view address = part.substr(equals + 1);
+    if (!address.starts_with("tcp://") || address.size() <= 6) return std::nullopt;
+    if (key == "xpub" && !xpub) {
+      xpub = std::string(address);
+    } else if (key == "xsub" && !xsub) {
+      xsub = true;
+    } else {
+      return std::nullopt;
+    }
+    start = comma + 1;
+  }
+  if (!xsub) return std::nullopt;
+  return xpub;
+}
+
 CommandLine ParseCommandLine(std::span<const char* const> args) {
   CLI::App app{"KEDA external scaler for NVIDIA Dynamo LLM workers, fed over NATS", kProgram};
   app.set_version_flag("--version", std::string(kProgram) + " " + METRICS_KEDA_VERSION);
@@ -147,6 +172,31 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
   app.add_option("--nats-tls-ca", tls.nats_tls_ca, "PEM CA bundle to verify NATS with (TLS)");
   app.add_option("--nats-tls-cert", tls.nats_tls_cert, "PEM client certificate for NATS");
   app.add_option("--nats-tls-key", tls.nats_tls_key, "PEM key of --nats-tls-cert");
+  std::string source = "auto", event_plane = "zmq", zmq_broker, discovery_backend = "etcd",
+              etcd_endpoints = tls.etcd_endpoints;
+  app.add_option("--source", source,
+                 "Where load is heard: stats ($SRV.STATS scrapes, Dynamo 0.1 - 0.5), events "
+                 "(the event plane, every release since), or auto (every reachable source)")
+      ->capture_default_str();
+  app.add_option("--event-plane", event_plane, "Transport of events: zmq or nats")
+      ->envname("DYN_EVENT_PLANE")
+      ->capture_default_str();
+  app.add_option("--zmq-broker", zmq_broker,
+                 "xsub=tcp://HOST:PORT,xpub=tcp://HOST:PORT: subscribe at a ZMQ broker instead "
+                 "of each publisher")
+      ->envname("DYN_ZMQ_BROKER_URL");
+  app.add_option("--discovery-backend", discovery_backend,
+                 "Where workers register: etcd, or none (workers are known once heard)")
+      ->envname("DYN_DISCOVERY_BACKEND")
+      ->capture_default_str();
+  app.add_option("--etcd-endpoints", etcd_endpoints, "etcd URL(s), comma separated")
+      ->envname("ETCD_ENDPOINTS")
+      ->capture_default_str();
+  app.add_option("--etcd-user", tls.etcd_user, "etcd user (authentication on)")
+      ->envname("ETCD_USER");
+  app.add_option("--etcd-password", tls.etcd_password,
+                 "etcd password (prefer the ETCD_PASSWORD environment variable)")
+      ->envname("ETCD_PASSWORD");
   app.add_option("--tls-reload-interval", tls_reload,
                  "Seconds between checks of the TLS files for rotation")
       ->capture_default_str();
@@ -218,6 +268,52 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
     options.nats_tls_ca = tls.nats_tls_ca;
     options.nats_tls_cert = tls.nats_tls_cert;
     options.nats_tls_key = tls.nats_tls_key;
+    if (source == "auto") {
+      options.source = Source::kAuto;
+    } else if (source == "stats") {
+      options.source = Source::kStats;
+    } else if (source == "events") {
+      options.source = Source::kEvents;
+    } else if (source == "metrics") {
+      throw Bad("--source", source,
+                "the worker pods' /metrics source comes with Kubernetes discovery, not built "
+                "yet; expected stats, events or auto");
+    } else {
+      throw Bad("--source", source, "expected stats, events or auto");
+    }
+    if (event_plane == "zmq") {
+      options.event_plane = EventPlane::kZmq;
+    } else if (event_plane == "nats") {
+      options.event_plane = EventPlane::kNats;
+    } else {
+      throw Bad("--event-plane", event_plane, "expected zmq or nats (DYN_EVENT_PLANE)");
+    }
+    if (!zmq_broker.empty()) {
+      const std::optional<std::string> xpub = ZmqBrokerXpub(zmq_broker);
+      if (!xpub) {
+        throw Bad("--zmq-broker", zmq_broker,
+                  "expected xsub=tcp://HOST:PORT,xpub=tcp://HOST:PORT (DYN_ZMQ_BROKER_URL)");
+      }
+      options.zmq_broker_xpub = *xpub;
+    }
+    if (discovery_backend == "etcd") {
+      options.discovery_backend = DiscoveryBackend::kEtcd;
+    } else if (discovery_backend == "none") {
+      options.discovery_backend = DiscoveryBackend::kNone;
+    } else if (discovery_backend == "kubernetes") {
+      throw Bad("--discovery-backend", discovery_backend,
+                "Kubernetes discovery is not built yet; expected etcd or none "
+                "(DYN_DISCOVERY_BACKEND)");
+    } else {
+      throw Bad("--discovery-backend", discovery_backend,
+                "expected etcd or none (DYN_DISCOVERY_BACKEND)");
+    }
+    if (etcd_endpoints.find_first_not_of(" ,") == std::string::npos) {
+      throw Bad("--etcd-endpoints", etcd_endpoints, "expected etcd URLs, comma separated");
+    }
+    options.etcd_endpoints = etcd_endpoints;
+    options.etcd_user = tls.etcd_user;
+    options.etcd_password = tls.etcd_password;
     options.tls_reload_seconds =
         static_cast<unsigned>(Count("--tls-reload-interval", tls_reload, 1, 86400));
     options.max_message_bytes = Count("--max-message-bytes", max_message_bytes, 1024, 64 << 20);

@@ -7,10 +7,16 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "config/listen_address.h"
 
 namespace mk::config {
+
+// Where the scaler hears load (design.md, "Command line").
+enum class Source { kAuto, kStats, kEvents };
+enum class EventPlane { kZmq, kNats };
+enum class DiscoveryBackend { kEtcd, kNone };
 
 struct Options {
   std::string component_name = "llm-worker";
@@ -49,6 +55,15 @@ struct Options {
   std::string nats_tls_ca;
   std::string nats_tls_cert;
   std::string nats_tls_key;
+  // Sources, event plane and discovery.
+  Source source = Source::kAuto;
+  EventPlane event_plane = EventPlane::kZmq;
+  // --zmq-broker's XPUB side (subscribers connect there); empty: ZMQ direct.
+  std::string zmq_broker_xpub;
+  DiscoveryBackend discovery_backend = DiscoveryBackend::kEtcd;
+  std::string etcd_endpoints = "http://localhost:2379";
+  std::string etcd_user;
+  std::string etcd_password;  // never logged
 };
 
 // Either options to run with, or an exit: --help/--version text (code 0) or an
@@ -60,6 +75,10 @@ struct CommandLine {
 };
 
 CommandLine ParseCommandLine(std::span<const char* const> args);
+
+// The XPUB address of a DYN_ZMQ_BROKER_URL value (`xsub=tcp://...,xpub=tcp://...`,
+// in either order, each once); none when it is not of that form.
+std::optional<std::string> ZmqBrokerXpub(std::string_view url);
 
 }  // namespace mk::config
 

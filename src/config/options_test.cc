@@ -61,7 +61,9 @@ class OptionsTest : public ::testing::Test {
     EXPECT_TRUE(result.output.ends_with("\n")) << result.output;
   }
 
-  static constexpr const char* kEnv[] = {"DYN_NAMESPACE", "NATS_SERVER"};
+  static constexpr const char* kEnv[] = {
+      "DYN_NAMESPACE",      "NATS_SERVER",    "DYN_EVENT_PLANE", "DYN_ZMQ_BROKER_URL",
+      "DYN_DISCOVERY_BACKEND", "ETCD_ENDPOINTS", "ETCD_USER",       "ETCD_PASSWORD"};
   std::vector<std::optional<std::string>> saved_;
 };
 
@@ -256,6 +258,49 @@ TEST_F(OptionsTest, FlagWinsOverEnvironment) {
   const Options options = Parsed({"--namespace", "prod", "--nats-server", "nats://local:4222"});
   EXPECT_EQ(options.dynamo_namespace, "prod");
   EXPECT_EQ(options.nats_server, "nats://local:4222");
+}
+
+// ---- Sources, event plane, discovery -------------------------------------------
+
+TEST_F(OptionsTest, SourcesDefaultToTodaysDynamo) {
+  const Options options = Parsed({});
+  EXPECT_EQ(options.source, Source::kAuto);
+  EXPECT_EQ(options.event_plane, EventPlane::kZmq);
+  EXPECT_EQ(options.discovery_backend, DiscoveryBackend::kEtcd);
+  EXPECT_EQ(options.etcd_endpoints, "http://localhost:2379");
+  EXPECT_EQ(options.zmq_broker_xpub, "");
+}
+
+TEST_F(OptionsTest, ReadsDynamosEnvironment) {
+  setenv("DYN_EVENT_PLANE", "nats", 1);
+  setenv("DYN_DISCOVERY_BACKEND", "none", 1);
+  setenv("ETCD_ENDPOINTS", "http://etcd:2379", 1);
+  setenv("DYN_ZMQ_BROKER_URL", "xsub=tcp://broker:5555,xpub=tcp://broker:5556", 1);
+  const Options options = Parsed({"--source", "events"});
+  EXPECT_EQ(options.source, Source::kEvents);
+  EXPECT_EQ(options.event_plane, EventPlane::kNats);
+  EXPECT_EQ(options.discovery_backend, DiscoveryBackend::kNone);
+  EXPECT_EQ(options.etcd_endpoints, "http://etcd:2379");
+  EXPECT_EQ(options.zmq_broker_xpub, "tcp://broker:5556");
+}
+
+TEST_F(OptionsTest, RejectsBadSourceSettings) {
+  ExpectRejected({"--source", "prometheus"}, "--source");
+  ExpectRejected({"--source", "metrics"}, "--source");
+  ExpectRejected({"--event-plane", "kafka"}, "--event-plane");
+  ExpectRejected({"--discovery-backend", "file"}, "--discovery-backend");
+  ExpectRejected({"--discovery-backend", "kubernetes"}, "--discovery-backend");
+  ExpectRejected({"--etcd-endpoints", " , "}, "--etcd-endpoints");
+  ExpectRejected({"--zmq-broker", "tcp://broker:5556"}, "--zmq-broker");
+}
+
+TEST_F(OptionsTest, BrokerUrlNeedsBothSidesOnce) {
+  EXPECT_EQ(ZmqBrokerXpub("xpub=tcp://b:2,xsub=tcp://b:1"), "tcp://b:2");
+  EXPECT_EQ(ZmqBrokerXpub("xsub=tcp://b:1"), std::nullopt);
+  EXPECT_EQ(ZmqBrokerXpub("xsub=tcp://b:1,xpub=tcp://b:2,xpub=tcp://b:3"), std::nullopt);
+  EXPECT_EQ(ZmqBrokerXpub("xsub=tcp://b:1,xpub=ipc://x"), std::nullopt);
+  EXPECT_EQ(ZmqBrokerXpub("xsub=tcp://b:1,xpub=tcp://"), std::nullopt);
+  EXPECT_EQ(ZmqBrokerXpub(""), std::nullopt);
 }
 
 TEST_F(OptionsTest, BadNamespaceFromEnvironmentNamesTheFlag) {

@@ -273,9 +273,14 @@ void Collector::RunRound() {
   if (result.ok()) {
     snapshot = Update(*result, ended, result->drops);
   } else {
-    // A failed scrape leaves the events' picture standing while they are connected.
+    // A failed scrape leaves the events' picture standing while they are connected,
+    // unless the stats source has spoken for this target: then its units would
+    // silently age out of a picture that looks whole, and a loaded fleet could read
+    // idle. No snapshot then: the picture ages out and callers are told.
     std::lock_guard lock(model_mutex_);
-    if (settings_.events && events_connected_) snapshot = TakeSnapshotLocked(ended, last_refused_);
+    if (settings_.events && events_connected_ && !model_.HasStatsUnits()) {
+      snapshot = TakeSnapshotLocked(ended, last_refused_);
+    }
   }
   {
     std::lock_guard lock(mutex_);

@@ -75,6 +75,9 @@ class FleetModel {
   // registered one.
   std::map<dynamo::WorkerKey, size_t> ExpectedReplies() const;
 
+  // Whether the stats source has heard any unit of the target that is still kept.
+  bool HasStatsUnits() const { return stats_.size() > 0; }
+
   // --- event sources ---
   // When the target's sources began listening (start, or an event source's
   // reconnect): registered units unheard since then are pending until the settle

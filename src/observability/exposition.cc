@@ -207,12 +207,27 @@ std::string RenderPrometheusText(const ScalerState& state) {
             static_cast<double>(collectors.size()));
   for (const auto& collector : collectors) RenderTarget(out, *collector);
 
-  out.Gauge("metrics_keda_nats_connected", "Whether the NATS connection is up (1) or not (0)", {},
-            state.nats.connected() ? 1 : 0);
-  out.Counter("metrics_keda_nats_reconnects_total", "Reconnections to NATS", {},
-              static_cast<double>(state.nats.reconnects()));
-  out.Counter("metrics_keda_nats_disconnects_total", "Losses of the NATS connection", {},
-              static_cast<double>(state.nats.disconnects()));
+  if (state.nats != nullptr) {
+    out.Gauge("metrics_keda_nats_connected", "Whether the NATS connection is up (1) or not (0)",
+              {}, state.nats->connected() ? 1 : 0);
+    out.Counter("metrics_keda_nats_reconnects_total", "Reconnections to NATS", {},
+                static_cast<double>(state.nats->reconnects()));
+    out.Counter("metrics_keda_nats_disconnects_total", "Losses of the NATS connection", {},
+                static_cast<double>(state.nats->disconnects()));
+  }
+  if (state.sources) {
+    for (const SourceHealth& source : state.sources()) {
+      const Labels labels{{"source", source.name}, {"role", source.role}};
+      out.Gauge("metrics_keda_source_connected",
+                "Whether a source is connected (1) or not (0): NATS, the ZMQ event plane, etcd",
+                labels, source.connected ? 1 : 0);
+      for (const auto& [name, value] : source.counters) {
+        out.Counter("metrics_keda_source_" + name + "_total",
+                    "A source's counter (see the README's metrics table)",
+                    {{"source", source.name}}, static_cast<double>(value));
+      }
+    }
+  }
 
   for (keda::Rpc rpc : keda::kAllRpcs) {
     const std::string method(keda::RpcName(rpc));

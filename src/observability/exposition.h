@@ -6,7 +6,10 @@
 #ifndef METRICS_KEDA_OBSERVABILITY_EXPOSITION_H_
 #define METRICS_KEDA_OBSERVABILITY_EXPOSITION_H_
 
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fleet/target_registry.h"
 #include "keda/activation_streams.h"
@@ -15,12 +18,22 @@
 
 namespace mk::observability {
 
+// One source's health (NATS, the ZMQ event plane, etcd discovery), as main gathers
+// it from the transports: its state and named counters.
+struct SourceHealth {
+  std::string name;  // "nats", "zmq", "etcd"
+  std::string role;  // what the scaler uses it for: "stats", "events", "discovery", ...
+  bool connected = false;
+  std::vector<std::pair<std::string, uint64_t>> counters;  // e.g. {"sequence_gaps", 3}
+};
+
 struct ScalerState {
   const fleet::TargetRegistry& registry;
   const keda::RpcCounters& rpc;
   const keda::ActivationStreams& streams;
-  const nats::NatsConnection& nats;
+  const nats::NatsConnection* nats;  // null when no source uses NATS
   std::string version;
+  std::function<std::vector<SourceHealth>()> sources;  // may be empty
 };
 
 std::string RenderPrometheusText(const ScalerState& state);

@@ -8,9 +8,9 @@ void HealthReporter::Attach(grpc::HealthCheckServiceInterface* service) {
   PublishLocked();
 }
 
-void HealthReporter::SetNatsConnected(bool connected) {
+void HealthReporter::SetSourceConnected(const std::string& source, bool connected) {
   std::lock_guard lock(mutex_);
-  nats_connected_ = connected;
+  connected ? (void)connected_.insert(source) : (void)connected_.erase(source);
   PublishLocked();
 }
 
@@ -22,7 +22,7 @@ void HealthReporter::SetDraining() {
 
 void HealthReporter::PublishLocked() {
   if (service_ == nullptr) return;
-  const bool serving = nats_connected_ && !draining_;
+  const bool serving = !connected_.empty() && !draining_;
   service_->SetServingStatus(serving);
   // The scaler's own service name answers the same as the server as a whole.
   service_->SetServingStatus("externalscaler.ExternalScaler", serving);

@@ -1,8 +1,8 @@
 // Keeps gRPC health checking (grpc.health.v1, service "") in step with what the
-// scaler can do: SERVING once NATS is connected and the server is bound,
-// NOT_SERVING while NATS is down and from the moment draining starts. The
-// service "liveness" stays SERVING until draining, for liveness probes that
-// must not restart the scaler during a NATS outage.
+// scaler can do: SERVING once a source (NATS, the ZMQ event plane) is connected
+// and the server is bound, NOT_SERVING while none is and from the moment draining
+// starts. The service "liveness" stays SERVING until draining, for liveness probes
+// that must not restart the scaler during a NATS outage.
 // Thread-safe: NATS callbacks and main call it.
 #ifndef METRICS_KEDA_OBSERVABILITY_HEALTH_H_
 #define METRICS_KEDA_OBSERVABILITY_HEALTH_H_
@@ -10,6 +10,8 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <mutex>
+#include <set>
+#include <string>
 
 namespace mk::observability {
 
@@ -17,7 +19,8 @@ class HealthReporter {
  public:
   // The server's health service, once the server is bound.
   void Attach(grpc::HealthCheckServiceInterface* service);
-  void SetNatsConnected(bool connected);
+  // A source's connection ("nats", "zmq"): ready while any source is connected.
+  void SetSourceConnected(const std::string& source, bool connected);
   void SetDraining();
 
  private:
@@ -25,7 +28,7 @@ class HealthReporter {
 
   std::mutex mutex_;
   grpc::HealthCheckServiceInterface* service_ = nullptr;
-  bool nats_connected_ = false;
+  std::set<std::string> connected_;
   bool draining_ = false;
 };
 

@@ -158,8 +158,11 @@ void WriteTrigger(JsonWriter& json, const keda::TriggerRecord& record) {
 StatusModel GatherStatus(const ScalerState& state, const keda::TriggerLog& triggers) {
   StatusModel model;
   model.version = state.version;
-  model.nats_connected = state.nats.connected();
-  model.nats_reconnects = state.nats.reconnects();
+  if (state.nats != nullptr) {
+    model.nats_connected = state.nats->connected();
+    model.nats_reconnects = state.nats->reconnects();
+  }
+  if (state.sources) model.sources = state.sources();
   model.open_streams = state.streams.open_count();
   const auto now = std::chrono::steady_clock::now();
   for (const auto& collector : state.registry.All()) {
@@ -189,6 +192,16 @@ std::string StatusJson(const StatusModel& model) {
   json.Key("connected").Bool(model.nats_connected);
   json.Key("reconnects").Unsigned(model.nats_reconnects);
   json.EndObject();
+  json.Key("sources").BeginArray();
+  for (const SourceHealth& source : model.sources) {
+    json.BeginObject();
+    json.Key("name").String(source.name);
+    json.Key("role").String(source.role);
+    json.Key("connected").Bool(source.connected);
+    for (const auto& [name, value] : source.counters) json.Key(name).Unsigned(value);
+    json.EndObject();
+  }
+  json.EndArray();
   json.Key("activation_streams").Unsigned(model.open_streams);
   json.Key("targets").BeginArray();
   for (const TargetStatus& target : model.targets) WriteTarget(json, target);

@@ -26,6 +26,7 @@ struct StatusModel {
   std::string version;
   bool nats_connected = false;
   uint64_t nats_reconnects = 0;
+  std::vector<SourceHealth> sources;
   size_t open_streams = 0;
   std::vector<TargetStatus> targets;
   std::vector<keda::TriggerRecord> triggers;

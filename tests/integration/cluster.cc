@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "cluster.h"
 
 #include <arpa/inet.h>
@@ -205,6 +207,14 @@ Scaler::Scaler(const TempDir& dir, const std::string& nats_url, std::vector<std:
                                    std::to_string(metrics_port_),
                                    "--nats-server",
                                    nats_url};
+  // The stats generation unless the test says otherwise: no discovery store, and no
+  // event plane that would make a scaler without NATS ready.
+  for (const auto& [flag, value] : {std::pair<std::string, std::string>{"--source", "stats"},
+                                    {"--discovery-backend", "none"}}) {
+    if (std::find(args.begin(), args.end(), flag) == args.end()) {
+      argv.insert(argv.end(), {flag, value});
+    }
+  }
   argv.insert(argv.end(), args.begin(), args.end());
   // One log per scaler: a second scaler in the same directory must not be taken
   // as started on the first one's "serving" line.
