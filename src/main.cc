@@ -49,6 +49,18 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
+mk::keda::SourceChoice TriggerSource(mk::config::Source source) {
+  switch (source) {
+    case mk::config::Source::kStats:
+      return mk::keda::SourceChoice::kStats;
+    case mk::config::Source::kEvents:
+      return mk::keda::SourceChoice::kEvents;
+    case mk::config::Source::kAuto:
+      break;
+  }
+  return mk::keda::SourceChoice::kAuto;
+}
+
 // The registered ZMQ event channels of the topics the scaler reads.
 std::vector<mk::zmq::ZmqChannel> ZmqChannels(
     const std::vector<mk::dynamo::EventChannelRecord>& records) {
@@ -167,21 +179,23 @@ int main(int argc, char** argv) {
     if (!endpoints.ok()) {
       return Fail(2, "--etcd-endpoints: " + std::string(endpoints.status().message()));
     }
-    absl::StatusOr<std::unique_ptr<discovery::EtcdRegistry>> started = discovery::EtcdRegistry::Start(
-        {.endpoints = *endpoints,
-         .prefix = "",
-         .user = options.etcd_user,
-         .password = options.etcd_password},
-        [&] {
-          // Membership and channels after each burst of discovery changes.
-          for (const auto& collector : registry.All()) {
-            collector->SetRegistrations(etcd->RegistrationsFor(collector->target()));
-          }
-          if (zmq_subscriber && !zmq_subscriber->broker()) {
-            zmq_subscriber->SetChannels(ZmqChannels(etcd->EventChannels()));
-          }
-        });
-    if (!started.ok()) return Fail(2, "--etcd-endpoints: " + std::string(started.status().message()));
+    absl::StatusOr<std::unique_ptr<discovery::EtcdRegistry>> started =
+        discovery::EtcdRegistry::Start(
+            {.endpoints = *endpoints,
+             .prefix = "",
+             .user = options.etcd_user,
+             .password = options.etcd_password},
+            [&] {
+              // Membership and channels after each burst of discovery changes.
+              for (const auto& collector : registry.All()) {
+                collector->SetRegistrations(etcd->RegistrationsFor(collector->target()));
+              }
+              if (zmq_subscriber && !zmq_subscriber->broker()) {
+                zmq_subscriber->SetChannels(ZmqChannels(etcd->EventChannels()));
+              }
+            });
+    if (!started.ok())
+      return Fail(2, "--etcd-endpoints: " + std::string(started.status().message()));
     etcd = std::move(*started);
   }
   if (zmq_events) {
@@ -208,16 +222,18 @@ int main(int argc, char** argv) {
   keda::RpcCounters rpc_counters;
   keda::TriggerLog trigger_log;
   keda::ScalerService service(registry,
-                              {default_target, options.threshold, options.max_metadata_bytes},
+                              {default_target, options.threshold, options.max_metadata_bytes,
+                               TriggerSource(options.source)},
                               streams, rpc_counters, trigger_log);
 
   const observability::ScalerState state{
       registry, rpc_counters, streams, connection.get(), METRICS_KEDA_VERSION, [&] {
         std::vector<observability::SourceHealth> sources;
         if (connection) {
-          sources.push_back({"nats", stats_source && nats_events ? "stats, events"
-                                     : stats_source              ? "stats"
-                                                                 : "events",
+          sources.push_back({"nats",
+                             stats_source && nats_events ? "stats, events"
+                             : stats_source              ? "stats"
+                                                         : "events",
                              connection->connected(),
                              {{"reconnects", connection->reconnects()}}});
           if (nats_subscription) {
@@ -233,7 +249,8 @@ int main(int argc, char** argv) {
         }
         if (zmq_subscriber) {
           const zmq::ZmqSubscriberStats stats = zmq_subscriber->Stats();
-          sources.push_back({"zmq", zmq_subscriber->broker() ? "events (broker)" : "events",
+          sources.push_back({"zmq",
+                             zmq_subscriber->broker() ? "events (broker)" : "events",
                              true,
                              {{"event_messages", stats.messages},
                               {"event_messages_dropped", stats.drops.Total()},

@@ -62,7 +62,7 @@ class OptionsTest : public ::testing::Test {
   }
 
   static constexpr const char* kEnv[] = {
-      "DYN_NAMESPACE",      "NATS_SERVER",    "DYN_EVENT_PLANE", "DYN_ZMQ_BROKER_URL",
+      "DYN_NAMESPACE",         "NATS_SERVER",    "DYN_EVENT_PLANE", "DYN_ZMQ_BROKER_URL",
       "DYN_DISCOVERY_BACKEND", "ETCD_ENDPOINTS", "ETCD_USER",       "ETCD_PASSWORD"};
   std::vector<std::optional<std::string>> saved_;
 };

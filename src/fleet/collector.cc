@@ -211,8 +211,14 @@ void Collector::SetRegistrations(std::optional<std::vector<Registration>> regist
 }
 
 void Collector::SetFallbackKvTotalBlocks(std::optional<uint64_t> blocks) {
-  std::lock_guard lock(model_mutex_);
-  model_.SetFallbackKvTotalBlocks(blocks);
+  {
+    std::lock_guard lock(model_mutex_);
+    if (model_.fallback_kv_total_blocks() == blocks) return;
+    model_.SetFallbackKvTotalBlocks(blocks);
+    changed_ = true;
+  }
+  // The figures change at once, for the very call that gave the capacity.
+  if (Latest()) Publish();
 }
 
 void Collector::Run() {

@@ -110,6 +110,7 @@ class FleetModel {
   // A KV capacity per unit for units that no card or stats reply gives one
   // (trigger metadata kvTotalBlocks); none to clear it.
   void SetFallbackKvTotalBlocks(std::optional<uint64_t> blocks) { fallback_kv_total_ = blocks; }
+  std::optional<uint64_t> fallback_kv_total_blocks() const { return fallback_kv_total_; }
 
   // --- the picture ---
   // Forgets units heard by no registration and silent since before

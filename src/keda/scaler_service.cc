@@ -60,6 +60,7 @@ grpc::ServerUnaryReactor* ScalerService::Answer(Rpc rpc, grpc::CallbackServerCon
     finish(collector.status(), std::nullopt);
     return reactor;
   }
+  if (config->kv_total_blocks) (*collector)->SetFallbackKvTotalBlocks(config->kv_total_blocks);
   (*collector)
       ->WithFreshSnapshot(
           [finish, config = *config, fill](absl::StatusOr<fleet::SnapshotPtr> snapshot) {
@@ -131,6 +132,7 @@ grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ScalerService::Strea
                      config, collector.status(), std::nullopt);
     return RefusedStream(ToGrpcStatus(collector.status()));
   }
+  if (config->kv_total_blocks) (*collector)->SetFallbackKvTotalBlocks(config->kv_total_blocks);
   return streams_.Open(*config, std::move(*collector));
 }
 

@@ -25,11 +25,13 @@ enum class Key {
   kThreshold,
   kActivationThreshold,
   kMetricType,
+  kSource,
+  kKvTotalBlocks,
   kCount,
 };
 constexpr std::array<std::string_view, static_cast<size_t>(Key::kCount)> kKnownKeys = {
-    "namespace", "component",           "endpoint",   "metricName",
-    "threshold", "activationThreshold", "metricType",
+    "namespace",           "component",  "endpoint", "metricName",    "threshold",
+    "activationThreshold", "metricType", "source",   "kvTotalBlocks",
 };
 static_assert(std::ranges::none_of(kKnownKeys, &std::string_view::empty),
               "every Key has its name in kKnownKeys");
@@ -162,6 +164,39 @@ absl::StatusOr<TriggerConfig> ParseTriggerMetadata(const Metadata& metadata,
     } else {
       return Invalid(Name(Key::kMetricType), *type, "must be AverageValue or Value");
     }
+  }
+
+  if (const std::string* source = Find(metadata, Key::kSource)) {
+    static constexpr std::string_view kNames[] = {"auto", "stats", "events"};
+    const std::string_view running = kNames[static_cast<size_t>(defaults.source)];
+    if (*source == "metrics") {
+      return Invalid(Name(Key::kSource), *source,
+                     "the worker pods' /metrics source comes with Kubernetes discovery, not "
+                     "built yet; must be auto, stats or events");
+    }
+    if (std::find(std::begin(kNames), std::end(kNames), *source) == std::end(kNames)) {
+      return Invalid(Name(Key::kSource), *source, "must be auto, stats or events");
+    }
+    if (*source != "auto" && defaults.source != SourceChoice::kAuto && *source != running) {
+      return Invalid(
+          Name(Key::kSource), *source,
+          fmt::format("must be auto or {}: this scaler runs --source {}", running, running));
+    }
+  }
+
+  if (const std::string* text = Find(metadata, Key::kKvTotalBlocks)) {
+    // Digits only, no sign or exponent: a block count. 2^53 keeps it exact in a double.
+    constexpr uint64_t kMaxBlocks = uint64_t{1} << 53;
+    uint64_t blocks = 0;
+    const bool digits =
+        !text->empty() && text->size() <= 16 &&
+        std::all_of(text->begin(), text->end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) blocks = std::stoull(*text);
+    if (!digits || blocks == 0 || blocks > kMaxBlocks) {
+      return Invalid(Name(Key::kKvTotalBlocks), *text,
+                     "must be an integer number of KV blocks per worker unit, 1 to 2^53");
+    }
+    config.kv_total_blocks = blocks;
   }
   return config;
 }

@@ -23,12 +23,16 @@ namespace mk::keda {
 
 enum class MetricType { kAverageValue, kValue };
 
+// The process's --source, which a trigger's `source` must agree with.
+enum class SourceChoice { kAuto, kStats, kEvents };
+
 // What the command line sets for triggers that do not say otherwise.
 struct TriggerDefaults {
   fleet::Target target;
   double threshold = 0.7;  // the load threshold; percent metrics use 100x
   // Keys and values together; more is RESOURCE_EXHAUSTED before any parsing.
   size_t max_metadata_bytes = 16 * 1024;
+  SourceChoice source = SourceChoice::kAuto;
 };
 
 struct TriggerConfig {
@@ -37,11 +41,13 @@ struct TriggerConfig {
   double threshold = 0.7;
   double activation_threshold = 0;
   MetricType metric_type = MetricType::kAverageValue;
+  // kvTotalBlocks: KV capacity per unit where neither discovery nor stats give one.
+  std::optional<uint64_t> kv_total_blocks;
 };
 
 using Metadata = google::protobuf::Map<std::string, std::string>;
 
-// Every metadata key ParseTriggerMetadata reads ("namespace", ..., "metricType").
+// Every metadata key ParseTriggerMetadata reads ("namespace", ..., "kvTotalBlocks").
 std::span<const std::string_view> KnownMetadataKeys();
 
 absl::StatusOr<TriggerConfig> ParseTriggerMetadata(const Metadata& metadata,

@@ -47,9 +47,8 @@ absl::Status NatsEventSubscription::Subscribe(const std::string& dynamo_namespac
   auto ns = std::make_unique<Namespace>();
   ns->owner = this;
   const std::string subject = dynamo::NamespaceWildcard(dynamo_namespace);
-  natsStatus status =
-      natsConnection_Subscribe(&ns->subscription, connection_.raw(), subject.c_str(), OnMessage,
-                               ns.get());
+  natsStatus status = natsConnection_Subscribe(&ns->subscription, connection_.raw(),
+                                               subject.c_str(), OnMessage, ns.get());
   if (status == NATS_OK) {
     status = natsSubscription_SetPendingLimits(ns->subscription, max_pending_messages_,
                                                max_pending_bytes_);
@@ -69,15 +68,16 @@ void NatsEventSubscription::OnMessage(natsConnection*, natsSubscription* sub, na
   auto& ns = *static_cast<Namespace*>(closure);
   NatsEventSubscription& self = *ns.owner;
   const std::string_view subject = natsMsg_GetSubject(msg);
-  const std::string_view body(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+  const std::string_view body(natsMsg_GetData(msg),
+                              static_cast<size_t>(natsMsg_GetDataLength(msg)));
   NatsEventStats counted;
   counted.messages = 1;
   std::optional<dynamo::EventSubject> parsed = dynamo::ParseEventSubject(subject);
   if (!parsed) {
     ++counted.other_topics;
   } else {
-    const fleet::EventScope scope{std::move(parsed->dynamo_namespace),
-                                  std::move(parsed->component), std::move(parsed->endpoint)};
+    const fleet::EventScope scope{std::move(parsed->dynamo_namespace), std::move(parsed->component),
+                                  std::move(parsed->endpoint)};
     if (!body.empty() && body.front() == '{') {
       if (parsed->topic == dynamo::kKvMetricsTopic) {
         fleet::DeliverJsonEvent(scope, body, ns.json, self.sink_);

@@ -31,11 +31,11 @@ namespace mk::nats {
 
 struct NatsEventStats {
   uint64_t messages = 0;
-  uint64_t other_topics = 0;     // subjects of the namespace that carry no load
-  dynamo::DropCounts drops;      // bodies dropped before their record (envelope, subject)
-  uint64_t lost = 0;             // sequence gaps
-  uint64_t restarts = 0;         // publishers whose sequence started over
-  uint64_t client_dropped = 0;   // over the pending limits, dropped by the NATS client
+  uint64_t other_topics = 0;    // subjects of the namespace that carry no load
+  dynamo::DropCounts drops;     // bodies dropped before their record (envelope, subject)
+  uint64_t lost = 0;            // sequence gaps
+  uint64_t restarts = 0;        // publishers whose sequence started over
+  uint64_t client_dropped = 0;  // over the pending limits, dropped by the NATS client
   size_t subscriptions = 0;
 };
 

@@ -208,8 +208,8 @@ std::string RenderPrometheusText(const ScalerState& state) {
   for (const auto& collector : collectors) RenderTarget(out, *collector);
 
   if (state.nats != nullptr) {
-    out.Gauge("metrics_keda_nats_connected", "Whether the NATS connection is up (1) or not (0)",
-              {}, state.nats->connected() ? 1 : 0);
+    out.Gauge("metrics_keda_nats_connected", "Whether the NATS connection is up (1) or not (0)", {},
+              state.nats->connected() ? 1 : 0);
     out.Counter("metrics_keda_nats_reconnects_total", "Reconnections to NATS", {},
                 static_cast<double>(state.nats->reconnects()));
     out.Counter("metrics_keda_nats_disconnects_total", "Losses of the NATS connection", {},

@@ -1,0 +1,216 @@
+// Today's Dynamo against the scaler, on real servers: workers registered in a real
+// etcd publish their load over ZMQ (or NATS), and a KEDA-like client reads the
+// scaler's answers. No NATS server at all where Dynamo 1.4 has none.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <zmq.hpp>
+
+#include "cluster.h"
+#include "etcd_server.h"
+#include "event_worker.h"
+
+namespace mk::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Nothing listens here: a scaler reading events over ZMQ needs no NATS.
+constexpr char kNoNats[] = "nats://127.0.0.1:1";
+
+const Metadata kKvPercent = {{"metricName", "llm_kv_blocks_usage_percent"},
+                             {"metricType", "Value"}};
+
+class EventPlaneTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Scaler> StartScaler(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {
+        "--source",         "events",    "--discovery-backend", "etcd",
+        "--etcd-endpoints", etcd_.url(), "--component-name",    "backend",
+        "--endpoint-name",  "generate",  "--cache-ttl",         "1",
+        "--check-interval", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return std::make_unique<Scaler>(dir_, kNoNats, args);
+  }
+
+  TempDir dir_;
+  EtcdServer etcd_{dir_};
+  zmq::context_t context_{1};
+};
+
+TEST_F(EventPlaneTest, RegisteredWorkersPublishingOverZmqAreReadWithTheirCardsCapacity) {
+  EventWorker a(context_, etcd_, {});
+  EventWorker b(context_, etcd_, {});
+  auto scaler = StartScaler();
+  // ZMQ drops what a publisher sends before the subscriber has connected: publish
+  // until the scaler has heard, as a worker's 10 s heartbeat would.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        a.PublishLoad(600);
+        b.PublishLoad(200);
+        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+        return reply.status.ok() && std::abs(reply.value - 40) < 1e-9;
+      },
+      15s))
+      << GetMetrics(scaler->stub(), kKvPercent).status.error_message() << "\n"
+      << scaler->Http("/status");
+  // A change is seen within milliseconds, not a check interval.
+  a.PublishLoad(1000);
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 60, 2s));
+  // N counts both: AverageValue gives N x F.
+  EXPECT_TRUE(ValueBecomes(*scaler, {{"metricName", "llm_kv_blocks_usage_percent"}}, 120, 2s));
+  const std::string status = scaler->Http("/status");
+  EXPECT_TRUE(Contains(status, R"("source":"events")")) << status;
+  EXPECT_TRUE(Contains(status, R"("name":"etcd","role":"discovery","connected":true)")) << status;
+}
+
+TEST_F(EventPlaneTest, RouterRecordsAndGarbageNeverShiftTheFigures) {
+  EventWorker a(context_, etcd_, {});
+  auto scaler = StartScaler();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        a.PublishLoad(250);
+        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+        return reply.status.ok() && std::abs(reply.value - 25) < 1e-9;
+      },
+      15s));
+  for (int i = 0; i < 50; ++i) {
+    // A router's prediction about the worker.
+    ActiveLoadFields router;
+    router.active_decode_blocks = 990;
+    router.active_prefill_tokens = 40000;
+    a.PublishActiveLoad(router);
+    // Garbage: wrong frame counts, a bad header, a truncated envelope.
+    a.SendFrames({"kv_metrics", "x"});
+    a.SendFrames({"kv_metrics", std::string(8, '\0'), std::string(8, '\0'),
+                  std::string("\x02\0\0\0\x01\x80", 6)});
+    a.SendFrames({"kv_metrics", std::string(8, '\0'), std::string(8, '\0'),
+                  std::string("\x01\0\0\0\x09\x85", 6)});
+  }
+  // Every router record has been seen (and counted) once the counter says 50; the
+  // figure is still the worker's own.
+  const std::string routers =
+      "metrics_keda_router_records_total{namespace=\"dynamo\",component=\"backend\","
+      "endpoint=\"generate\"} 50\n";
+  EXPECT_TRUE(Eventually([&] { return Contains(scaler->Http("/metrics"), routers); }, 5s))
+      << scaler->Http("/metrics");
+  const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+  ASSERT_TRUE(reply.status.ok()) << reply.status.error_message();
+  EXPECT_DOUBLE_EQ(reply.value, 25);
+  EXPECT_FALSE(Contains(scaler->Http("/metrics"),
+                        "metrics_keda_source_event_messages_dropped_total{source=\"zmq\"} 0\n"));
+  // The worker's next record still counts.
+  a.PublishLoad(300);
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 30, 5s));
+}
+
+TEST_F(EventPlaneTest, WorkersLeaveAtOnceWhenDeregisteredOrTheirLeaseGoes) {
+  EventWorker a(context_, etcd_, {});
+  EventWorker b(context_, etcd_, {});
+  EventWorker c(context_, etcd_, {});
+  auto scaler = StartScaler();
+  const Metadata average = {{"metricName", "llm_kv_blocks_usage_percent"}};
+  ASSERT_TRUE(Eventually(
+      [&] {
+        a.PublishLoad(500);
+        b.PublishLoad(500);
+        c.PublishLoad(500);
+        const MetricReply reply = GetMetrics(scaler->stub(), average);
+        return reply.status.ok() && std::abs(reply.value - 150) < 1e-9;
+      },
+      15s));
+  b.Deregister();  // stopped cleanly
+  EXPECT_TRUE(ValueBecomes(*scaler, average, 100, 3s));
+  c.RevokeLease();  // killed: its lease runs out
+  EXPECT_TRUE(ValueBecomes(*scaler, average, 50, 3s));
+}
+
+TEST_F(EventPlaneTest, ASilentRegisteredWorkerSettlesThenCountsAsIdle) {
+  EventWorker a(context_, etcd_, {});
+  EventWorker silent(context_, etcd_, {});
+  auto scaler = StartScaler({"--max-staleness", "3"});
+  const Metadata average = {{"metricName", "llm_kv_blocks_usage_percent"}};
+  // Until the settle period passes, F is over the worker heard; N counts both.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        a.PublishLoad(800);
+        const MetricReply reply = GetMetrics(scaler->stub(), average);
+        return reply.status.ok() && std::abs(reply.value - 160) < 1e-9;
+      },
+      15s))
+      << scaler->Http("/status");
+  EXPECT_TRUE(Contains(scaler->Http("/status"), R"("state":"pending")"));
+  // Then the silent one is taken as idle: 800 of 2000 blocks.
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 40, 6s)) << scaler->Http("/status");
+  EXPECT_TRUE(Contains(scaler->Http("/status"), R"("source":"assumed_idle")"));
+}
+
+TEST_F(EventPlaneTest, NothingHeardYetIsSettlingNotIdle) {
+  EventWorker silent(context_, etcd_, {});
+  auto scaler = StartScaler({"--max-staleness", "30"});
+  const MetricReply reply = GetMetricsUntil(*scaler, kKvPercent, grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(reply.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(Contains(reply.status.error_message(), "settling")) << reply.status.error_message();
+}
+
+TEST_F(EventPlaneTest, WithoutACapacityTheKvFigureIsUndefinedUnlessTheTriggerGivesOne) {
+  EventWorker a(context_, etcd_, {.total_kv_blocks = std::nullopt});
+  auto scaler = StartScaler();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        a.PublishLoad(300);
+        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+        return reply.status.error_code() == grpc::StatusCode::FAILED_PRECONDITION;
+      },
+      15s))
+      << GetMetrics(scaler->stub(), kKvPercent).status.error_message();
+  Metadata with_capacity = kKvPercent;
+  with_capacity["kvTotalBlocks"] = "600";
+  EXPECT_TRUE(ValueBecomes(*scaler, with_capacity, 50, 5s));
+}
+
+TEST_F(EventPlaneTest, APublisherRestartIsCountedAndItsNewRecordsRead) {
+  EventWorker a(context_, etcd_, {});
+  auto scaler = StartScaler();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        a.PublishLoad(100);
+        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+        return reply.status.ok() && std::abs(reply.value - 10) < 1e-9;
+      },
+      15s));
+  a.RestartSequence();
+  a.PublishLoad(700);
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 70, 3s));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return !Contains(scaler->Http("/metrics"),
+                         "metrics_keda_source_publisher_restarts_total{source=\"zmq\"} 0\n");
+      },
+      3s));
+}
+
+TEST_F(EventPlaneTest, ActivationIsPushedWhenLoadCrossesTheThreshold) {
+  EventWorker a(context_, etcd_, {});
+  auto scaler = StartScaler();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        a.PublishLoad(100);
+        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+        return reply.status.ok() && std::abs(reply.value - 10) < 1e-9;
+      },
+      15s));
+  Metadata trigger = kKvPercent;
+  trigger["activationThreshold"] = "50";
+  StreamReader stream(scaler->stub(), trigger);
+  ASSERT_EQ(stream.WaitFor(1, 5s), std::vector<bool>{false});
+  a.PublishLoad(900);
+  EXPECT_EQ(stream.WaitFor(2, 2s), (std::vector<bool>{false, true}));
+  a.PublishLoad(100);
+  EXPECT_EQ(stream.WaitFor(3, 2s), (std::vector<bool>{false, true, false}));
+}
+
+}  // namespace
+}  // namespace mk::testing
