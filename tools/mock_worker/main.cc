@@ -1,8 +1,16 @@
 // dynamo-mock-worker: one process standing in for K Dynamo LLM workers of one
-// target, answering the NATS micro PING / INFO / STATS verbs with the real wire
-// format so that the scaler can be driven in demos, integration tests and
-// benchmarks. A handful of subscriptions serve the whole simulated fleet: each
-// request is answered with one reply per simulated worker, then flushed.
+// target, with the real wire formats, so that the scaler can be driven in demos,
+// integration tests and benchmarks:
+//   - on NATS it answers the micro PING / INFO / STATS verbs (Dynamo 0.1 - 0.5). A
+//     handful of subscriptions serve the whole simulated fleet: each request is
+//     answered with one reply per simulated worker, then flushed;
+//   - with --events it publishes the workers' load on the event plane as one of
+//     Dynamo's generations did (event_plane.h): over ZMQ (one PUB socket for the whole
+//     fleet, bound or connected to a broker) or NATS;
+//   - with --etcd-endpoints it registers each worker in etcd as Dynamo does
+//     (etcd_registration.h, discovery_payloads.h): one lease per worker, whose id is
+//     the worker's id, and its instance, model card and event channel records.
+// The load follows --pattern and the control subject in every form.
 #include <nats/nats.h>
 #include <signal.h>
 
@@ -13,23 +21,31 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
+#include <zmq.hpp>
 
 #include "common/decimal.h"
 #include "dynamo/service_name.h"
+#include "mock_worker/discovery_payloads.h"
+#include "mock_worker/etcd_registration.h"
+#include "mock_worker/event_plane.h"
 #include "mock_worker/load_pattern.h"
 #include "mock_worker/worker_payloads.h"
 #include "nats/nats_connection.h"
@@ -60,6 +76,22 @@ struct Config {
   bool legacy_names = false;
   std::string control_subject;
   double duration_seconds = 0;
+
+  // The event plane (--events and what goes with it).
+  EventForm events = EventForm::kNone;
+  uint16_t zmq_port = 0;        // 0: a free port
+  std::string zmq_broker_xsub;  // --zmq-broker's xsub address
+  double event_heartbeat_seconds = 10;
+  bool publisher_id_is_worker = false;
+  bool forward_pass_metrics = false;
+  bool router_noise = false;
+
+  // Registration in etcd (--etcd-endpoints; none: no registration).
+  std::vector<std::string> etcd_endpoints;
+  int64_t lease_ttl_seconds = 10;
+  bool no_revoke = false;
+
+  bool uses_nats() const { return !nats_server.empty(); }
 };
 
 // A usage error: one line naming the flag, exit code 2.
@@ -93,6 +125,37 @@ std::optional<uint64_t> ParseHexU64(std::string_view text) {
   return value;
 }
 
+// The xsub address out of `xsub=tcp://...,xpub=tcp://...` (Dynamo's
+// DYN_ZMQ_BROKER_URL; either order); empty when there is none.
+std::string BrokerXsub(std::string_view url) {
+  std::string xsub;
+  while (!url.empty()) {
+    const size_t comma = url.find(',');
+    const std::string_view part = url.substr(0, comma);
+    if (part.starts_with("xsub=")) xsub = std::string(part.substr(5));
+    if (comma == std::string_view::npos) break;
+    url.remove_prefix(comma + 1);
+  }
+  return xsub.starts_with("tcp://") && xsub.size() > 6 ? xsub : std::string();
+}
+
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const size_t comma = text.find(',');
+    const std::string_view part = text.substr(0, comma);
+    if (!part.empty()) out.emplace_back(part);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// A name that can stand as one token of a NATS subject without encoding.
+bool IsSubjectToken(std::string_view name) {
+  return IsValidSubject(name) && name.find_first_of(".*>") == std::string_view::npos;
+}
+
 struct ParsedCommandLine {
   Config config;
   std::optional<LoadPattern> pattern;
@@ -102,16 +165,25 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
   Config c;
   std::string form = "flat";
   std::string lease_base = "7587867c5a2d0000";
+  std::string events = "none";
+  std::string zmq_broker;
+  std::string publisher_id = "random";
+  std::string etcd_endpoints;
   CLI::App app{
-      "Simulates K NVIDIA Dynamo LLM workers of one target on NATS: answers $SRV.PING, "
-      "$SRV.INFO and $SRV.STATS with ForwardPassMetrics that follow a load pattern.",
+      "Simulates K NVIDIA Dynamo LLM workers of one target: answers $SRV.PING, $SRV.INFO and "
+      "$SRV.STATS on NATS with ForwardPassMetrics that follow a load pattern, publishes their "
+      "load on Dynamo's event plane (--events) and registers them in etcd (--etcd-endpoints).",
       kProgram};
   app.option_defaults()->always_capture_default();
-  app.add_option("--nats-server", c.nats_server, "NATS server URL(s), comma separated")
+  app.add_option("--nats-server", c.nats_server,
+                 "NATS server URL(s), comma separated; empty: no NATS (no $SRV answers, no "
+                 "control subject)")
       ->envname("NATS_SERVER");
   app.add_option("--namespace", c.dynamo_namespace, "Dynamo namespace")->envname("DYN_NAMESPACE");
   app.add_option("--component", c.component, "Dynamo component");
-  app.add_option("--endpoint", c.endpoint, "Endpoint whose stats carry ForwardPassMetrics");
+  app.add_option("--endpoint", c.endpoint,
+                 "Endpoint whose stats carry ForwardPassMetrics; also the endpoint the events "
+                 "(endpoint scope) and the etcd records name");
   app.add_option("--workers", c.workers, "Number of simulated workers")
       ->check(CLI::Range(size_t{1}, size_t{100000}));
   app.add_option("--form", form,
@@ -139,6 +211,41 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
                  "Subject accepting 'load V', 'pattern SPEC', 'pause', 'resume'");
   app.add_option("--duration", c.duration_seconds, "Seconds to run; 0 runs until a signal")
       ->check(CLI::Range(0.0, 1e9));
+  app.add_option("--events", events,
+                 "Event-plane form: none; zmq (MessagePack envelope + ActiveLoad on a bound ZMQ "
+                 "PUB socket); zmq-broker (the same through a broker, frame 0 the full "
+                 "subject); nats (envelope on the endpoint subject, Dynamo 1.4 on); "
+                 "nats-namespace (envelope on namespace.<ns>.kv_metrics, 0.9 - 1.3); "
+                 "json-active-load (Dec 2025 - Jan 2026); json-load-event (Aug - Dec 2025)")
+      ->check(CLI::IsMember({"none", "zmq", "zmq-broker", "nats", "nats-namespace",
+                             "json-active-load", "json-load-event"}));
+  app.add_option("--zmq-port", c.zmq_port,
+                 "--events zmq: the port of the PUB socket on 127.0.0.1 (0: a free one)");
+  app.add_option("--zmq-broker", zmq_broker,
+                 "--events zmq-broker: the broker, xsub=tcp://HOST:PORT,xpub=tcp://HOST:PORT")
+      ->envname("DYN_ZMQ_BROKER_URL");
+  app.add_option("--event-heartbeat", c.event_heartbeat_seconds,
+                 "Seconds between republications of an unchanged record; 0: never (as "
+                 "releases before the heartbeat)")
+      ->check(CLI::Range(0.0, 1e6));
+  app.add_option("--publisher-id", publisher_id,
+                 "Envelope publisher_id: random (a random 53-bit number per publisher, "
+                 "Dynamo's newest) or worker (the worker id, early 2026)")
+      ->check(CLI::IsMember({"random", "worker"}));
+  app.add_flag("--forward-pass-metrics", c.forward_pass_metrics,
+               "Also publish ForwardPassMetrics (topic forward-pass-metrics) about once a second "
+               "(MessagePack forms)");
+  app.add_flag("--router-noise", c.router_noise,
+               "Also publish router-style ActiveLoad records about the workers with random "
+               "figures, which a scaler must ignore (ActiveLoad forms)");
+  app.add_option("--etcd-endpoints", etcd_endpoints,
+                 "etcd endpoints, http://HOST:PORT, comma separated: register each worker "
+                 "there with its own lease, whose id becomes the worker id (empty: no "
+                 "registration, ids from --lease-base)");
+  app.add_option("--lease-ttl", c.lease_ttl_seconds, "TTL of the workers' etcd leases, seconds")
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  app.add_flag("--no-revoke", c.no_revoke,
+               "On SIGTERM/SIGINT leave the etcd keys and leases to expire, as after a crash");
 
   try {
     app.parse(argc, argv);
@@ -181,6 +288,70 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
         c.control_subject + "'");
   }
 
+  c.events = *ParseEventForm(events);
+  c.publisher_id_is_worker = publisher_id == "worker";
+  c.etcd_endpoints = SplitList(etcd_endpoints);
+  const bool envelope = IsEnvelopeForm(c.events);
+  if (!std::isfinite(c.event_heartbeat_seconds)) {
+    UsageError("--event-heartbeat: expected a number of seconds in [0, 1e6]");
+  }
+  if (c.zmq_port != 0 && c.events != EventForm::kZmq) {
+    UsageError("--zmq-port: only with --events zmq");
+  }
+  if (c.events == EventForm::kZmqBroker) {
+    c.zmq_broker_xsub = BrokerXsub(zmq_broker);
+    if (c.zmq_broker_xsub.empty()) {
+      UsageError("--zmq-broker: expected xsub=tcp://HOST:PORT,xpub=tcp://HOST:PORT, got '" +
+                 zmq_broker + "'");
+    }
+  }
+  if (c.forward_pass_metrics && !envelope) {
+    UsageError(
+        "--forward-pass-metrics: only with --events zmq, zmq-broker, nats or nats-namespace");
+  }
+  if (c.router_noise && !envelope && c.events != EventForm::kJsonActiveLoad) {
+    UsageError(
+        "--router-noise: only with --events zmq, zmq-broker, nats, nats-namespace or "
+        "json-active-load");
+  }
+  if (c.publisher_id_is_worker && !envelope) {
+    UsageError("--publisher-id: only with --events zmq, zmq-broker, nats or nats-namespace");
+  }
+  if (!c.uses_nats()) {
+    if (!c.control_subject.empty()) UsageError("--control-subject: needs --nats-server");
+    if (c.events != EventForm::kNone && !IsZmqForm(c.events)) {
+      UsageError("--events " + events + ": needs --nats-server");
+    }
+  }
+  // Before Dynamo 1.4 the names stood in subjects as they are.
+  if (c.events == EventForm::kNatsNamespace || c.events == EventForm::kJsonActiveLoad ||
+      c.events == EventForm::kJsonLoadEvent) {
+    if (!IsSubjectToken(c.dynamo_namespace)) {
+      UsageError("--namespace: --events " + events +
+                 " puts it in a subject as it is: no '.', '*', '>' or spaces, got '" +
+                 c.dynamo_namespace + "'");
+    }
+    if (c.forward_pass_metrics && !IsSubjectToken(c.component)) {
+      UsageError("--component: --events " + events +
+                 " puts it in a subject as it is: no '.', '*', '>' or spaces, got '" + c.component +
+                 "'");
+    }
+  }
+  if (!c.etcd_endpoints.empty()) {
+    for (const std::string& endpoint : c.etcd_endpoints) {
+      if (EtcdTarget(endpoint).empty()) {
+        UsageError("--etcd-endpoints: expected http://HOST:PORT entries, got '" + endpoint + "'");
+      }
+    }
+    // The v1/instances and v1/mdc keys hold the names as they are.
+    if (c.dynamo_namespace.find('/') != std::string::npos ||
+        c.component.find('/') != std::string::npos) {
+      UsageError("--namespace/--component: no '/' in names registered in etcd");
+    }
+  } else if (c.no_revoke) {
+    UsageError("--no-revoke: only with --etcd-endpoints");
+  }
+
   ParsedCommandLine parsed{std::move(c), std::nullopt};
   PatternResult pattern = ParseLoadPattern(parsed.config.pattern_spec);
   if (auto* error = std::get_if<PatternError>(&pattern)) {
@@ -199,7 +370,8 @@ std::atomic<bool> g_closing{false};
 // pattern is guarded and the pause switch is atomic; the identities never change.
 class MockFleet {
  public:
-  MockFleet(const Config& config, LoadPattern pattern)
+  // `worker_ids`: one per simulated worker, its lease id.
+  MockFleet(const Config& config, LoadPattern pattern, const std::vector<uint64_t>& worker_ids)
       : config_(config),
         service_(ServiceName(config.dynamo_namespace, config.component, config.legacy_names)),
         started_(Rfc3339Utc(std::chrono::system_clock::now())),
@@ -212,8 +384,8 @@ class MockFleet {
     forms_.reserve(config.workers);
     by_instance_id_.reserve(config.workers);
     for (size_t i = 0; i < config.workers; ++i) {
-      workers_.push_back(MakeWorkerIdentity(service_, config.endpoint, config.lease_base + i,
-                                            InstanceId(seed, i)));
+      workers_.push_back(
+          MakeWorkerIdentity(service_, config.endpoint, worker_ids[i], InstanceId(seed, i)));
       by_instance_id_.emplace(workers_.back().instance_id, i);
       const bool nested =
           config.form == FormOption::kNested || (config.form == FormOption::kMixed && i % 2 == 1);
@@ -227,6 +399,17 @@ class MockFleet {
   MockFleet& operator=(const MockFleet&) = delete;
 
   const std::string& service() const { return service_; }
+  const std::vector<WorkerIdentity>& workers() const { return workers_; }
+  bool paused() const { return paused_.load(std::memory_order_relaxed); }
+
+  // Each worker's load now, spread around the fleet load as in the stats replies.
+  void LoadsNow(std::vector<double>& loads) {
+    const double fleet_load = FleetLoadNow();
+    loads.resize(workers_.size());
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      loads[i] = WorkerLoadShare(fleet_load, config_.spread, i, workers_.size());
+    }
+  }
 
   // Subscribes to every verb subject the fleet answers, and the control subject.
   natsStatus Subscribe(natsConnection* nc) {
@@ -445,12 +628,282 @@ bool WaitForSignal(const sigset_t& signals, std::chrono::nanoseconds timeout) {
   }
 }
 
+// Sends the event plane's messages on the ZMQ PUB socket or the NATS connection. Used
+// by the event thread alone (a ZMQ socket is not thread-safe). A run of failures is
+// reported once, when it starts.
+class EventSender {
+ public:
+  EventSender(zmq::socket_t* socket, natsConnection* nc) : socket_(socket), nc_(nc) {}
+
+  void Send(const EventMessage& message) {
+    std::string error;
+    if (const auto* frames = std::get_if<ZmqMessage>(&message)) {
+      try {
+        for (size_t k = 0; k < frames->size(); ++k) {
+          const zmq::send_flags flags = k + 1 < frames->size()
+                                            ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
+                                            : zmq::send_flags::dontwait;
+          if (!socket_->send(zmq::buffer((*frames)[k]), flags)) {
+            error = "the ZMQ socket would block";
+            break;
+          }
+        }
+      } catch (const zmq::error_t& e) {
+        error = e.what();
+      }
+    } else {
+      const auto& nats = std::get<NatsMessage>(message);
+      const natsStatus s = natsConnection_Publish(nc_, nats.subject.c_str(), nats.body.data(),
+                                                  static_cast<int>(nats.body.size()));
+      if (s != NATS_OK) error = natsStatus_GetText(s);
+    }
+    if (error.empty()) {
+      failing_ = false;
+    } else if (!failing_ && !g_closing.load()) {
+      failing_ = true;
+      std::fprintf(stderr, "%s: publishing an event failed: %s\n", kProgram, error.c_str());
+    }
+  }
+
+ private:
+  zmq::socket_t* socket_;
+  natsConnection* nc_;
+  bool failing_ = false;
+};
+
+// The thread that publishes the fleet's events: every tick it asks the EventPlane what
+// is due at the workers' current loads and sends it; nothing while the fleet is paused.
+class EventLoop {
+ public:
+  static constexpr auto kTick = std::chrono::milliseconds(100);
+
+  EventLoop(MockFleet& fleet, EventPlane plane, EventSender sender)
+      : fleet_(fleet), plane_(std::move(plane)), sender_(sender) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~EventLoop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+ private:
+  void Loop() {
+    std::vector<double> loads;
+    std::vector<EventMessage> messages;
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      if (!fleet_.paused()) {
+        fleet_.LoadsNow(loads);
+        const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch());
+        plane_.Collect(Clock::now(), static_cast<uint64_t>(wall.count()), loads, messages);
+        for (const EventMessage& message : messages) sender_.Send(message);
+        messages.clear();
+      }
+      lock.lock();
+      wake_.wait_for(lock, kTick, [this] { return stopping_; });
+    }
+  }
+
+  MockFleet& fleet_;
+  EventPlane plane_;
+  EventSender sender_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mutex_
+  std::thread thread_;
+};
+
+// Who the simulated workers are: their ids (leases) and event publisher ids.
+struct FleetIdentities {
+  std::vector<uint64_t> worker_ids;
+  std::vector<int64_t> leases;  // with etcd: one per worker, then the router's if any
+  int64_t router_lease = 0;     // with etcd and router noise on a registered channel
+  std::vector<EventWorker> event_workers;
+  uint64_t router_publisher_id = 0;
+};
+
+// Event forms whose publishers register event channels in etcd (Dynamo 1.4 on).
+bool RegistersChannels(EventForm form) {
+  return form == EventForm::kZmq || form == EventForm::kNats;
+}
+
+// Random, distinct, non-zero 53-bit event publisher ids (Dynamo's newest form), or
+// the worker ids themselves (--publisher-id worker).
+void ChoosePublisherIds(const Config& config, FleetIdentities& ids) {
+  std::random_device rd;
+  std::mt19937_64 random((uint64_t{rd()} << 32) ^ rd() ^
+                         static_cast<uint64_t>(Clock::now().time_since_epoch().count()));
+  std::uniform_int_distribution<uint64_t> id53(1, (uint64_t{1} << 53) - 1);
+  std::unordered_set<uint64_t> used;
+  const auto fresh = [&] {
+    while (true) {
+      const uint64_t id = id53(random);
+      if (used.insert(id).second) return id;
+    }
+  };
+  const bool worker = config.publisher_id_is_worker;
+  for (const uint64_t worker_id : ids.worker_ids) {
+    EventWorker w;
+    w.worker_id = worker_id;
+    w.kv_publisher_id = worker ? worker_id : fresh();
+    if (config.forward_pass_metrics) w.fpm_publisher_id = worker ? worker_id : fresh();
+    ids.event_workers.push_back(w);
+  }
+  if (config.router_noise) {
+    ids.router_publisher_id =
+        worker && ids.router_lease != 0 ? static_cast<uint64_t>(ids.router_lease) : fresh();
+  }
+}
+
+// Grants one lease per worker (and one for the router when it registers a channel):
+// the lease ids become the worker ids. Reports and returns false on failure.
+bool GrantLeases(EtcdRegistration& etcd, const Config& config, FleetIdentities& ids) {
+  const size_t count = config.workers + (config.router_noise && RegistersChannels(config.events));
+  for (size_t i = 0; i < count; ++i) {
+    const absl::StatusOr<int64_t> lease = etcd.Grant();
+    if (!lease.ok()) {
+      std::fprintf(stderr, "%s: cannot grant an etcd lease: %s\n", kProgram,
+                   std::string(lease.status().message()).c_str());
+      return false;
+    }
+    ids.leases.push_back(*lease);
+    if (i < config.workers) {
+      ids.worker_ids.push_back(static_cast<uint64_t>(*lease));
+    } else {
+      ids.router_lease = *lease;
+    }
+  }
+  return true;
+}
+
+// Puts every worker's records with its lease: instance, model card and, for the forms
+// that have them, its event channels (and the router's). Reports and returns false on
+// the first failure.
+bool RegisterFleet(EtcdRegistration& etcd, const Config& config, const MockFleet& fleet,
+                   const FleetIdentities& ids, const std::string& zmq_endpoint) {
+  const DiscoveryTarget target{config.dynamo_namespace, config.component, config.endpoint};
+  const ModelCardFigures card{config.kv_total_blocks, config.slots_total, config.dp_ranks};
+  const auto channel = [&](EventScope scope, std::string_view topic, uint64_t publisher_id) {
+    ChannelSpec spec;
+    spec.scope = scope;
+    spec.topic = topic;
+    spec.publisher_id = publisher_id;
+    if (config.events == EventForm::kZmq) {
+      spec.kind = ChannelKind::kZmq;
+      spec.address = zmq_endpoint;
+    } else {
+      spec.kind = ChannelKind::kNats;
+      spec.address = EventSubjectPrefix(scope, config.dynamo_namespace, config.component,
+                                        config.endpoint, true);
+    }
+    return EventChannelEntry(target, spec);
+  };
+  const auto put = [&](int64_t lease, const DiscoveryEntry& entry) {
+    const absl::Status status = etcd.Put(lease, entry.key, entry.value);
+    if (!status.ok()) {
+      std::fprintf(stderr, "%s: cannot put %s in etcd: %s\n", kProgram, entry.key.c_str(),
+                   std::string(status.message()).c_str());
+    }
+    return status.ok();
+  };
+  const bool channels = RegistersChannels(config.events);
+  for (size_t i = 0; i < config.workers; ++i) {
+    const int64_t lease = ids.leases[i];
+    const EventWorker& worker = ids.event_workers[i];
+    if (!put(lease, InstanceEntry(target, worker.worker_id, fleet.workers()[i].load.subject)) ||
+        !put(lease, ModelCardEntry(target, worker.worker_id, card))) {
+      return false;
+    }
+    if (channels &&
+        !put(lease, channel(EventScope::kEndpoint, kKvMetricsTopic, worker.kv_publisher_id))) {
+      return false;
+    }
+    if (channels && config.forward_pass_metrics &&
+        !put(lease,
+             channel(EventScope::kComponent, kForwardPassMetricsTopic, worker.fpm_publisher_id))) {
+      return false;
+    }
+  }
+  if (ids.router_lease != 0 &&
+      !put(ids.router_lease,
+           channel(EventScope::kEndpoint, kKvMetricsTopic, ids.router_publisher_id))) {
+    return false;
+  }
+  return true;
+}
+
+std::string HexList(const std::vector<uint64_t>& ids) {
+  if (ids.empty()) return "-";
+  std::string out;
+  for (const uint64_t id : ids) {
+    if (!out.empty()) out.push_back(',');
+    out.append(LeaseHex(id));
+  }
+  return out;
+}
+
+// The one line a test waits for and parses:
+//   ready workers=N service=S events=FORM zmq=ENDPOINT lease_ttl=SECONDS worker_ids=H,...
+//         publisher_ids=H,... fpm_publisher_ids=H,... router_publisher_id=H
+// ids in lowercase hex without padding, in worker order; `-` for what does not apply.
+void PrintReady(const Config& config, const MockFleet& fleet, const FleetIdentities& ids,
+                const std::string& zmq_endpoint, int64_t lease_ttl) {
+  std::vector<uint64_t> publishers, fpm_publishers;
+  if (IsEnvelopeForm(config.events)) {
+    for (const EventWorker& w : ids.event_workers) {
+      publishers.push_back(w.kv_publisher_id);
+      if (config.forward_pass_metrics) fpm_publishers.push_back(w.fpm_publisher_id);
+    }
+  }
+  const std::string router = config.router_noise && IsEnvelopeForm(config.events)
+                                 ? LeaseHex(ids.router_publisher_id)
+                                 : "-";
+  std::printf(
+      "ready workers=%zu service=%s events=%s zmq=%s lease_ttl=%s worker_ids=%s "
+      "publisher_ids=%s fpm_publisher_ids=%s router_publisher_id=%s\n",
+      config.workers, fleet.service().c_str(), std::string(EventFormName(config.events)).c_str(),
+      zmq_endpoint.empty() ? "-" : zmq_endpoint.c_str(),
+      lease_ttl > 0 ? std::to_string(lease_ttl).c_str() : "-", HexList(ids.worker_ids).c_str(),
+      HexList(publishers).c_str(), HexList(fpm_publishers).c_str(), router.c_str());
+  std::fflush(stdout);
+}
+
+enum class Connected { kYes, kFailed, kStopped };
+
+// Connects to NATS, retrying for kConnectGiveUpSeconds; kStopped when a stop signal
+// came meanwhile.
+Connected ConnectNats(const Config& config, natsOptions* opts, const sigset_t& stop_signals,
+                      natsConnection** nc) {
+  const auto give_up = Clock::now() + std::chrono::seconds(kConnectGiveUpSeconds);
+  while (true) {
+    const natsStatus s = natsConnection_Connect(nc, opts);
+    if (s == NATS_OK) return Connected::kYes;
+    *nc = nullptr;
+    if (Clock::now() >= give_up) {
+      std::fprintf(stderr, "%s: cannot connect to %s within %d s: %s\n", kProgram,
+                   mk::nats::RedactServerList(config.nats_server).c_str(), kConnectGiveUpSeconds,
+                   natsStatus_GetText(s));
+      return Connected::kFailed;
+    }
+    if (WaitForSignal(stop_signals, std::chrono::milliseconds(250))) return Connected::kStopped;
+  }
+}
+
 int Run(int argc, char** argv) {
   ParsedCommandLine parsed = ParseCommandLine(argc, argv);
   const Config& config = parsed.config;
 
-  // Block the stop signals before the NATS library starts its threads, so they all
-  // inherit the mask and the main thread alone collects the signals.
+  // Block the stop signals before the NATS, ZMQ and gRPC libraries start their
+  // threads, so they all inherit the mask and the main thread alone collects the
+  // signals.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
@@ -462,56 +915,141 @@ int Run(int argc, char** argv) {
   signal(SIGTERM, SIG_DFL);
   signal(SIGPIPE, SIG_IGN);
 
-  if (nats_Open(-1) != NATS_OK) {
-    std::fprintf(stderr, "%s: cannot initialise the NATS library\n", kProgram);
-    return 1;
-  }
-  MockFleet fleet(config, std::move(*parsed.pattern));
-
-  natsOptions* opts = nullptr;
-  natsOptions_Create(&opts);
-  natsOptions_SetURL(opts, config.nats_server.c_str());
-  natsOptions_SetName(opts, kProgram);
-  natsOptions_SetTimeout(opts, 2000);
-  natsOptions_SetMaxReconnect(opts, -1);  // a test may restart the server under us
-  natsOptions_SetReconnectWait(opts, 250);
-  natsOptions_SetDisconnectedCB(opts, &OnDisconnected, nullptr);
-  natsOptions_SetReconnectedCB(opts, &OnReconnected, nullptr);
-  natsOptions_SetErrorHandler(opts, &OnAsyncError, nullptr);
-
-  natsConnection* nc = nullptr;
-  const auto give_up = Clock::now() + std::chrono::seconds(kConnectGiveUpSeconds);
-  while (true) {
-    const natsStatus s = natsConnection_Connect(&nc, opts);
-    if (s == NATS_OK) break;
-    nc = nullptr;
-    if (Clock::now() >= give_up) {
-      std::fprintf(stderr, "%s: cannot connect to %s within %d s: %s\n", kProgram,
-                   mk::nats::RedactServerList(config.nats_server).c_str(), kConnectGiveUpSeconds,
-                   natsStatus_GetText(s));
-      natsOptions_Destroy(opts);
-      nats_Close();
+  // The event plane's PUB socket: bound (direct) or connected to the broker's XSUB.
+  std::optional<zmq::context_t> zmq_context;
+  std::optional<zmq::socket_t> pub;
+  std::string zmq_endpoint;
+  if (IsZmqForm(config.events)) {
+    try {
+      zmq_context.emplace(1);
+      pub.emplace(*zmq_context, zmq::socket_type::pub);
+      pub->set(zmq::sockopt::linger, 500);
+      pub->set(zmq::sockopt::sndhwm, 100000);
+      if (config.events == EventForm::kZmq) {
+        pub->bind("tcp://127.0.0.1:" +
+                  (config.zmq_port == 0 ? std::string("*") : std::to_string(config.zmq_port)));
+        zmq_endpoint = pub->get(zmq::sockopt::last_endpoint);
+      } else {
+        pub->connect(config.zmq_broker_xsub);
+        zmq_endpoint = config.zmq_broker_xsub;
+      }
+    } catch (const zmq::error_t& e) {
+      std::fprintf(stderr, "%s: cannot set up the ZMQ PUB socket: %s\n", kProgram, e.what());
       return 1;
     }
-    if (WaitForSignal(stop_signals, std::chrono::milliseconds(250))) {
-      natsOptions_Destroy(opts);
-      nats_Close();
-      return 0;
-    }
   }
 
-  natsStatus s = fleet.Subscribe(nc);
-  if (s == NATS_OK) s = natsConnection_FlushTimeout(nc, 5000);
-  if (s != NATS_OK) {
-    std::fprintf(stderr, "%s: cannot subscribe: %s\n", kProgram, natsStatus_GetText(s));
+  // Worker ids: etcd leases, or --lease-base + i.
+  FleetIdentities ids;
+  std::unique_ptr<EtcdRegistration> etcd;
+  // Leaves etcd as a clean stop would (or as a crash would, with --no-revoke).
+  const auto release_etcd = [&] {
+    if (!etcd) return;
+    const absl::Status status = etcd->Stop(config.no_revoke ? EtcdRegistration::StopMode::kAbandon
+                                                            : EtcdRegistration::StopMode::kRevoke);
+    if (!status.ok()) {
+      std::fprintf(stderr, "%s: cannot remove the registration from etcd: %s\n", kProgram,
+                   std::string(status.message()).c_str());
+    }
+    etcd.reset();
+  };
+  if (!config.etcd_endpoints.empty()) {
+    absl::StatusOr<std::unique_ptr<EtcdRegistration>> created =
+        EtcdRegistration::Create({config.etcd_endpoints, config.lease_ttl_seconds});
+    if (!created.ok()) {
+      std::fprintf(stderr, "%s: --etcd-endpoints: %s\n", kProgram,
+                   std::string(created.status().message()).c_str());
+      return 2;
+    }
+    etcd = std::move(*created);
+    if (!GrantLeases(*etcd, config, ids)) {
+      release_etcd();
+      return 1;
+    }
+  } else {
+    for (size_t i = 0; i < config.workers; ++i) ids.worker_ids.push_back(config.lease_base + i);
+  }
+  ChoosePublisherIds(config, ids);
+  const int64_t lease_ttl = etcd ? etcd->granted_ttl_seconds() : 0;
+
+  MockFleet fleet(config, std::move(*parsed.pattern), ids.worker_ids);
+
+  natsOptions* opts = nullptr;
+  natsConnection* nc = nullptr;
+  if (config.uses_nats()) {
+    if (nats_Open(-1) != NATS_OK) {
+      std::fprintf(stderr, "%s: cannot initialise the NATS library\n", kProgram);
+      release_etcd();
+      return 1;
+    }
+    natsOptions_Create(&opts);
+    natsOptions_SetURL(opts, config.nats_server.c_str());
+    natsOptions_SetName(opts, kProgram);
+    natsOptions_SetTimeout(opts, 2000);
+    natsOptions_SetMaxReconnect(opts, -1);  // a test may restart the server under us
+    natsOptions_SetReconnectWait(opts, 250);
+    natsOptions_SetDisconnectedCB(opts, &OnDisconnected, nullptr);
+    natsOptions_SetReconnectedCB(opts, &OnReconnected, nullptr);
+    natsOptions_SetErrorHandler(opts, &OnAsyncError, nullptr);
+
+    const Connected connected = ConnectNats(config, opts, stop_signals, &nc);
+    if (connected != Connected::kYes) {
+      natsOptions_Destroy(opts);
+      nats_Close();
+      release_etcd();
+      return connected == Connected::kStopped ? 0 : 1;
+    }
+    natsStatus s = fleet.Subscribe(nc);
+    if (s == NATS_OK) s = natsConnection_FlushTimeout(nc, 5000);
+    if (s != NATS_OK) {
+      std::fprintf(stderr, "%s: cannot subscribe: %s\n", kProgram, natsStatus_GetText(s));
+      fleet.Unsubscribe();
+      natsConnection_Destroy(nc);
+      natsOptions_Destroy(opts);
+      nats_CloseAndWait(5000);
+      release_etcd();
+      return 1;
+    }
+  }
+  const auto close_nats = [&] {
+    if (nc == nullptr) return;
+    g_closing.store(true);
     fleet.Unsubscribe();
+    natsConnection_Close(nc);
     natsConnection_Destroy(nc);
     natsOptions_Destroy(opts);
+    // Waits for the library's delivery threads, which call into `fleet`.
     nats_CloseAndWait(5000);
+    nc = nullptr;
+  };
+
+  // Serving: the records go into etcd, then the events start.
+  if (etcd && !RegisterFleet(*etcd, config, fleet, ids, zmq_endpoint)) {
+    release_etcd();
+    close_nats();
     return 1;
   }
-  std::printf("ready workers=%zu service=%s\n", config.workers, fleet.service().c_str());
-  std::fflush(stdout);
+  std::unique_ptr<EventLoop> events;
+  if (config.events != EventForm::kNone) {
+    EventPlaneSettings settings;
+    settings.form = config.events;
+    settings.dynamo_namespace = config.dynamo_namespace;
+    settings.component = config.component;
+    settings.endpoint = config.endpoint;
+    settings.dp_ranks = config.dp_ranks;
+    settings.kv_total_blocks = config.kv_total_blocks;
+    settings.slots_total = config.slots_total;
+    settings.heartbeat = std::chrono::milliseconds(
+        static_cast<int64_t>(std::llround(config.event_heartbeat_seconds * 1000)));
+    settings.forward_pass_metrics = config.forward_pass_metrics;
+    settings.router_noise = config.router_noise;
+    std::random_device rd;
+    EventPlane plane(std::move(settings), ids.event_workers, ids.router_publisher_id,
+                     (uint64_t{rd()} << 32) ^ rd());
+    events = std::make_unique<EventLoop>(fleet, std::move(plane),
+                                         EventSender(pub ? &*pub : nullptr, nc));
+  }
+  PrintReady(config, fleet, ids, zmq_endpoint, lease_ttl);
 
   if (config.duration_seconds > 0) {
     const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -527,13 +1065,13 @@ int Run(int argc, char** argv) {
     }
   }
 
+  // A clean stop: the events end, the records leave etcd, then the connections close.
   g_closing.store(true);
-  fleet.Unsubscribe();
-  natsConnection_Close(nc);
-  natsConnection_Destroy(nc);
-  natsOptions_Destroy(opts);
-  // Waits for the library's delivery threads, which call into `fleet`.
-  nats_CloseAndWait(5000);
+  events.reset();
+  release_etcd();
+  close_nats();
+  pub.reset();
+  zmq_context.reset();
   return 0;
 }
 

@@ -29,6 +29,8 @@ void AppendDouble(std::string& out, double v) {
   if (text.find_first_of(".e") == std::string_view::npos) out.append(".0");
 }
 
+}  // namespace
+
 // Names here are slugs, hex and [A-Za-z0-9]; escaping keeps the JSON valid even if
 // a caller passes something else as an endpoint name.
 void AppendJsonString(std::string& out, std::string_view s) {
@@ -48,6 +50,8 @@ void AppendJsonString(std::string& out, std::string_view s) {
   }
   out.push_back('"');
 }
+
+namespace {
 
 void AppendRank(std::string& out, std::optional<uint32_t> dp_rank) {
   if (dp_rank) {

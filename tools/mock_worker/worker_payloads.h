@@ -93,6 +93,10 @@ std::string StatsReply(const WorkerIdentity& worker, std::string_view started,
 std::string PingReply(const WorkerIdentity& worker);
 std::string InfoReply(const WorkerIdentity& worker);
 
+// Appends `s` as a JSON string: quotes, backslashes and control characters escaped,
+// other bytes as they are.
+void AppendJsonString(std::string& out, std::string_view s);
+
 // RFC 3339 UTC with microseconds, e.g. 2025-03-01T12:00:00.000000Z.
 std::string Rfc3339Utc(std::chrono::system_clock::time_point time);
 
