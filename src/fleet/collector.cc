@@ -149,30 +149,28 @@ EventOutcome Collector::CountLocked(EventOutcome outcome) {
   return outcome;
 }
 
-EventOutcome Collector::ApplyActiveLoad(const dynamo::ActiveLoad& load, bool names_target) {
+EventOutcome Collector::ApplyActiveLoad(const dynamo::ActiveLoad& load) {
   std::lock_guard lock(model_mutex_);
-  return CountLocked(model_.ApplyActiveLoad(load, names_target, Clock::now()));
+  return CountLocked(model_.ApplyActiveLoad(load, Clock::now()));
 }
 
-EventOutcome Collector::ApplyForwardPass(const dynamo::ForwardPassMetrics& metrics,
-                                         bool names_target) {
+EventOutcome Collector::ApplyForwardPass(const dynamo::ForwardPassMetrics& metrics) {
   std::lock_guard lock(model_mutex_);
-  return CountLocked(model_.ApplyForwardPass(metrics, names_target, Clock::now()));
+  return CountLocked(model_.ApplyForwardPass(metrics, Clock::now()));
 }
 
-EventOutcome Collector::ApplyLoadReport(const dynamo::WorkerLoad& report, bool names_target) {
+EventOutcome Collector::ApplyLoadReport(const dynamo::WorkerLoad& report) {
   std::lock_guard lock(model_mutex_);
-  return CountLocked(model_.ApplyLoadReport(report, names_target, Clock::now()));
+  return CountLocked(model_.ApplyLoadReport(report, Clock::now()));
 }
 
 void Collector::RecordEventDrop(std::optional<uint64_t> worker_id, uint32_t dp_rank,
-                                dynamo::DropReason reason, bool names_target) {
+                                dynamo::DropReason reason) {
   std::lock_guard lock(model_mutex_);
   event_stats_.event_drops.Add(reason);
   if (!worker_id) return;
   // A drop that names its unit marks it, but is no applied record.
-  if (model_.RecordEventDrop(*worker_id, dp_rank, reason, names_target, Clock::now()) ==
-      EventOutcome::kApplied) {
+  if (model_.RecordEventDrop(*worker_id, dp_rank, reason, Clock::now()) == EventOutcome::kApplied) {
     changed_ = true;
   }
 }

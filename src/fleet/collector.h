@@ -108,11 +108,11 @@ class Collector {
   // --- push sources (any thread) ---
   // Records and drops heard by an event source (FleetModel::Apply*), counted per
   // outcome. They become visible with the next Publish.
-  EventOutcome ApplyActiveLoad(const dynamo::ActiveLoad& load, bool names_target);
-  EventOutcome ApplyForwardPass(const dynamo::ForwardPassMetrics& metrics, bool names_target);
-  EventOutcome ApplyLoadReport(const dynamo::WorkerLoad& report, bool names_target);
+  EventOutcome ApplyActiveLoad(const dynamo::ActiveLoad& load);
+  EventOutcome ApplyForwardPass(const dynamo::ForwardPassMetrics& metrics);
+  EventOutcome ApplyLoadReport(const dynamo::WorkerLoad& report);
   void RecordEventDrop(std::optional<uint64_t> worker_id, uint32_t dp_rank,
-                       dynamo::DropReason reason, bool names_target);
+                       dynamo::DropReason reason);
   // Takes and delivers a snapshot if anything changed since the last one.
   void Publish();
   // The event source's connection (all of it: the NATS connection, or the ZMQ

@@ -15,8 +15,7 @@ void EventRouter::Route(const EventScope& scope, Apply apply) {
       continue;
     }
     routed = true;
-    const bool names_target = !scope.component.empty() && !scope.endpoint.empty();
-    if (!apply(*collector, names_target)) continue;
+    if (!apply(*collector)) continue;
     std::lock_guard lock(mutex_);
     if (std::find(touched_.begin(), touched_.end(), collector) == touched_.end()) {
       touched_.push_back(collector);
@@ -26,27 +25,27 @@ void EventRouter::Route(const EventScope& scope, Apply apply) {
 }
 
 void EventRouter::OnActiveLoad(const EventScope& scope, const dynamo::ActiveLoad& load) {
-  Route(scope, [&](Collector& collector, bool names_target) {
-    return collector.ApplyActiveLoad(load, names_target) == EventOutcome::kApplied;
+  Route(scope, [&](Collector& collector) {
+    return collector.ApplyActiveLoad(load) == EventOutcome::kApplied;
   });
 }
 
 void EventRouter::OnForwardPass(const EventScope& scope, const dynamo::ForwardPassMetrics& fpm) {
-  Route(scope, [&](Collector& collector, bool names_target) {
-    return collector.ApplyForwardPass(fpm, names_target) == EventOutcome::kApplied;
+  Route(scope, [&](Collector& collector) {
+    return collector.ApplyForwardPass(fpm) == EventOutcome::kApplied;
   });
 }
 
 void EventRouter::OnLoadReport(const EventScope& scope, const dynamo::WorkerLoad& report) {
-  Route(scope, [&](Collector& collector, bool names_target) {
-    return collector.ApplyLoadReport(report, names_target) == EventOutcome::kApplied;
+  Route(scope, [&](Collector& collector) {
+    return collector.ApplyLoadReport(report) == EventOutcome::kApplied;
   });
 }
 
 void EventRouter::OnDrop(const EventScope& scope, std::optional<uint64_t> worker_id,
                          uint32_t dp_rank, dynamo::DropReason reason) {
-  Route(scope, [&](Collector& collector, bool names_target) {
-    collector.RecordEventDrop(worker_id, dp_rank, reason, names_target);
+  Route(scope, [&](Collector& collector) {
+    collector.RecordEventDrop(worker_id, dp_rank, reason);
     return worker_id.has_value();
   });
 }

@@ -34,7 +34,7 @@ class EventRouter : public EventSink {
   uint64_t unrouted() const { return unrouted_.load(); }
 
  private:
-  // Calls `apply(collector, names_target)` for every collector `scope` concerns.
+  // Calls `apply(collector)` for every collector `scope` concerns.
   template <typename Apply>
   void Route(const EventScope& scope, Apply apply);
 

@@ -56,11 +56,12 @@ dynamo::WorkerKey FleetModel::EventKey(uint64_t worker_id, uint32_t dp_rank) con
   return {worker_id, dp_rank};
 }
 
-FleetModel::EventEntry* FleetModel::EventEntryFor(const dynamo::WorkerKey& key, bool names_target,
+FleetModel::EventEntry* FleetModel::EventEntryFor(const dynamo::WorkerKey& key,
                                                   EventOutcome& outcome) {
-  if (registrations_ && MemberOf(key.lease_id) == nullptr && !names_target) {
-    // Namespace- and component-scoped records of every component share one subject:
-    // only discovery says whose they are, and it says not ours.
+  // With discovery, its registrations alone say who is present: namespace-scoped
+  // records of every component share one subject, and a worker that deregistered
+  // may still have records on the way, which must not bring it back.
+  if (registrations_ && MemberOf(key.lease_id) == nullptr) {
     outcome = EventOutcome::kNotMember;
     return nullptr;
   }
@@ -72,11 +73,10 @@ FleetModel::EventEntry* FleetModel::EventEntryFor(const dynamo::WorkerKey& key, 
   return &events_[key];
 }
 
-EventOutcome FleetModel::ApplyActiveLoad(const dynamo::ActiveLoad& load, bool names_target,
-                                         TimePoint at) {
+EventOutcome FleetModel::ApplyActiveLoad(const dynamo::ActiveLoad& load, TimePoint at) {
   if (load.origin == dynamo::ActiveLoadOrigin::kRouter) return EventOutcome::kRouterRecord;
   EventOutcome outcome = EventOutcome::kApplied;
-  EventEntry* entry = EventEntryFor(EventKey(load.worker_id, load.dp_rank), names_target, outcome);
+  EventEntry* entry = EventEntryFor(EventKey(load.worker_id, load.dp_rank), outcome);
   if (entry == nullptr) return outcome;
   entry->kv_used_blocks = load.kv_used_blocks ? load.kv_used_blocks : load.active_decode_blocks;
   if (load.waiting_requests) entry->waiting_requests = load.waiting_requests;
@@ -85,11 +85,9 @@ EventOutcome FleetModel::ApplyActiveLoad(const dynamo::ActiveLoad& load, bool na
   return outcome;
 }
 
-EventOutcome FleetModel::ApplyForwardPass(const dynamo::ForwardPassMetrics& metrics,
-                                          bool names_target, TimePoint at) {
+EventOutcome FleetModel::ApplyForwardPass(const dynamo::ForwardPassMetrics& metrics, TimePoint at) {
   EventOutcome outcome = EventOutcome::kApplied;
-  EventEntry* entry =
-      EventEntryFor(EventKey(metrics.worker_id, metrics.dp_rank), names_target, outcome);
+  EventEntry* entry = EventEntryFor(EventKey(metrics.worker_id, metrics.dp_rank), outcome);
   if (entry == nullptr) return outcome;
   entry->forward_pass = metrics;
   entry->readable = true;
@@ -97,11 +95,10 @@ EventOutcome FleetModel::ApplyForwardPass(const dynamo::ForwardPassMetrics& metr
   return outcome;
 }
 
-EventOutcome FleetModel::ApplyLoadReport(const dynamo::WorkerLoad& report, bool names_target,
-                                         TimePoint at) {
+EventOutcome FleetModel::ApplyLoadReport(const dynamo::WorkerLoad& report, TimePoint at) {
   EventOutcome outcome = EventOutcome::kApplied;
-  EventEntry* entry = EventEntryFor(EventKey(report.key.lease_id, report.key.dp_rank.value_or(0)),
-                                    names_target, outcome);
+  EventEntry* entry =
+      EventEntryFor(EventKey(report.key.lease_id, report.key.dp_rank.value_or(0)), outcome);
   if (entry == nullptr) return outcome;
   entry->load_report = report;
   entry->readable = true;
@@ -110,10 +107,9 @@ EventOutcome FleetModel::ApplyLoadReport(const dynamo::WorkerLoad& report, bool 
 }
 
 EventOutcome FleetModel::RecordEventDrop(uint64_t worker_id, uint32_t dp_rank,
-                                         dynamo::DropReason reason, bool names_target,
-                                         TimePoint at) {
+                                         dynamo::DropReason reason, TimePoint at) {
   EventOutcome outcome = EventOutcome::kApplied;
-  EventEntry* entry = EventEntryFor(EventKey(worker_id, dp_rank), names_target, outcome);
+  EventEntry* entry = EventEntryFor(EventKey(worker_id, dp_rank), outcome);
   if (entry == nullptr) return outcome;
   entry->drop_reason = reason;
   entry->heard_at = at;

@@ -86,19 +86,16 @@ class FleetModel {
   // Whether an event source feeds this target. While one does, a stats reply without
   // load data (no_data) makes no unit unreadable that events or discovery account for.
   void SetEventsActive(bool active) { events_active_ = active; }
-  // One record. `names_target`: the record's scope names this target's component
-  // and endpoint (an endpoint-scoped subject or channel), so that it belongs here
-  // even if discovery does not list its worker; namespace- and component-scoped
-  // records belong here only through discovery (or, without discovery, always).
-  EventOutcome ApplyActiveLoad(const dynamo::ActiveLoad& load, bool names_target, TimePoint at);
-  EventOutcome ApplyForwardPass(const dynamo::ForwardPassMetrics& metrics, bool names_target,
-                                TimePoint at);
+  // One record. With discovery, only a registered worker's records count
+  // (kNotMember otherwise); without, every record routed here does.
+  EventOutcome ApplyActiveLoad(const dynamo::ActiveLoad& load, TimePoint at);
+  EventOutcome ApplyForwardPass(const dynamo::ForwardPassMetrics& metrics, TimePoint at);
   // A JSON LoadEvent (Aug - Dec 2025): a whole stats-shaped report.
-  EventOutcome ApplyLoadReport(const dynamo::WorkerLoad& report, bool names_target, TimePoint at);
+  EventOutcome ApplyLoadReport(const dynamo::WorkerLoad& report, TimePoint at);
   // A record of `worker_id` dropped for `reason`: the unit turns unreadable unless
   // it has a readable record within the staleness bound.
   EventOutcome RecordEventDrop(uint64_t worker_id, uint32_t dp_rank, dynamo::DropReason reason,
-                               bool names_target, TimePoint at);
+                               TimePoint at);
 
   // --- discovery ---
   // The registered instances of the target, or none when no discovery serves it (or
@@ -141,7 +138,7 @@ class FleetModel {
   dynamo::WorkerKey EventKey(uint64_t worker_id, uint32_t dp_rank) const;
   // The entry a record of `key` goes to, created if it may be; null with the outcome
   // otherwise.
-  EventEntry* EventEntryFor(const dynamo::WorkerKey& key, bool names_target, EventOutcome& outcome);
+  EventEntry* EventEntryFor(const dynamo::WorkerKey& key, EventOutcome& outcome);
   // The event entry as a stats-shaped report, with the unit's capacity: its card's,
   // else that of `stats` (its fresh stats reply, if any), else the fallback.
   dynamo::WorkerLoad ComposeEventReport(const dynamo::WorkerKey& key, const EventEntry& entry,

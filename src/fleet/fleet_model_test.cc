@@ -47,10 +47,8 @@ class FleetModelTest : public ::testing::Test {
 
 TEST_F(FleetModelTest, ActiveLoadOverTheCardsCapacity) {
   model_.SetRegistrations(std::vector{Card(1), Card(2)}, kStart);
-  EXPECT_EQ(model_.ApplyActiveLoad(WorkerLoadEvent(1, 500), false, kStart + 1s),
-            EventOutcome::kApplied);
-  EXPECT_EQ(model_.ApplyActiveLoad(WorkerLoadEvent(2, 100), false, kStart + 1s),
-            EventOutcome::kApplied);
+  EXPECT_EQ(model_.ApplyActiveLoad(WorkerLoadEvent(1, 500), kStart + 1s), EventOutcome::kApplied);
+  EXPECT_EQ(model_.ApplyActiveLoad(WorkerLoadEvent(2, 100), kStart + 1s), EventOutcome::kApplied);
   const std::vector<Unit> units = model_.Units(kStart + 2s);
   ASSERT_EQ(units.size(), 2u);
   EXPECT_EQ(units[0].source, FigureSource::kEvents);
@@ -62,20 +60,20 @@ TEST_F(FleetModelTest, ActiveLoadOverTheCardsCapacity) {
 
 TEST_F(FleetModelTest, EventRecordsDoNotAgeWhileTheSourceIsConnected) {
   model_.SetRegistrations(std::vector{Card(1)}, kStart);
-  model_.ApplyActiveLoad(WorkerLoadEvent(1, 900), false, kStart + 1s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 900), kStart + 1s);
   // Workers publish on change: an hour of silence is an unchanged load.
   EXPECT_DOUBLE_EQ(*Figures(kStart + 3600s).Value(FleetMetric::kLoadAvg), 0.9);
 }
 
 TEST_F(FleetModelTest, RouterRecordsNeverChangeFigures) {
   model_.SetRegistrations(std::vector{Card(1)}, kStart);
-  model_.ApplyActiveLoad(WorkerLoadEvent(1, 100), false, kStart + 1s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 100), kStart + 1s);
   dynamo::ActiveLoad router;
   router.worker_id = 1;
   router.active_prefill_tokens = 5000;
   router.active_decode_blocks = 990;
   router.origin = dynamo::ActiveLoadOrigin::kRouter;
-  EXPECT_EQ(model_.ApplyActiveLoad(router, false, kStart + 2s), EventOutcome::kRouterRecord);
+  EXPECT_EQ(model_.ApplyActiveLoad(router, kStart + 2s), EventOutcome::kRouterRecord);
   EXPECT_DOUBLE_EQ(*Figures(kStart + 3s).Value(FleetMetric::kLoadAvg), 0.1);
 }
 
@@ -86,7 +84,7 @@ TEST_F(FleetModelTest, UnitsRegisteredBeforeSubscribingSettleThenReadIdle) {
   EXPECT_EQ(figures.pending_units, 2u);
   EXPECT_EQ(figures.Value(FleetMetric::kLoadAvg).status().code(), absl::StatusCode::kUnavailable);
   // One speaks: F is over it alone, N still counts both.
-  model_.ApplyActiveLoad(WorkerLoadEvent(1, 800), false, kStart + 3s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 800), kStart + 3s);
   figures = Figures(kStart + 4s);
   EXPECT_EQ(figures.pending_units, 1u);
   EXPECT_DOUBLE_EQ(*figures.Value(FleetMetric::kLoadAvg), 0.8);
@@ -101,7 +99,7 @@ TEST_F(FleetModelTest, UnitsRegisteredBeforeSubscribingSettleThenReadIdle) {
 
 TEST_F(FleetModelTest, UnitRegisteredWhileSubscribedIsIdleAtOnce) {
   model_.SetRegistrations(std::vector{Card(1)}, kStart + 1s);
-  model_.ApplyActiveLoad(WorkerLoadEvent(1, 600), false, kStart + 2s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 600), kStart + 2s);
   model_.SetRegistrations(std::vector{Card(1), Card(2)}, kStart + 3s);
   const FleetFigures figures = Figures(kStart + 4s);
   EXPECT_EQ(figures.pending_units, 0u);
@@ -110,8 +108,8 @@ TEST_F(FleetModelTest, UnitRegisteredWhileSubscribedIsIdleAtOnce) {
 
 TEST_F(FleetModelTest, DeregisteredUnitsLeaveAtOnceWithEveryRecord) {
   model_.SetRegistrations(std::vector{Card(1), Card(2)}, kStart);
-  model_.ApplyActiveLoad(WorkerLoadEvent(1, 600), false, kStart + 1s);
-  model_.ApplyActiveLoad(WorkerLoadEvent(2, 200), false, kStart + 1s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 600), kStart + 1s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(2, 200), kStart + 1s);
   model_.RecordScrape({}, std::vector{dynamo::UnreadableReport{{2, std::nullopt}}}, kStart + 1s);
   model_.SetRegistrations(std::vector{Card(1)}, kStart + 2s);
   const FleetFigures figures = Figures(kStart + 3s);
@@ -121,23 +119,23 @@ TEST_F(FleetModelTest, DeregisteredUnitsLeaveAtOnceWithEveryRecord) {
 
 TEST_F(FleetModelTest, NamespaceScopedRecordsOfOtherComponentsAreNotMembers) {
   model_.SetRegistrations(std::vector{Card(1)}, kStart);
-  EXPECT_EQ(model_.ApplyActiveLoad(WorkerLoadEvent(7, 999), false, kStart + 1s),
-            EventOutcome::kNotMember);
-  // An endpoint-scoped record names the target itself: heard, though unregistered.
-  EXPECT_EQ(model_.ApplyActiveLoad(WorkerLoadEvent(8, 999), true, kStart + 1s),
-            EventOutcome::kApplied);
-  EXPECT_EQ(Figures(kStart + 2s).units, 2u);
+  EXPECT_EQ(model_.ApplyActiveLoad(WorkerLoadEvent(7, 999), kStart + 1s), EventOutcome::kNotMember);
+  // Nor does a record that names the target, once its worker has deregistered.
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 100), kStart + 1s);
+  model_.SetRegistrations(std::vector<Registration>{}, kStart + 2s);
+  EXPECT_EQ(model_.ApplyActiveLoad(WorkerLoadEvent(1, 999), kStart + 3s), EventOutcome::kNotMember);
+  EXPECT_EQ(Figures(kStart + 4s).units, 0u);
 }
 
 TEST_F(FleetModelTest, WithoutDiscoveryUnitsAreHeardAndLeaveAfterSilence) {
-  model_.ApplyActiveLoad(WorkerLoadEvent(1, 10), false, kStart + 1s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 10), kStart + 1s);
   EXPECT_EQ(Figures(kStart + 2s).units, 1u);
   model_.EvictSilent(kStart + 1s + kStaleness + 1s);
   EXPECT_EQ(Figures(kStart + 1s + kStaleness + 1s).units, 0u);
 }
 
 TEST_F(FleetModelTest, UsedBlocksWithoutCapacityDefineNoKvFigure) {
-  model_.ApplyActiveLoad(WorkerLoadEvent(1, 700), false, kStart + 1s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 700), kStart + 1s);
   FleetFigures figures = Figures(kStart + 2s);
   // Never a 0 % standing for "no capacity known".
   EXPECT_EQ(figures.Value(FleetMetric::kKvBlocksUsagePercent).status().code(),
@@ -157,8 +155,8 @@ TEST_F(FleetModelTest, ForwardPassMetricsGiveSlotsWaitingAndQueuedPrefillTokens)
   fpm.scheduled.num_prefill_requests = 2;
   fpm.queued.num_prefill_requests = 5;
   fpm.queued.sum_prefill_tokens = 2560;
-  EXPECT_EQ(model_.ApplyForwardPass(fpm, false, kStart + 1s), EventOutcome::kApplied);
-  model_.ApplyActiveLoad(WorkerLoadEvent(1, 100), false, kStart + 1s);
+  EXPECT_EQ(model_.ApplyForwardPass(fpm, kStart + 1s), EventOutcome::kApplied);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 100), kStart + 1s);
   const FleetFigures figures = Figures(kStart + 2s);
   EXPECT_DOUBLE_EQ(*figures.Value(FleetMetric::kRequestSlotsUsagePercent), 50);  // 32 of 64
   EXPECT_DOUBLE_EQ(*figures.Value(FleetMetric::kRequestsWaiting), 5);
@@ -168,7 +166,7 @@ TEST_F(FleetModelTest, ForwardPassMetricsGiveSlotsWaitingAndQueuedPrefillTokens)
 
 TEST_F(FleetModelTest, QueuedPrefillTokensUndefinedWithoutForwardPassMetrics) {
   model_.SetRegistrations(std::vector{Card(1)}, kStart);
-  model_.ApplyActiveLoad(WorkerLoadEvent(1, 100), false, kStart + 1s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 100), kStart + 1s);
   EXPECT_EQ(Figures(kStart + 2s).Value(FleetMetric::kPrefillTokensQueued).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Figures(kStart + 2s).Value(FleetMetric::kRequestsWaiting).status().code(),
@@ -177,8 +175,8 @@ TEST_F(FleetModelTest, QueuedPrefillTokensUndefinedWithoutForwardPassMetrics) {
 
 TEST_F(FleetModelTest, StatsWithoutDataDoNotMakeEventUnitsUnreadable) {
   model_.SetRegistrations(std::vector{Card(1, 1000, 2)}, kStart);
-  model_.ApplyActiveLoad(WorkerLoadEvent(1, 500, 0), false, kStart + 1s);
-  model_.ApplyActiveLoad(WorkerLoadEvent(1, 300, 1), false, kStart + 1s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 500, 0), kStart + 1s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 300, 1), kStart + 1s);
   // Today's workers answer the scrape with data: null and no rank, once per rank.
   const std::vector<dynamo::UnreadableReport> nulls{{{1, std::nullopt}}, {{1, std::nullopt}}};
   model_.RecordScrape({}, nulls, kStart + 2s);
@@ -190,20 +188,20 @@ TEST_F(FleetModelTest, StatsWithoutDataDoNotMakeEventUnitsUnreadable) {
 
 TEST_F(FleetModelTest, NewestReadableRecordWinsAcrossSources) {
   model_.SetRegistrations(std::vector{Card(1)}, kStart);
-  model_.ApplyActiveLoad(WorkerLoadEvent(1, 100), false, kStart + 1s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 100), kStart + 1s);
   dynamo::WorkerLoad stats;
   stats.key = {1, std::nullopt};
   stats.kv_active_blocks = 900;
   stats.kv_total_blocks = 1000;
   model_.RecordScrape(std::vector{stats}, {}, kStart + 2s);
   EXPECT_DOUBLE_EQ(*Figures(kStart + 3s).Value(FleetMetric::kLoadAvg), 0.9);
-  model_.ApplyActiveLoad(WorkerLoadEvent(1, 200), false, kStart + 4s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 200), kStart + 4s);
   EXPECT_DOUBLE_EQ(*Figures(kStart + 5s).Value(FleetMetric::kLoadAvg), 0.2);
 }
 
 TEST_F(FleetModelTest, DroppedEventsMakeAnUnheardUnitUnreadable) {
   model_.SetRegistrations(std::vector{Card(1)}, kStart);
-  model_.RecordEventDrop(1, 0, dynamo::DropReason::kWrongType, false, kStart + 1s);
+  model_.RecordEventDrop(1, 0, dynamo::DropReason::kWrongType, kStart + 1s);
   const std::vector<Unit> units = model_.Units(kStart + 2s);
   ASSERT_EQ(units.size(), 1u);
   EXPECT_EQ(units[0].state, UnitState::kUnreadable);
@@ -221,10 +219,10 @@ TEST_F(FleetModelTest, ScrapesExpectEveryRegisteredUnit) {
 
 TEST_F(FleetModelTest, EventUnitsAreBounded) {
   FleetModel small(2, kStaleness);
-  EXPECT_EQ(small.ApplyActiveLoad(WorkerLoadEvent(1, 1), false, kStart), EventOutcome::kApplied);
-  EXPECT_EQ(small.ApplyActiveLoad(WorkerLoadEvent(2, 1), false, kStart), EventOutcome::kApplied);
-  EXPECT_EQ(small.ApplyActiveLoad(WorkerLoadEvent(3, 1), false, kStart), EventOutcome::kOverLimit);
-  EXPECT_EQ(small.ApplyActiveLoad(WorkerLoadEvent(1, 2), false, kStart), EventOutcome::kApplied);
+  EXPECT_EQ(small.ApplyActiveLoad(WorkerLoadEvent(1, 1), kStart), EventOutcome::kApplied);
+  EXPECT_EQ(small.ApplyActiveLoad(WorkerLoadEvent(2, 1), kStart), EventOutcome::kApplied);
+  EXPECT_EQ(small.ApplyActiveLoad(WorkerLoadEvent(3, 1), kStart), EventOutcome::kOverLimit);
+  EXPECT_EQ(small.ApplyActiveLoad(WorkerLoadEvent(1, 2), kStart), EventOutcome::kApplied);
 }
 
 }  // namespace
