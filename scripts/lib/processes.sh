@@ -2,7 +2,8 @@
 # all stopped when the script exits.
 #   pids+=($!)            remember a background process
 #   wait_for FILE REGEX   wait (up to 20 s) until FILE matches; print the match
-#   start_nats DIR        start nats-server on a free port; sets nats_url
+#   start_nats            start nats-server on a free port; sets nats_url
+#   start_etcd            start etcd on free ports; sets etcd_url
 
 work=$(mktemp -d)
 pids=()
@@ -31,4 +32,27 @@ start_nats() {
   pids+=($!)
   nats_url="nats://127.0.0.1:$(wait_for "$work/nats.log" 'client connections on [0-9.]+:[0-9]+' |
     grep -oE '[0-9]+$')"
+}
+
+start_etcd() {
+  local server port peer
+  server=$(command -v etcd || echo /usr/bin/etcd)
+  port=$(free_port)
+  peer=$(free_port)
+  "$server" --name demo --data-dir "$work/etcd" \
+    --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+    --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+    --initial-cluster "demo=http://127.0.0.1:$peer" >"$work/etcd.log" 2>&1 &
+  pids+=($!)
+  wait_for "$work/etcd.log" 'ready to serve client requests' >/dev/null
+  etcd_url="http://127.0.0.1:$port"
+}
+
+# A loopback TCP port nobody listens on now: a random one that refuses a connection.
+free_port() {
+  local port
+  while true; do
+    port=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
 }
