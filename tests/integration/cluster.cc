@@ -1,5 +1,3 @@
-#include <algorithm>
-
 #include "cluster.h"
 
 #include <arpa/inet.h>
@@ -11,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -318,11 +317,11 @@ std::optional<grpc::Status> StreamReader::WaitForEnd(std::chrono::milliseconds t
 }
 
 bool ValueBecomes(Scaler& scaler, const Metadata& metadata, double value,
-                  std::chrono::milliseconds timeout) {
+                  std::chrono::milliseconds timeout, double tolerance) {
   return Eventually(
       [&] {
         MetricReply reply = GetMetrics(scaler.stub(), metadata);
-        return reply.status.ok() && std::abs(reply.value - value) < 1e-9;
+        return reply.status.ok() && std::abs(reply.value - value) < tolerance;
       },
       timeout);
 }

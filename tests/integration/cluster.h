@@ -163,9 +163,11 @@ class StreamReader {
   std::thread thread_;
 };
 
-// Waits until GetMetrics for `metadata` answers OK with `value` (to 1e-9).
+// Waits until GetMetrics for `metadata` answers OK with `value` (to `tolerance`:
+// block counts make figures like 4915 / 8192).
 bool ValueBecomes(Scaler& scaler, const Metadata& metadata, double value,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                  double tolerance = 1e-9);
 
 // Polls GetMetrics for `metadata` until it fails with `code`; the last reply
 // either way (its status says what came instead).

@@ -3,7 +3,6 @@
 // deleted by an expiring lease, etcd killed and restarted with changes meanwhile, and
 // a compaction that forces a new listing, authentication.
 #include "discovery/etcd_watch.h"
-#include "etcd_server.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -23,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "etcd_server.h"
 #include "process.h"
 
 namespace mk::testing {

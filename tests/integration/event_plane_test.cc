@@ -3,6 +3,8 @@
 // scaler's answers. No NATS server at all where Dynamo 1.4 has none.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -27,10 +29,13 @@ class EventPlaneTest : public ::testing::Test {
  protected:
   std::unique_ptr<Scaler> StartScaler(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {
-        "--source",         "events",    "--discovery-backend", "etcd",
-        "--etcd-endpoints", etcd_.url(), "--component-name",    "backend",
-        "--endpoint-name",  "generate",  "--cache-ttl",         "1",
-        "--check-interval", "1"};
+        "--discovery-backend", "etcd",    "--etcd-endpoints", etcd_.url(),
+        "--component-name",    "backend", "--endpoint-name",  "generate",
+        "--cache-ttl",         "1",       "--check-interval", "1"};
+    // Events alone unless the test says otherwise.
+    if (std::find(extra.begin(), extra.end(), "--source") == extra.end()) {
+      args.insert(args.end(), {"--source", "events"});
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     return std::make_unique<Scaler>(dir_, kNoNats, args);
   }
@@ -210,6 +215,167 @@ TEST_F(EventPlaneTest, ActivationIsPushedWhenLoadCrossesTheThreshold) {
   EXPECT_EQ(stream.WaitFor(2, 2s), (std::vector<bool>{false, true}));
   a.PublishLoad(100);
   EXPECT_EQ(stream.WaitFor(3, 2s), (std::vector<bool>{false, true, false}));
+}
+
+TEST_F(EventPlaneTest, DefaultSettingsNeedNoNats) {
+  // --source auto with NATS nowhere to be found, as a Dynamo 1.4 deployment has none.
+  EventWorker a(context_, etcd_, {});
+  auto scaler = StartScaler({"--source", "auto"});
+  ASSERT_TRUE(Eventually(
+      [&] {
+        a.PublishLoad(450);
+        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+        return reply.status.ok() && std::abs(reply.value - 45) < 1e-9;
+      },
+      15s))
+      << GetMetrics(scaler->stub(), kKvPercent).status.error_message();
+  // Still right after several failed scrape rounds.
+  std::this_thread::sleep_for(2500ms);
+  const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+  ASSERT_TRUE(reply.status.ok()) << reply.status.error_message();
+  EXPECT_DOUBLE_EQ(reply.value, 45);
+}
+
+TEST_F(EventPlaneTest, EtcdDownAndBackKeepsServingAndSaysSo) {
+  EventWorker a(context_, etcd_, {.lease_ttl_seconds = 30});
+  auto scaler = StartScaler();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        a.PublishLoad(300);
+        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+        return reply.status.ok() && std::abs(reply.value - 30) < 1e-9;
+      },
+      15s));
+  etcd_.Kill();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return Contains(scaler->Http("/status"),
+                        R"("name":"etcd","role":"discovery","connected":false)");
+      },
+      10s));
+  // Membership is frozen, load still flows.
+  a.PublishLoad(800);
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 80, 3s));
+  etcd_.Start();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return Contains(scaler->Http("/status"),
+                        R"("name":"etcd","role":"discovery","connected":true)");
+      },
+      15s));
+  a.PublishLoad(200);
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 20, 3s));
+}
+
+TEST_F(EventPlaneTest, AFloodFromOnePublisherLeavesOthersReadAndMemoryBounded) {
+  EventWorker flooder(context_, etcd_, {});
+  EventWorker quiet(context_, etcd_, {});
+  auto scaler = StartScaler();
+  const Metadata average = {{"metricName", "llm_kv_blocks_usage_percent"}};
+  ASSERT_TRUE(Eventually(
+      [&] {
+        flooder.PublishLoad(100);
+        quiet.PublishLoad(100);
+        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+        return reply.status.ok() && std::abs(reply.value - 10) < 1e-9;
+      },
+      15s));
+  std::atomic<bool> flooding = true;
+  std::thread flood([&] {
+    for (uint64_t i = 0; flooding; ++i) {
+      flooder.PublishLoad(100 + i % 2);
+      // Garbage too: frames of every wrong shape.
+      flooder.SendFrames({"kv_metrics", std::string(64 * 1024, 'x')});
+    }
+  });
+  quiet.PublishLoad(900);
+  // 100 or 101 of 1000 blocks beside 900 of 1000.
+  EXPECT_TRUE(Eventually(
+      [&] {
+        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+        return reply.status.ok() && reply.value >= 50 && reply.value <= 50.05;
+      },
+      5s));
+  std::this_thread::sleep_for(3s);
+  flooding = false;
+  flood.join();
+  const size_t rss_kib = scaler->process().Usage().rss_kib;
+  EXPECT_GT(rss_kib, 0u);
+  EXPECT_LT(rss_kib, 512u * 1024) << "the scaler grew to " << rss_kib << " KiB under a flood";
+}
+
+// The older generations over NATS, each with its workers registered in etcd.
+class NatsEventFormsTest : public EventPlaneTest,
+                           public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(NatsEventFormsTest, LoadIsReadFromEveryBodyForm) {
+  NatsServer nats(dir_);
+  MockFleet fleet(dir_, nats,
+                  {.workers = 2,
+                   .form = "null",
+                   .pattern = "constant:0.5",
+                   .component = "backend",
+                   .endpoint = "generate",
+                   .extra = {"--events", GetParam(), "--etcd-endpoints", etcd_.url(),
+                             "--event-heartbeat", "0.2"}});
+  Scaler scaler(dir_, nats,
+                {"--source", "auto", "--event-plane", "nats", "--discovery-backend", "etcd",
+                 "--etcd-endpoints", etcd_.url(), "--component-name", "backend", "--endpoint-name",
+                 "generate", "--cache-ttl", "1", "--check-interval", "1"});
+  EXPECT_TRUE(ValueBecomes(scaler, kKvPercent, 50, 15s))
+      << GetMetrics(scaler.stub(), kKvPercent).status.error_message() << "\n"
+      << scaler.Http("/status");
+  EXPECT_TRUE(ValueBecomes(scaler, {{"metricName", "llm_kv_blocks_usage_percent"}}, 100, 5s));
+  const std::string answer = nats.Request(fleet.control_subject(), "load 0.9");
+  // 7373 of 8192 blocks: 90 % to a block.
+  EXPECT_TRUE(ValueBecomes(scaler, kKvPercent, 90, 5s, 0.01))
+      << answer << ": " << GetMetrics(scaler.stub(), kKvPercent).value << "\n"
+      << scaler.Http("/status");
+}
+
+INSTANTIATE_TEST_SUITE_P(Forms, NatsEventFormsTest,
+                         ::testing::Values("nats", "nats-namespace", "json-active-load",
+                                           "json-load-event"),
+                         [](const ::testing::TestParamInfo<const char*>& form) {
+                           std::string name = form.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+TEST_F(EventPlaneTest, AFleetOfMixedGenerationsIsOneFleet) {
+  // Two old workers answering $SRV.STATS with their load, two new ones publishing
+  // over ZMQ and registered in etcd (answering scrapes with data: null meanwhile).
+  NatsServer nats(dir_);
+  MockFleet old_fleet(dir_, nats,
+                      {.workers = 2,
+                       .form = "nested",
+                       .pattern = "constant:0.2",
+                       .component = "backend",
+                       .endpoint = "generate",
+                       .lease_base = "1000"});
+  MockFleet new_fleet(
+      dir_, nats,
+      {.workers = 2,
+       .form = "null",
+       .pattern = "constant:0.6",
+       .component = "backend",
+       .endpoint = "generate",
+       .extra = {"--events", "zmq", "--etcd-endpoints", etcd_.url(), "--event-heartbeat", "0.2"}});
+  Scaler scaler(dir_, nats,
+                {"--source", "auto", "--discovery-backend", "etcd", "--etcd-endpoints", etcd_.url(),
+                 "--component-name", "backend", "--endpoint-name", "generate", "--cache-ttl", "1",
+                 "--check-interval", "1"});
+  const Metadata load = {{"metricType", "Value"}};
+  // 1638 and 4915 of 8192 blocks: 0.2 and 0.6 to a block.
+  EXPECT_TRUE(ValueBecomes(scaler, load, 0.4, 15s, 1e-3))
+      << GetMetrics(scaler.stub(), load).status.error_message() << "\n"
+      << scaler.Http("/status");
+  // Four units: N x F = 1.6.
+  EXPECT_TRUE(ValueBecomes(scaler, {}, 1.6, 5s, 4e-3)) << scaler.Http("/status");
+  const std::string status = scaler.Http("/status");
+  EXPECT_TRUE(Contains(status, R"("source":"stats")")) << status;
+  EXPECT_TRUE(Contains(status, R"("source":"events")")) << status;
+  EXPECT_FALSE(Contains(status, R"("state":"unreadable")")) << status;
 }
 
 }  // namespace
