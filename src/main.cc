@@ -173,51 +173,6 @@ int main(int argc, char** argv) {
       Seconds(options.target_idle_seconds), options.max_targets, introduce);
   fleet::EventRouter router(registry);
 
-  if (options.discovery_backend == config::DiscoveryBackend::kEtcd) {
-    absl::StatusOr<std::vector<std::string>> endpoints =
-        nats::SplitServerList(options.etcd_endpoints);
-    if (!endpoints.ok()) {
-      return Fail(2, "--etcd-endpoints: " + std::string(endpoints.status().message()));
-    }
-    absl::StatusOr<std::unique_ptr<discovery::EtcdRegistry>> started =
-        discovery::EtcdRegistry::Start(
-            {.endpoints = *endpoints,
-             .prefix = "",
-             .user = options.etcd_user,
-             .password = options.etcd_password},
-            [&] {
-              // Membership and channels after each burst of discovery changes.
-              for (const auto& collector : registry.All()) {
-                collector->SetRegistrations(etcd->RegistrationsFor(collector->target()));
-              }
-              if (zmq_subscriber && !zmq_subscriber->broker()) {
-                zmq_subscriber->SetChannels(ZmqChannels(etcd->EventChannels()));
-              }
-            });
-    if (!started.ok())
-      return Fail(2, "--etcd-endpoints: " + std::string(started.status().message()));
-    etcd = std::move(*started);
-  }
-  if (zmq_events) {
-    absl::StatusOr<std::unique_ptr<zmq::ZmqEventSubscriber>> started =
-        zmq::ZmqEventSubscriber::Start({.broker_xpub = options.zmq_broker_xpub,
-                                        .broker_namespaces = {options.dynamo_namespace}},
-                                       router);
-    if (!started.ok()) return Fail(2, std::string(started.status().message()));
-    zmq_subscriber = std::move(*started);
-    health.SetSourceConnected("zmq", true);
-    if (etcd && !zmq_subscriber->broker()) {
-      zmq_subscriber->SetChannels(ZmqChannels(etcd->EventChannels()));
-    }
-  }
-  if (nats_events) {
-    nats_subscription = std::make_unique<nats::NatsEventSubscription>(*connection, router);
-    on_nats_state = [&](bool connected) {
-      for (const auto& collector : registry.All()) collector->SetEventSourceConnected(connected);
-    };
-  }
-  sources_started = true;
-  for (const auto& collector : registry.All()) introduce(*collector);
   keda::ActivationStreams streams(settings.check_interval, options.max_streams);
   keda::RpcCounters rpc_counters;
   keda::TriggerLog trigger_log;
@@ -311,6 +266,54 @@ int main(int argc, char** argv) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) return Fail(1, "--port: cannot listen on " + address);
   health.Attach(server->GetHealthCheckService());
+
+  // The sources start once every port is bound: a start-up that fails on a port or a
+  // certificate leaves no watch or subscription half-started behind.
+  if (options.discovery_backend == config::DiscoveryBackend::kEtcd) {
+    absl::StatusOr<std::vector<std::string>> endpoints =
+        nats::SplitServerList(options.etcd_endpoints);
+    if (!endpoints.ok()) {
+      return Fail(2, "--etcd-endpoints: " + std::string(endpoints.status().message()));
+    }
+    absl::StatusOr<std::unique_ptr<discovery::EtcdRegistry>> started =
+        discovery::EtcdRegistry::Start(
+            {.endpoints = *endpoints,
+             .prefix = "",
+             .user = options.etcd_user,
+             .password = options.etcd_password},
+            [&] {
+              // Membership and channels after each burst of discovery changes.
+              for (const auto& collector : registry.All()) {
+                collector->SetRegistrations(etcd->RegistrationsFor(collector->target()));
+              }
+              if (zmq_subscriber && !zmq_subscriber->broker()) {
+                zmq_subscriber->SetChannels(ZmqChannels(etcd->EventChannels()));
+              }
+            });
+    if (!started.ok())
+      return Fail(2, "--etcd-endpoints: " + std::string(started.status().message()));
+    etcd = std::move(*started);
+  }
+  if (zmq_events) {
+    absl::StatusOr<std::unique_ptr<zmq::ZmqEventSubscriber>> started =
+        zmq::ZmqEventSubscriber::Start({.broker_xpub = options.zmq_broker_xpub,
+                                        .broker_namespaces = {options.dynamo_namespace}},
+                                       router);
+    if (!started.ok()) return Fail(2, std::string(started.status().message()));
+    zmq_subscriber = std::move(*started);
+    health.SetSourceConnected("zmq", true);
+    if (etcd && !zmq_subscriber->broker()) {
+      zmq_subscriber->SetChannels(ZmqChannels(etcd->EventChannels()));
+    }
+  }
+  if (nats_events) {
+    nats_subscription = std::make_unique<nats::NatsEventSubscription>(*connection, router);
+    on_nats_state = [&](bool connected) {
+      for (const auto& collector : registry.All()) collector->SetEventSourceConnected(connected);
+    };
+  }
+  sources_started = true;
+  for (const auto& collector : registry.All()) introduce(*collector);
   spdlog::info(
       "serving externalscaler.ExternalScaler on {} (port {}{}), HTTP on port {}; "
       "default target {}",
