@@ -30,6 +30,7 @@ targets=(
   "zmq_frames_fuzzer zmq_frames 4096 fuzz/events_msgpack.dict"
   "json_event_fuzzer events_json 4096 fuzz/events_json.dict"
   "discovery_record_fuzzer discovery 4096 fuzz/discovery.dict"
+  "event_subject_fuzzer event_subjects 1024 fuzz/event_subjects.dict"
 )
 
 scripts/install-deps.sh
