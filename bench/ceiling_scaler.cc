@@ -9,19 +9,19 @@
 //
 // --arg/--sarg add server channel arguments, to try options that may raise the
 // ceiling; --deadlock-detection 0 turns off abseil's mutex deadlock detection,
-// which Debian's abseil (built without NDEBUG) runs on every gRPC lock. Prints "listening on port N" once serving; exits 0 on SIGTERM/SIGINT.
+// which Debian's abseil (built without NDEBUG) runs on every gRPC lock. Prints "listening on port
+// N" once serving; exits 0 on SIGTERM/SIGINT.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
-
-#include "absl/synchronization/mutex.h"
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "externalscaler.grpc.pb.h"
 
 namespace {

@@ -23,6 +23,7 @@
 #include "dynamo/worker_load.h"
 #include "externalscaler.pb.h"
 #include "fleet/fleet_figures.h"
+#include "fleet/fleet_model.h"
 #include "fleet/worker_table.h"
 #include "keda/metric_answer.h"
 #include "keda/rpc_counters.h"
@@ -108,6 +109,74 @@ void BM_DecodeZmqActiveLoad(benchmark::State& state) {
                           static_cast<int64_t>(frames[3].size()));
 }
 BENCHMARK(BM_DecodeZmqActiveLoad);
+
+// One event per iteration all the way into the fleet model, as the ZMQ source and
+// the collector do it: four frames -> envelope -> ActiveLoad -> the unit's figures,
+// over a fleet of `n` registered workers (each event for the next worker).
+void BM_DecodeAndApplyZmqActiveLoad(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  std::vector<std::string> frames;
+  for (int i = 0; i < 4; ++i) {
+    frames.push_back(ReadHexFile("zmq_activeload_v2_worker.frame" + std::to_string(i) + ".hex"));
+  }
+  const std::vector<std::string_view> views(frames.begin(), frames.end());
+  const auto check = mk::dynamo::DecodeZmqEvent(views);
+  const auto first = mk::dynamo::DecodeActiveLoad(check.record->envelope.payload);
+  if (!first.ok()) {
+    state.SkipWithError("the ZMQ fixture does not decode");
+    return;
+  }
+  mk::fleet::FleetModel model(n + 1, std::chrono::seconds(15));
+  std::vector<mk::fleet::Registration> registrations;
+  for (size_t i = 0; i < n; ++i) {
+    mk::fleet::Registration r;
+    r.instance_id = first.record->worker_id + i;
+    r.total_kv_blocks = 8192;
+    registrations.push_back(r);
+  }
+  const auto now = std::chrono::steady_clock::now();
+  model.SetRegistrations(registrations, now);
+  size_t i = 0;
+  for (auto _ : state) {
+    const mk::dynamo::Decoded<mk::dynamo::ZmqEvent> event = mk::dynamo::DecodeZmqEvent(views);
+    mk::dynamo::Decoded<mk::dynamo::ActiveLoad> load =
+        mk::dynamo::DecodeActiveLoad(event.record->envelope.payload);
+    load.record->worker_id += i;
+    benchmark::DoNotOptimize(model.ApplyActiveLoad(*load.record, now));
+    if (++i == n) i = 0;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_DecodeAndApplyZmqActiveLoad)->Arg(1000)->Arg(10000);
+
+// What one snapshot of an event-fed target costs: the model's units at a moment and
+// their fleet figures, for `n` registered workers that have all published.
+void BM_EventSnapshot(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  mk::fleet::FleetModel model(n, std::chrono::seconds(15));
+  std::vector<mk::fleet::Registration> registrations;
+  const auto now = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < n; ++i) {
+    mk::fleet::Registration r;
+    r.instance_id = 1000 + i;
+    r.total_kv_blocks = 8192;
+    registrations.push_back(r);
+  }
+  model.SetRegistrations(registrations, now);
+  for (size_t i = 0; i < n; ++i) {
+    mk::dynamo::ActiveLoad load;
+    load.worker_id = 1000 + i;
+    load.kv_used_blocks = i % 8192;
+    model.ApplyActiveLoad(load, now);
+  }
+  for (auto _ : state) {
+    const std::vector<mk::fleet::Unit> units = model.Units(now);
+    mk::fleet::FleetFigures figures = mk::fleet::Aggregate(units);
+    benchmark::DoNotOptimize(figures);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+BENCHMARK(BM_EventSnapshot)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
 // A fleet of `n` units with varied, valid figures (some without a KV total, some
 // without a slot total), as the decoder would produce them.

@@ -166,6 +166,8 @@ class Collector {
   std::vector<SnapshotCallback> waiters_;
   // The running round has answered its callers and only listens for newcomers.
   bool round_answered_ = false;
+  // A publish deferred to keep snapshots under a fifth of a core (Publish).
+  std::optional<Clock::time_point> publish_due_;
   CollectorStats stats_;
   DurationHistogram scrape_durations_;
   // The model, and what goes with each snapshot of it. When both are held, this one
@@ -175,6 +177,8 @@ class Collector {
   uint64_t version_ = 0;
   bool changed_ = false;        // applied since the last snapshot
   CollectorStats event_stats_;  // only its event counters are used
+  Clock::time_point last_publish_{};
+  Clock::duration last_snapshot_cost_{};
   bool events_connected_ = false;
   size_t last_refused_ = 0;
   // Touched by the collector thread only.

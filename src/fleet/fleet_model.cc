@@ -17,7 +17,7 @@ size_t FleetModel::RecordScrape(std::span<const dynamo::WorkerLoad> reports,
 
 std::map<dynamo::WorkerKey, size_t> FleetModel::ExpectedReplies() const {
   std::map<dynamo::WorkerKey, size_t> expected = stats_.ExpectedReplies();
-  for (const dynamo::WorkerKey& key : MemberKeys()) expected.emplace(key, 1);
+  for (const MemberKey& member : MemberKeys()) expected.emplace(member.key, 1);
   return expected;
 }
 
@@ -32,18 +32,19 @@ const FleetModel::Member* FleetModel::MemberOf(uint64_t instance_id) const {
 // cannot make millions of units.
 constexpr uint32_t kMaxRanksPerWorker = 1024;
 
-std::vector<dynamo::WorkerKey> FleetModel::MemberKeys() const {
-  std::vector<dynamo::WorkerKey> keys;
+std::vector<FleetModel::MemberKey> FleetModel::MemberKeys() const {
+  std::vector<MemberKey> keys;
   if (!registrations_) return keys;
+  keys.reserve(registrations_->size());
   for (const auto& [id, member] : *registrations_) {
     const Registration& r = member.registration;
     if (r.dp_size <= 1) {
-      keys.push_back({id, std::nullopt});
+      keys.push_back({{id, std::nullopt}, &member});
       continue;
     }
     const uint32_t ranks = std::min(r.dp_size, kMaxRanksPerWorker);
     for (uint32_t i = 0; i < ranks && r.dp_start_rank <= UINT32_MAX - i; ++i) {
-      keys.push_back({id, r.dp_start_rank + i});
+      keys.push_back({{id, r.dp_start_rank + i}, &member});
     }
   }
   return keys;
@@ -156,7 +157,8 @@ void FleetModel::EvictSilent(TimePoint now) {
 
 dynamo::WorkerLoad FleetModel::ComposeEventReport(const dynamo::WorkerKey& key,
                                                   const EventEntry& entry,
-                                                  const dynamo::WorkerLoad* stats) const {
+                                                  const dynamo::WorkerLoad* stats,
+                                                  const Member* member) const {
   dynamo::WorkerLoad report;
   if (entry.load_report &&
       !(entry.kv_used_blocks || entry.forward_pass)) {  // a LoadEvent is a whole report
@@ -166,7 +168,6 @@ dynamo::WorkerLoad FleetModel::ComposeEventReport(const dynamo::WorkerKey& key,
   }
   report.key = key;
   report.num_requests_waiting.reset();
-  const Member* member = MemberOf(key.lease_id);
   if (entry.kv_used_blocks) {
     report.kv_active_blocks = *entry.kv_used_blocks;
     std::optional<uint64_t> capacity;
@@ -189,10 +190,10 @@ dynamo::WorkerLoad FleetModel::ComposeEventReport(const dynamo::WorkerKey& key,
   return report;
 }
 
-dynamo::WorkerLoad FleetModel::AssumedIdleReport(const dynamo::WorkerKey& key) const {
+dynamo::WorkerLoad FleetModel::AssumedIdleReport(const dynamo::WorkerKey& key,
+                                                 const Member* member) const {
   dynamo::WorkerLoad report;
   report.key = key;
-  const Member* member = MemberOf(key.lease_id);
   std::optional<uint64_t> capacity = member ? member->registration.total_kv_blocks : std::nullopt;
   if (!capacity) capacity = fallback_kv_total_;
   report.kv_total_blocks = capacity.value_or(0);
@@ -205,68 +206,74 @@ dynamo::WorkerLoad FleetModel::AssumedIdleReport(const dynamo::WorkerKey& key) c
   return report;
 }
 
-std::vector<Unit> FleetModel::Units(TimePoint now) const {
-  std::map<dynamo::WorkerKey, Unit> units;
-  std::set<uint64_t> covered;  // workers that events or discovery account for
-  for (const dynamo::WorkerKey& key : MemberKeys()) covered.insert(key.lease_id);
-  for (const auto& [key, entry] : events_) covered.insert(key.lease_id);
+bool FleetModel::SpeaksForNothing(const Unit& stats) const {
+  if (stats.state != UnitState::kUnreadable) return false;
+  // A rank-less dropped reply of a worker registered with ranks: its ranks stand.
+  const Member* member = MemberOf(stats.key.lease_id);
+  if (member != nullptr && member->registration.dp_size > 1 && !stats.key.dp_rank) return true;
+  // A stats reply without load data says nothing while events speak for the worker
+  // (design.md: current workers answer scrapes with data: null).
+  if (!events_active_ || stats.drop_reason != dynamo::DropReason::kNoData) return false;
+  auto event = events_.lower_bound(dynamo::WorkerKey{stats.key.lease_id, std::nullopt});
+  return member != nullptr ||
+         (event != events_.end() && event->first.lease_id == stats.key.lease_id);
+}
 
-  for (Unit& unit : stats_.Units(now, max_staleness_)) {
-    // A stats reply without load data says nothing while events speak for the
-    // worker (design.md: current workers answer scrapes with data: null).
-    // Nor does a rank-less one of a worker registered with ranks: its ranks stand.
-    const Member* member = MemberOf(unit.key.lease_id);
-    const bool ranks_stand =
-        member != nullptr && member->registration.dp_size > 1 && !unit.key.dp_rank;
-    if (unit.state == UnitState::kUnreadable &&
-        ((events_active_ && unit.drop_reason == dynamo::DropReason::kNoData &&
-          covered.contains(unit.key.lease_id)) ||
-         ranks_stand)) {
-      continue;
-    }
-    units.emplace(unit.key, std::move(unit));
-  }
-  for (const auto& [key, entry] : events_) {
-    auto [slot, created] = units.try_emplace(key);
-    Unit& unit = slot->second;
-    const dynamo::WorkerLoad* stats =
-        unit.state == UnitState::kReporting && unit.report ? &*unit.report : nullptr;
-    const bool stats_newer = stats != nullptr && unit.updated_at >= entry.readable_at;
-    if (entry.readable && !stats_newer) {
-      unit = Unit{key,
-                  UnitState::kReporting,
-                  ComposeEventReport(key, entry, stats),
-                  std::nullopt,
-                  1,
-                  FigureSource::kEvents,
-                  entry.readable_at};
-    } else if (!entry.readable && stats == nullptr && entry.drop_reason &&
-               now - entry.heard_at <= max_staleness_) {
-      unit = Unit{key, UnitState::kUnreadable, std::nullopt,  entry.drop_reason,
-                  1,   FigureSource::kNone,    entry.heard_at};
-    } else if (created) {
-      units.erase(slot);  // nothing to show: a drop past the bound and no other record
-    }
-  }
-  for (const dynamo::WorkerKey& key : MemberKeys()) {
-    if (units.contains(key)) continue;
-    const Member& member = *MemberOf(key.lease_id);
-    // Workers publish on change: one that registered while the source listened and
-    // said nothing is idle; one registered before is unknown until it speaks or
-    // the settle period passes.
-    const bool settled =
-        member.registered_at > subscribed_since_ || now - subscribed_since_ >= max_staleness_;
-    if (settled) {
-      units.emplace(key, Unit{key, UnitState::kReporting, AssumedIdleReport(key), std::nullopt, 1,
-                              FigureSource::kAssumed, member.registered_at});
-    } else {
-      units.emplace(key, Unit{key, UnitState::kPending, std::nullopt, std::nullopt, 1,
-                              FigureSource::kNone, member.registered_at});
-    }
-  }
+std::vector<Unit> FleetModel::Units(TimePoint now) const {
+  // Stats units, event entries and registered keys are each ordered by key: one
+  // merge of the three gives every present unit in order, without a map.
+  std::vector<Unit> stats = stats_.Units(now, max_staleness_);
+  const std::vector<MemberKey> members = MemberKeys();
   std::vector<Unit> out;
-  out.reserve(units.size());
-  for (auto& [key, unit] : units) out.push_back(std::move(unit));
+  out.reserve(std::max({stats.size(), events_.size(), members.size()}));
+  auto s = stats.begin();
+  auto e = events_.begin();
+  auto m = members.begin();
+  while (s != stats.end() || e != events_.end() || m != members.end()) {
+    dynamo::WorkerKey key;
+    bool first = true;
+    auto consider = [&](const dynamo::WorkerKey& candidate) {
+      if (first || candidate < key) key = candidate;
+      first = false;
+    };
+    if (s != stats.end()) consider(s->key);
+    if (e != events_.end()) consider(e->first);
+    if (m != members.end()) consider(m->key);
+    Unit* stat = s != stats.end() && s->key == key ? &*s++ : nullptr;
+    const EventEntry* event = e != events_.end() && e->first == key ? &(e++)->second : nullptr;
+    const Member* member = m != members.end() && m->key == key ? (m++)->member : nullptr;
+    if (stat != nullptr && SpeaksForNothing(*stat)) stat = nullptr;
+
+    const dynamo::WorkerLoad* stats_report =
+        stat != nullptr && stat->state == UnitState::kReporting ? &*stat->report : nullptr;
+    if (event != nullptr && event->readable &&
+        !(stats_report != nullptr && stat->updated_at >= event->readable_at)) {
+      out.push_back(Unit{key, UnitState::kReporting,
+                         ComposeEventReport(key, *event, stats_report, member), std::nullopt, 1,
+                         FigureSource::kEvents, event->readable_at});
+    } else if (stats_report != nullptr) {
+      out.push_back(std::move(*stat));
+    } else if (event != nullptr && !event->readable && event->drop_reason &&
+               now - event->heard_at <= max_staleness_) {
+      out.push_back(Unit{key, UnitState::kUnreadable, std::nullopt, event->drop_reason, 1,
+                         FigureSource::kNone, event->heard_at});
+    } else if (stat != nullptr) {
+      out.push_back(std::move(*stat));
+    } else if (member != nullptr) {
+      // Workers publish on change: one that registered while the source listened
+      // and said nothing is idle; one registered before is unknown until it speaks
+      // or the settle period passes.
+      const bool settled =
+          member->registered_at > subscribed_since_ || now - subscribed_since_ >= max_staleness_;
+      if (settled) {
+        out.push_back(Unit{key, UnitState::kReporting, AssumedIdleReport(key, member), std::nullopt,
+                           1, FigureSource::kAssumed, member->registered_at});
+      } else {
+        out.push_back(Unit{key, UnitState::kPending, std::nullopt, std::nullopt, 1,
+                           FigureSource::kNone, member->registered_at});
+      }
+    }
+  }
   return out;
 }
 

@@ -142,11 +142,20 @@ class FleetModel {
   // The event entry as a stats-shaped report, with the unit's capacity: its card's,
   // else that of `stats` (its fresh stats reply, if any), else the fallback.
   dynamo::WorkerLoad ComposeEventReport(const dynamo::WorkerKey& key, const EventEntry& entry,
-                                        const dynamo::WorkerLoad* stats) const;
+                                        const dynamo::WorkerLoad* stats,
+                                        const Member* member) const;
   // A registered unit nothing readable was heard from: idle, with its capacity.
-  dynamo::WorkerLoad AssumedIdleReport(const dynamo::WorkerKey& key) const;
+  dynamo::WorkerLoad AssumedIdleReport(const dynamo::WorkerKey& key, const Member* member) const;
+  // Whether a stats unit is to be left out: a dropped reply that events or
+  // registered ranks speak for.
+  bool SpeaksForNothing(const Unit& stats) const;
   const Member* MemberOf(uint64_t instance_id) const;
-  std::vector<dynamo::WorkerKey> MemberKeys() const;
+  // Every registered unit, ordered by key, with its member.
+  struct MemberKey {
+    dynamo::WorkerKey key;
+    const Member* member = nullptr;
+  };
+  std::vector<MemberKey> MemberKeys() const;
 
   const size_t max_units_;
   const std::chrono::nanoseconds max_staleness_;
