@@ -7,7 +7,7 @@
 # sanitized too; bench/ is not built (nothing in it is a test). Every sanitized process
 # writes its reports to <build>/sanitizer-logs/<tool>.<pid> (log_path): a report from a
 # child process that the test did not notice (killed at teardown, exit status not
-# checked) still fails the run. TSan suppressions: scripts/tsan.supp (why, per entry).
+# checked) still fails the run. TSan and LeakSanitizer suppressions: scripts/tsan.supp, scripts/lsan.supp (why, per entry).
 #
 #   scripts/sanitize.sh [address|thread] [ctest arguments...]
 #   SANITIZE_BUILD_DIR=/elsewhere scripts/sanitize.sh thread    (default build-asan/build-tsan)
@@ -51,6 +51,7 @@ common="halt_on_error=1:print_stacktrace=1"
 if [ "$mode" = address ]; then
   export ASAN_OPTIONS="$common:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:log_path=$logs/asan"
   export UBSAN_OPTIONS="$common:log_path=$logs/ubsan"
+  export LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp:print_suppressions=0"
 else
   export TSAN_OPTIONS="$common:second_deadlock_stack=1:history_size=7:suppressions=$root/scripts/tsan.supp:print_suppressions=0:log_path=$logs/tsan"
 fi
