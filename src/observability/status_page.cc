@@ -102,12 +102,24 @@ void WriteTarget(JsonWriter& json, const TargetStatus& status) {
     json.Key(dynamo::DropReasonName(reason)).Unsigned(status.stats.drops.Get(reason));
   }
   json.EndObject().EndObject();
+  json.Key("events").BeginObject();
+  json.Key("applied").Unsigned(status.stats.events_applied);
+  json.Key("router_records").Unsigned(status.stats.router_records);
+  json.Key("not_member").Unsigned(status.stats.events_not_member);
+  json.Key("over_limit").Unsigned(status.stats.events_over_limit);
+  json.Key("dropped").BeginObject();
+  for (const dynamo::DropReason reason : dynamo::kAllDropReasons) {
+    if (status.stats.event_drops.Get(reason) == 0) continue;
+    json.Key(dynamo::DropReasonName(reason)).Unsigned(status.stats.event_drops.Get(reason));
+  }
+  json.EndObject().EndObject();
   if (status.snapshot) {
     const fleet::FleetFigures& figures = status.snapshot->figures;
     json.Key("snapshot_version").Unsigned(status.snapshot->version);
     json.Key("fleet").BeginObject();
     json.Key("workers").Unsigned(figures.units);
     json.Key("reporting_units").Unsigned(figures.reporting_units);
+    json.Key("pending_units").Unsigned(figures.pending_units);
     json.Key("unreadable_units").Unsigned(figures.unreadable_units);
     json.Key("units_refused").Unsigned(figures.units_refused);
     if (figures.unreadable_units > 0) {

@@ -348,6 +348,56 @@ INSTANTIATE_TEST_SUITE_P(Forms, NatsEventFormsTest,
                            return name;
                          });
 
+// A ZMQ broker as Dynamo's DYN_ZMQ_BROKER_URL names one: XSUB for publishers, XPUB
+// for subscribers, forwarding both ways (subscriptions up, messages down).
+class ZmqBroker {
+ public:
+  ZmqBroker() {
+    xsub_.bind("tcp://127.0.0.1:*");
+    xpub_.bind("tcp://127.0.0.1:*");
+    url_ = "xsub=" + xsub_.get(zmq::sockopt::last_endpoint) +
+           ",xpub=" + xpub_.get(zmq::sockopt::last_endpoint);
+    thread_ = std::thread([this] {
+      try {
+        zmq::proxy(xsub_, xpub_);
+      } catch (const zmq::error_t&) {
+        // The context was shut down: the broker stops.
+      }
+    });
+  }
+  ~ZmqBroker() {
+    context_.shutdown();
+    thread_.join();
+  }
+  const std::string& url() const { return url_; }
+
+ private:
+  zmq::context_t context_{1};
+  zmq::socket_t xsub_{context_, zmq::socket_type::xsub};
+  zmq::socket_t xpub_{context_, zmq::socket_type::xpub};
+  std::string url_;
+  std::thread thread_;
+};
+
+TEST_F(EventPlaneTest, WorkersPublishingThroughAZmqBrokerAreRead) {
+  ZmqBroker broker;
+  NatsServer nats(dir_);
+  MockFleet fleet(dir_, nats,
+                  {.workers = 2,
+                   .form = "null",
+                   .pattern = "constant:0.25",
+                   .component = "backend",
+                   .endpoint = "generate",
+                   .extra = {"--events", "zmq-broker", "--zmq-broker", broker.url(),
+                             "--etcd-endpoints", etcd_.url(), "--event-heartbeat", "0.2"}});
+  auto scaler = StartScaler({"--zmq-broker", broker.url()});
+  // 2048 of 8192 blocks.
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 25, 15s))
+      << GetMetrics(scaler->stub(), kKvPercent).status.error_message() << "\n"
+      << scaler->Http("/status");
+  EXPECT_TRUE(Contains(scaler->Http("/status"), R"x("role":"events (broker)")x"));
+}
+
 TEST_F(EventPlaneTest, AFleetOfMixedGenerationsIsOneFleet) {
   // Two old workers answering $SRV.STATS with their load, two new ones publishing
   // over ZMQ and registered in etcd (answering scrapes with data: null meanwhile).
