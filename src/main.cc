@@ -280,7 +280,10 @@ int main(int argc, char** argv) {
             {.endpoints = *endpoints,
              .prefix = "",
              .user = options.etcd_user,
-             .password = options.etcd_password},
+             .password = options.etcd_password,
+             .tls_ca = options.etcd_tls_ca,
+             .tls_cert = options.etcd_tls_cert,
+             .tls_key = options.etcd_tls_key},
             [&] {
               // Membership and channels after each burst of discovery changes.
               for (const auto& collector : registry.All()) {

@@ -192,11 +192,21 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
   app.add_option("--etcd-endpoints", etcd_endpoints, "etcd URL(s), comma separated")
       ->envname("ETCD_ENDPOINTS")
       ->capture_default_str();
+  // The environment variables Dynamo's own etcd client reads.
   app.add_option("--etcd-user", tls.etcd_user, "etcd user (authentication on)")
-      ->envname("ETCD_USER");
+      ->envname("ETCD_AUTH_USERNAME");
   app.add_option("--etcd-password", tls.etcd_password,
-                 "etcd password (prefer the ETCD_PASSWORD environment variable)")
-      ->envname("ETCD_PASSWORD");
+                 "etcd password (prefer the ETCD_AUTH_PASSWORD environment variable)")
+      ->envname("ETCD_AUTH_PASSWORD");
+  app.add_option("--etcd-tls-ca", tls.etcd_tls_ca,
+                 "PEM CA bundle to verify etcd with (path, or the PEM itself)")
+      ->envname("ETCD_AUTH_CA");
+  app.add_option("--etcd-tls-cert", tls.etcd_tls_cert,
+                 "PEM client certificate for etcd (path, or the PEM itself)")
+      ->envname("ETCD_AUTH_CLIENT_CERT");
+  app.add_option("--etcd-tls-key", tls.etcd_tls_key,
+                 "PEM key of --etcd-tls-cert (path, or the PEM itself)")
+      ->envname("ETCD_AUTH_CLIENT_KEY");
   app.add_option("--tls-reload-interval", tls_reload,
                  "Seconds between checks of the TLS files for rotation")
       ->capture_default_str();
@@ -314,6 +324,13 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
     options.etcd_endpoints = etcd_endpoints;
     options.etcd_user = tls.etcd_user;
     options.etcd_password = tls.etcd_password;
+    if (tls.etcd_tls_cert.empty() != tls.etcd_tls_key.empty()) {
+      throw Bad(tls.etcd_tls_cert.empty() ? "--etcd-tls-cert" : "--etcd-tls-key", "",
+                "a client certificate and its key go together");
+    }
+    options.etcd_tls_ca = tls.etcd_tls_ca;
+    options.etcd_tls_cert = tls.etcd_tls_cert;
+    options.etcd_tls_key = tls.etcd_tls_key;
     options.tls_reload_seconds =
         static_cast<unsigned>(Count("--tls-reload-interval", tls_reload, 1, 86400));
     options.max_message_bytes = Count("--max-message-bytes", max_message_bytes, 1024, 64 << 20);

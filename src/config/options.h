@@ -64,6 +64,10 @@ struct Options {
   std::string etcd_endpoints = "http://localhost:2379";
   std::string etcd_user;
   std::string etcd_password;  // never logged
+  // TLS to etcd: each a PEM file's path or the PEM itself (Dynamo's ETCD_AUTH_* forms).
+  std::string etcd_tls_ca;
+  std::string etcd_tls_cert;
+  std::string etcd_tls_key;
 };
 
 // Either options to run with, or an exit: --help/--version text (code 0) or an

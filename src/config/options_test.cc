@@ -62,8 +62,9 @@ class OptionsTest : public ::testing::Test {
   }
 
   static constexpr const char* kEnv[] = {
-      "DYN_NAMESPACE",         "NATS_SERVER",    "DYN_EVENT_PLANE", "DYN_ZMQ_BROKER_URL",
-      "DYN_DISCOVERY_BACKEND", "ETCD_ENDPOINTS", "ETCD_USER",       "ETCD_PASSWORD"};
+      "DYN_NAMESPACE",         "NATS_SERVER",           "DYN_EVENT_PLANE",     "DYN_ZMQ_BROKER_URL",
+      "DYN_DISCOVERY_BACKEND", "ETCD_ENDPOINTS",        "ETCD_AUTH_USERNAME",  "ETCD_AUTH_PASSWORD",
+      "ETCD_AUTH_CA",          "ETCD_AUTH_CLIENT_CERT", "ETCD_AUTH_CLIENT_KEY"};
   std::vector<std::optional<std::string>> saved_;
 };
 
@@ -292,6 +293,21 @@ TEST_F(OptionsTest, RejectsBadSourceSettings) {
   ExpectRejected({"--discovery-backend", "kubernetes"}, "--discovery-backend");
   ExpectRejected({"--etcd-endpoints", " , "}, "--etcd-endpoints");
   ExpectRejected({"--zmq-broker", "tcp://broker:5556"}, "--zmq-broker");
+  ExpectRejected({"--etcd-tls-cert", "/c.pem"}, "--etcd-tls-key");
+}
+
+TEST_F(OptionsTest, EtcdCredentialsComeFromDynamosVariables) {
+  setenv("ETCD_AUTH_USERNAME", "dynamo", 1);
+  setenv("ETCD_AUTH_PASSWORD", "secret", 1);
+  setenv("ETCD_AUTH_CA", "/certs/ca.pem", 1);
+  setenv("ETCD_AUTH_CLIENT_CERT", "/certs/client.pem", 1);
+  setenv("ETCD_AUTH_CLIENT_KEY", "/certs/client.key", 1);
+  const Options options = Parsed({});
+  EXPECT_EQ(options.etcd_user, "dynamo");
+  EXPECT_EQ(options.etcd_password, "secret");
+  EXPECT_EQ(options.etcd_tls_ca, "/certs/ca.pem");
+  EXPECT_EQ(options.etcd_tls_cert, "/certs/client.pem");
+  EXPECT_EQ(options.etcd_tls_key, "/certs/client.key");
 }
 
 TEST_F(OptionsTest, BrokerUrlNeedsBothSidesOnce) {

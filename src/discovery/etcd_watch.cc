@@ -4,7 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -19,9 +22,13 @@ constexpr int64_t kListPageSize = 200;
 constexpr int kMaxMessageBytes = 64 << 20;
 constexpr auto kCallDeadline = 10s;
 
-// host:port out of http://host:port or host:port; empty when it is neither.
-std::string TargetOf(std::string_view endpoint) {
+// host:port out of http://host:port, https://host:port or host:port; empty when it is
+// none of them. `https` tells which scheme it had.
+std::string TargetOf(std::string_view endpoint, bool& https) {
   constexpr std::string_view kHttp = "http://";
+  constexpr std::string_view kHttps = "https://";
+  https = endpoint.starts_with(kHttps);
+  if (https) endpoint.remove_prefix(kHttps.size());
   if (endpoint.starts_with(kHttp)) endpoint.remove_prefix(kHttp.size());
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.remove_suffix(1);
   const size_t colon = endpoint.rfind(':');
@@ -33,6 +40,18 @@ std::string TargetOf(std::string_view endpoint) {
     if (c < '0' || c > '9') return "";
   }
   return std::string(endpoint);
+}
+
+// A PEM given inline (it starts with "-----BEGIN"), or read from the file it names.
+absl::StatusOr<std::string> ReadPem(const std::string& value, std::string_view what) {
+  if (value.starts_with("-----BEGIN")) return value;
+  std::ifstream in(value, std::ios::binary);
+  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) pem.clear();
+  if (pem.empty()) {
+    return absl::InvalidArgumentError(std::string(what) + ": cannot read " + value);
+  }
+  return pem;
 }
 
 }  // namespace
@@ -54,29 +73,58 @@ absl::StatusOr<std::unique_ptr<EtcdWatch>> EtcdWatch::Start(EtcdWatchSettings se
                                                             Callbacks callbacks) {
   if (settings.endpoints.empty()) return absl::InvalidArgumentError("no etcd endpoint");
   std::vector<std::string> targets;
+  bool any_https = false, any_http = false;
   for (const std::string& endpoint : settings.endpoints) {
-    std::string target = TargetOf(endpoint);
+    bool https = false;
+    std::string target = TargetOf(endpoint, https);
     // The endpoint is not echoed: it may carry credentials.
     if (target.empty()) {
       return absl::InvalidArgumentError(
-          "an etcd endpoint is not http://host:port or host:port (https and credentials in "
-          "the URL are not supported)");
+          "an etcd endpoint is not http://host:port, https://host:port or host:port "
+          "(credentials in the URL are not supported)");
     }
+    (https ? any_https : any_http) = true;
     targets.push_back(std::move(target));
+  }
+  const bool tls_files =
+      !settings.tls_ca.empty() || !settings.tls_cert.empty() || !settings.tls_key.empty();
+  if (any_https && any_http) {
+    return absl::InvalidArgumentError("etcd endpoints mix http:// and https://");
+  }
+  if (settings.tls_cert.empty() != settings.tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "an etcd client certificate needs its key, and a key its "
+        "certificate");
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (any_https || tls_files) {
+    grpc::SslCredentialsOptions tls;  // no CA given: the system's roots
+    for (auto [value, out, what] :
+         {std::tuple{&settings.tls_ca, &tls.pem_root_certs, "etcd CA"},
+          std::tuple{&settings.tls_cert, &tls.pem_cert_chain, "etcd client certificate"},
+          std::tuple{&settings.tls_key, &tls.pem_private_key, "etcd client key"}}) {
+      if (value->empty()) continue;
+      absl::StatusOr<std::string> pem = ReadPem(*value, what);
+      if (!pem.ok()) return pem.status();
+      *out = std::move(*pem);
+    }
+    credentials = grpc::SslCredentials(tls);
   }
   if (settings.initial_backoff <= 0ms) settings.initial_backoff = 1ms;
   settings.max_backoff = std::max(settings.max_backoff, settings.initial_backoff);
-  std::unique_ptr<EtcdWatch> watch(
-      new EtcdWatch(std::move(settings), std::move(callbacks), std::move(targets)));
+  std::unique_ptr<EtcdWatch> watch(new EtcdWatch(std::move(settings), std::move(callbacks),
+                                                 std::move(targets), std::move(credentials)));
   watch->thread_ = std::thread([raw = watch.get()] { raw->Run(); });
   return watch;
 }
 
 EtcdWatch::EtcdWatch(EtcdWatchSettings settings, Callbacks callbacks,
-                     std::vector<std::string> targets)
+                     std::vector<std::string> targets,
+                     std::shared_ptr<grpc::ChannelCredentials> credentials)
     : settings_(std::move(settings)),
       callbacks_(std::move(callbacks)),
-      targets_(std::move(targets)) {}
+      targets_(std::move(targets)),
+      credentials_(std::move(credentials)) {}
 
 EtcdWatch::~EtcdWatch() {
   {
@@ -145,7 +193,7 @@ bool EtcdWatch::Session(const std::string& target) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(kMaxMessageBytes);
   const std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), arguments);
+      grpc::CreateCustomChannel(target, credentials_, arguments);
 
   std::string token;
   auto prepare = [&](grpc::ClientContext& context, bool deadline) {

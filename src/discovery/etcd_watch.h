@@ -27,20 +27,28 @@
 #include "absl/status/statusor.h"
 
 namespace grpc {
+class ChannelCredentials;
 class ClientContext;
 }  // namespace grpc
 
 namespace mk::discovery {
 
 struct EtcdWatchSettings {
-  // http://host:port or host:port entries (the --etcd-endpoints list); https is not
-  // supported yet.
+  // http://host:port, https://host:port or host:port entries (the --etcd-endpoints
+  // list); all plain or all https.
   std::vector<std::string> endpoints;
   std::string prefix;  // every key starting with it; empty: every key
   // Authentication, when the cluster has it on: a token is obtained with these on
   // every (re)connection.
   std::string user;
   std::string password;
+  // TLS (https:// endpoints, or any of these given): each a PEM inline or the path of
+  // a PEM file, as Dynamo's ETCD_AUTH_CA, ETCD_AUTH_CLIENT_CERT and
+  // ETCD_AUTH_CLIENT_KEY. Without a CA the system's roots are trusted; a client
+  // certificate needs its key.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
   std::chrono::milliseconds initial_backoff{200};
   std::chrono::milliseconds max_backoff{5000};
 };
@@ -65,7 +73,8 @@ class EtcdWatch {
   };
 
   // Starts the watch thread; it connects in the background. INVALID_ARGUMENT for no
-  // endpoint or an endpoint that is not http://host:port or host:port.
+  // endpoint, an endpoint that is not http(s)://host:port or host:port, http and https
+  // mixed, a certificate without its key, or a TLS file that cannot be read.
   static absl::StatusOr<std::unique_ptr<EtcdWatch>> Start(EtcdWatchSettings settings,
                                                           Callbacks callbacks);
   ~EtcdWatch();  // stops the thread; no callback runs after it returns
@@ -79,7 +88,8 @@ class EtcdWatch {
   uint64_t reconnects() const { return reconnects_.load(); }  // watch streams lost
 
  private:
-  EtcdWatch(EtcdWatchSettings settings, Callbacks callbacks, std::vector<std::string> targets);
+  EtcdWatch(EtcdWatchSettings settings, Callbacks callbacks, std::vector<std::string> targets,
+            std::shared_ptr<grpc::ChannelCredentials> credentials);
   void Run();
   // One connection: list if needed, then watch until the stream ends. True when
   // it got as far as an open watch (the back-off then starts over).
@@ -94,6 +104,7 @@ class EtcdWatch {
   const EtcdWatchSettings settings_;
   const Callbacks callbacks_;
   const std::vector<std::string> targets_;  // gRPC targets, host:port
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
 
   // What has been told: each present key's mod revision and lease (watch thread only).
   struct Known {

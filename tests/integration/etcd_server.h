@@ -27,36 +27,59 @@ std::string Which(const std::string& name);
 // started on a second client port, where a watch of the first cannot reach it.
 class EtcdServer {
  public:
-  explicit EtcdServer(const TempDir& dir)
-      : dir_(dir), client_port_(FreePort()), aside_port_(FreePort()), peer_port_(FreePort()) {
+  // `tls_dir`: where make_certs.sh put its certificates; then etcd serves https with
+  // server.crt and requires client certificates of ca.crt (as etcdctl gets).
+  explicit EtcdServer(const TempDir& dir, std::string tls_dir = "")
+      : dir_(dir),
+        tls_dir_(std::move(tls_dir)),
+        client_port_(FreePort()),
+        aside_port_(FreePort()),
+        peer_port_(FreePort()) {
     Start();
   }
   void Start() { StartOn(client_port_); }
   void StartAside() { StartOn(aside_port_); }
   void StartOn(int port) {
     serving_port_ = port;
-    const std::string client = "http://127.0.0.1:" + std::to_string(port);
+    const std::string client = Scheme() + "127.0.0.1:" + std::to_string(port);
     const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+    std::vector<std::string> argv = {Which("etcd"),
+                                     "--name",
+                                     "test",
+                                     "--data-dir",
+                                     dir_.path() + "/etcd-data",
+                                     "--listen-client-urls",
+                                     client,
+                                     "--advertise-client-urls",
+                                     client,
+                                     "--listen-peer-urls",
+                                     peer,
+                                     "--initial-advertise-peer-urls",
+                                     peer,
+                                     "--initial-cluster",
+                                     "test=" + peer};
+    if (!tls_dir_.empty()) {
+      argv.insert(argv.end(),
+                  {"--cert-file", tls_dir_ + "/server.crt", "--key-file", tls_dir_ + "/server.key",
+                   "--client-cert-auth", "--trusted-ca-file", tls_dir_ + "/ca.crt"});
+    }
     process_.reset();
     process_ = std::make_unique<Process>(
-        std::vector<std::string>{
-            Which("etcd"), "--name", "test", "--data-dir", dir_.path() + "/etcd-data",
-            "--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls",
-            peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "test=" + peer},
-        dir_.path() + "/etcd-" + std::to_string(++starts_) + ".log");
+        argv, dir_.path() + "/etcd-" + std::to_string(++starts_) + ".log");
     if (!process_->WaitForOutput("ready to serve client requests", std::chrono::seconds(20))) {
       throw std::runtime_error("etcd did not start: " + process_->Output());
     }
   }
   void Kill() { process_->Stop(SIGKILL, std::chrono::seconds(5)); }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(client_port_); }
+  std::string url() const { return Scheme() + "127.0.0.1:" + std::to_string(client_port_); }
   void set_user(std::string user) { user_ = std::move(user); }
 
   // Runs etcdctl with `args`; its standard output. Fails the test on an error.
   std::string Ctl(const std::string& args) const {
-    const std::string command = "ETCDCTL_API=3 " + Which("etcdctl") +
-                                " --endpoints=http://127.0.0.1:" + std::to_string(serving_port_) +
-                                (user_.empty() ? "" : " --user=" + user_) + " " + args + " 2>&1";
+    const std::string command = "ETCDCTL_API=3 " + Which("etcdctl") + " --endpoints=" + Scheme() +
+                                "127.0.0.1:" + std::to_string(serving_port_) +
+                                (user_.empty() ? "" : " --user=" + user_) + Certificates() + " " +
+                                args + " 2>&1";
     FILE* pipe = popen(command.c_str(), "r");
     if (pipe == nullptr) throw std::runtime_error("popen failed");
     std::string output;
@@ -91,7 +114,15 @@ class EtcdServer {
   }
 
  private:
+  std::string Scheme() const { return tls_dir_.empty() ? "http://" : "https://"; }
+  std::string Certificates() const {
+    if (tls_dir_.empty()) return "";
+    return " --cacert=" + tls_dir_ + "/ca.crt --cert=" + tls_dir_ +
+           "/client.crt --key=" + tls_dir_ + "/client.key";
+  }
+
   const TempDir& dir_;
+  std::string tls_dir_;
   int client_port_;
   int aside_port_;
   int peer_port_;

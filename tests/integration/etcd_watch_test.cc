@@ -266,10 +266,50 @@ TEST(EtcdWatchTest, AuthenticatesWhenTheClusterHasAuthOn) {
   EXPECT_TRUE(refused.Changes().empty());
 }
 
+TEST(EtcdWatchTest, SpeaksTlsWithClientCertificates) {
+  TempDir dir;
+  Process make({std::string(MK_SOURCE_DIR) + "/tests/integration/make_certs.sh", dir.path()},
+               dir.path() + "/make_certs.log");
+  ASSERT_EQ(make.Wait(30s), std::optional<int>(0)) << make.Output();
+  EtcdServer etcd(dir, dir.path());
+  etcd.Put("v1/tls", "yes");
+  EtcdWatchSettings settings;
+  settings.endpoints = {etcd.url()};
+  settings.prefix = "v1/";
+  settings.tls_ca = dir.path() + "/ca.crt";
+  settings.tls_cert = dir.path() + "/client.crt";
+  settings.tls_key = dir.path() + "/client.key";
+  Recorder recorder;
+  auto watch = EtcdWatch::Start(settings, recorder.Callbacks());
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  EXPECT_TRUE(recorder.WaitForState({{"v1/tls", "yes"}}));
+
+  // A certificate of another CA is refused by etcd; a server of another CA is not
+  // trusted: neither lists anything.
+  for (const auto& [ca, cert] :
+       {std::pair{"ca", "other-client"}, std::pair{"other-ca", "client"}}) {
+    settings.tls_ca = dir.path() + "/" + ca + ".crt";
+    settings.tls_cert = dir.path() + "/" + cert + ".crt";
+    settings.tls_key = dir.path() + "/" + cert + ".key";
+    Recorder refused;
+    auto denied = EtcdWatch::Start(settings, refused.Callbacks());
+    ASSERT_TRUE(denied.ok()) << denied.status();
+    std::this_thread::sleep_for(1s);
+    EXPECT_EQ((*denied)->lists(), 0u) << ca << " " << cert;
+    EXPECT_TRUE(refused.Changes().empty());
+  }
+  // Files that cannot be read, or a certificate without its key, are refused at once.
+  settings.tls_ca = dir.path() + "/missing.crt";
+  EXPECT_FALSE(EtcdWatch::Start(settings, recorder.Callbacks()).ok());
+  settings.tls_ca = dir.path() + "/ca.crt";
+  settings.tls_key.clear();
+  EXPECT_FALSE(EtcdWatch::Start(settings, recorder.Callbacks()).ok());
+}
+
 TEST(EtcdWatchTest, EndpointsThatAreNotHttpHostPortAreRefused) {
   Recorder recorder;
   for (const std::string endpoint :
-       {"", "https://127.0.0.1:2379", "http://user:secret@127.0.0.1:2379", "127.0.0.1",
+       {"", "ftp://127.0.0.1:2379", "http://user:secret@127.0.0.1:2379", "127.0.0.1",
         "http://127.0.0.1:port"}) {
     EtcdWatchSettings settings;
     settings.endpoints = {endpoint};
@@ -278,6 +318,9 @@ TEST(EtcdWatchTest, EndpointsThatAreNotHttpHostPortAreRefused) {
     EXPECT_EQ(watch.status().message().find("secret"), std::string::npos);
   }
   EXPECT_FALSE(EtcdWatch::Start(EtcdWatchSettings{}, recorder.Callbacks()).ok());
+  EtcdWatchSettings mixed;
+  mixed.endpoints = {"http://127.0.0.1:2379", "https://127.0.0.1:2380"};
+  EXPECT_FALSE(EtcdWatch::Start(mixed, recorder.Callbacks()).ok());
   EXPECT_EQ(discovery::PrefixRangeEnd("v1/instances/"), "v1/instances0");
   EXPECT_EQ(discovery::PrefixRangeEnd("a\xff"), "b");
   EXPECT_EQ(discovery::PrefixRangeEnd(""), std::string(1, '\0'));
