@@ -185,45 +185,47 @@ int main(int argc, char** argv) {
       registry, rpc_counters, streams, connection.get(), METRICS_KEDA_VERSION, [&] {
         std::vector<observability::SourceHealth> sources;
         if (connection) {
-          sources.push_back({"nats",
-                             stats_source && nats_events ? "stats, events"
-                             : stats_source              ? "stats"
-                                                         : "events",
-                             connection->connected(),
-                             {{"reconnects", connection->reconnects()}}});
+          observability::SourceHealth nats{.name = "nats",
+                                           .role = stats_source && nats_events ? "stats, events"
+                                                   : stats_source              ? "stats"
+                                                                               : "events",
+                                           .connected = connection->connected(),
+                                           .counters = {{"reconnects", connection->reconnects()}},
+                                           .gauges = {}};
           if (nats_subscription) {
             const nats::NatsEventStats stats = nats_subscription->Stats();
-            sources.back().counters.insert(
-                sources.back().counters.end(),
-                {{"event_messages", stats.messages},
-                 {"event_messages_dropped", stats.drops.Total()},
-                 {"event_messages_dropped_by_client", stats.client_dropped},
-                 {"sequence_gaps", stats.lost},
-                 {"publisher_restarts", stats.restarts}});
+            nats.counters.insert(nats.counters.end(),
+                                 {{"event_messages", stats.messages},
+                                  {"event_messages_dropped", stats.drops.Total()},
+                                  {"event_messages_dropped_by_client", stats.client_dropped},
+                                  {"sequence_gaps", stats.lost},
+                                  {"publisher_restarts", stats.restarts}});
           }
+          sources.push_back(std::move(nats));
         }
         if (zmq_subscriber) {
           const zmq::ZmqSubscriberStats stats = zmq_subscriber->Stats();
-          sources.push_back({"zmq",
-                             zmq_subscriber->broker() ? "events (broker)" : "events",
-                             true,
-                             {{"event_messages", stats.messages},
-                              {"event_messages_dropped", stats.drops.Total()},
-                              {"sequence_gaps", stats.lost},
-                              {"publisher_restarts", stats.restarts},
-                              {"channels_open", stats.sockets},
-                              {"channels_refused", stats.channels_refused}}});
+          sources.push_back({.name = "zmq",
+                             .role = zmq_subscriber->broker() ? "events (broker)" : "events",
+                             .connected = true,
+                             .counters = {{"event_messages", stats.messages},
+                                          {"event_messages_dropped", stats.drops.Total()},
+                                          {"sequence_gaps", stats.lost},
+                                          {"publisher_restarts", stats.restarts}},
+                             .gauges = {{"channels_open", stats.sockets},
+                                        {"channels_down", stats.channels_down},
+                                        {"channels_refused", stats.channels_refused}}});
         }
         if (etcd) {
           const discovery::EtcdRegistryStats stats = etcd->Stats();
-          sources.push_back({"etcd",
-                             "discovery",
-                             stats.connected,
-                             {{"reconnects", stats.reconnects},
-                              {"instances", stats.instances},
-                              {"model_cards", stats.model_cards},
-                              {"event_channels", stats.event_channels},
-                              {"records_dropped", stats.drops.Total()}}});
+          sources.push_back({.name = "etcd",
+                             .role = "discovery",
+                             .connected = stats.connected,
+                             .counters = {{"reconnects", stats.reconnects},
+                                          {"records_dropped", stats.drops.Total()}},
+                             .gauges = {{"instances", stats.instances},
+                                        {"model_cards", stats.model_cards},
+                                        {"event_channels", stats.event_channels}}});
         }
         return sources;
       }};
@@ -299,9 +301,11 @@ int main(int argc, char** argv) {
   }
   if (zmq_events) {
     absl::StatusOr<std::unique_ptr<zmq::ZmqEventSubscriber>> started =
-        zmq::ZmqEventSubscriber::Start({.broker_xpub = options.zmq_broker_xpub,
-                                        .broker_namespaces = {options.dynamo_namespace}},
-                                       router);
+        zmq::ZmqEventSubscriber::Start(
+            {.broker_xpub = options.zmq_broker_xpub,
+             .broker_namespaces = {options.dynamo_namespace},
+             .channel_down_after = Seconds(options.max_staleness_seconds)},
+            router);
     if (!started.ok()) return Fail(2, std::string(started.status().message()));
     zmq_subscriber = std::move(*started);
     health.SetSourceConnected("zmq", true);

@@ -32,6 +32,8 @@ std::string_view DropReasonName(DropReason reason) {
       return "unknown_key";
     case DropReason::kKeyMismatch:
       return "key_mismatch";
+    case DropReason::kChannelDown:
+      return "channel_down";
   }
   return "unknown";
 }

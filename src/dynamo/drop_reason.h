@@ -38,9 +38,11 @@ enum class DropReason {
                         // within one (a missing or empty segment, a bad %XX escape)
   kKeyMismatch,         // a discovery record whose value disagrees with its key: another
                         // record type, namespace, component, endpoint, topic, scope or id
+  kChannelDown,         // not a record: the unit's event channel (its publisher's ZMQ
+                        // connection) has been down for longer than the staleness bound
 };
-inline constexpr size_t kDropReasonCount = 14;
-static_assert(static_cast<size_t>(DropReason::kKeyMismatch) + 1 == kDropReasonCount);
+inline constexpr size_t kDropReasonCount = 15;
+static_assert(static_cast<size_t>(DropReason::kChannelDown) + 1 == kDropReasonCount);
 
 // Every reason, in index order.
 inline constexpr std::array<DropReason, kDropReasonCount> kAllDropReasons = {
@@ -48,7 +50,7 @@ inline constexpr std::array<DropReason, kDropReasonCount> kAllDropReasons = {
     DropReason::kBadWorkerId,      DropReason::kMissingField,   DropReason::kWrongType,
     DropReason::kOutOfRange,       DropReason::kOversized,      DropReason::kOverWorkerLimit,
     DropReason::kMalformedMsgpack, DropReason::kBadFrames,      DropReason::kUnsupportedVersion,
-    DropReason::kUnknownKey,       DropReason::kKeyMismatch,
+    DropReason::kUnknownKey,       DropReason::kKeyMismatch,    DropReason::kChannelDown,
 };
 
 // The reasons a `$SRV.STATS` scrape can count (its reply decoder, the scraper and the

@@ -24,6 +24,7 @@ TEST(DropReasonTest, NamesAreStable) {
   EXPECT_EQ(DropReasonName(DropReason::kUnsupportedVersion), "unsupported_version");
   EXPECT_EQ(DropReasonName(DropReason::kUnknownKey), "unknown_key");
   EXPECT_EQ(DropReasonName(DropReason::kKeyMismatch), "key_mismatch");
+  EXPECT_EQ(DropReasonName(DropReason::kChannelDown), "channel_down");
 }
 
 TEST(DropReasonTest, AllReasonsAreListedInIndexOrderWithDistinctNames) {

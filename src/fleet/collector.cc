@@ -175,6 +175,13 @@ void Collector::RecordEventDrop(std::optional<uint64_t> worker_id, uint32_t dp_r
   }
 }
 
+bool Collector::SetChannelDown(uint64_t worker_id, bool down) {
+  std::lock_guard lock(model_mutex_);
+  const bool changed = model_.SetChannelDown(worker_id, down);
+  changed_ = changed_ || changed;
+  return changed;
+}
+
 void Collector::Publish() {
   SnapshotPtr snapshot;
   const auto now = Clock::now();

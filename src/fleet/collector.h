@@ -113,6 +113,9 @@ class Collector {
   EventOutcome ApplyLoadReport(const dynamo::WorkerLoad& report);
   void RecordEventDrop(std::optional<uint64_t> worker_id, uint32_t dp_rank,
                        dynamo::DropReason reason);
+  // The event channel of `worker_id` is down (FleetModel::SetChannelDown); true when
+  // that changed anything. Visible with the next Publish.
+  bool SetChannelDown(uint64_t worker_id, bool down);
   // Takes and delivers a snapshot if anything changed since the last one.
   void Publish();
   // The event source's connection (all of it: the NATS connection, or the ZMQ

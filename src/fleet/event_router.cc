@@ -50,6 +50,10 @@ void EventRouter::OnDrop(const EventScope& scope, std::optional<uint64_t> worker
   });
 }
 
+void EventRouter::OnChannelDown(const EventScope& scope, uint64_t worker_id, bool down) {
+  Route(scope, [&](Collector& collector) { return collector.SetChannelDown(worker_id, down); });
+}
+
 void EventRouter::Flush() {
   std::vector<std::shared_ptr<Collector>> touched;
   {

@@ -45,15 +45,19 @@ class EventSink {
   // A record dropped for `reason`; `worker_id` when the decoder read it.
   virtual void OnDrop(const EventScope& scope, std::optional<uint64_t> worker_id, uint32_t dp_rank,
                       dynamo::DropReason reason) = 0;
+  // The event channel `worker_id`'s records came through has been down for longer
+  // than the staleness bound (`down`), or is back.
+  virtual void OnChannelDown(const EventScope& scope, uint64_t worker_id, bool down) = 0;
   // Makes what was handed over since the last Flush visible.
   virtual void Flush() = 0;
 };
 
 // Decodes an envelope's payload by its topic (kv_metrics: ActiveLoad;
 // forward-pass-metrics: ForwardPassMetrics) and hands the record, or its drop, to
-// `sink`. Other topics are not the scaler's: false, nothing handed over.
+// `sink`; `worker` (if given) gets the worker id the record names, when it was read.
+// Other topics are not the scaler's: false, nothing handed over.
 bool DeliverEnvelope(const EventScope& scope, const dynamo::EventEnvelope& envelope,
-                     EventSink& sink);
+                     EventSink& sink, std::optional<uint64_t>* worker = nullptr);
 
 // Decodes a JSON kv_metrics body (Aug 2025 - Jan 2026, json_event_decoder.h) and
 // hands the record, or its drop, to `sink`.

@@ -83,6 +83,7 @@ EventOutcome FleetModel::ApplyActiveLoad(const dynamo::ActiveLoad& load, TimePoi
   if (load.waiting_requests) entry->waiting_requests = load.waiting_requests;
   entry->readable = true;
   entry->readable_at = entry->heard_at = at;
+  entry->channel_down = false;  // a record came: its channel works
   return outcome;
 }
 
@@ -93,6 +94,7 @@ EventOutcome FleetModel::ApplyForwardPass(const dynamo::ForwardPassMetrics& metr
   entry->forward_pass = metrics;
   entry->readable = true;
   entry->readable_at = entry->heard_at = at;
+  entry->channel_down = false;  // a record came: its channel works
   return outcome;
 }
 
@@ -104,6 +106,7 @@ EventOutcome FleetModel::ApplyLoadReport(const dynamo::WorkerLoad& report, TimeP
   entry->load_report = report;
   entry->readable = true;
   entry->readable_at = entry->heard_at = at;
+  entry->channel_down = false;  // a record came: its channel works
   return outcome;
 }
 
@@ -115,6 +118,16 @@ EventOutcome FleetModel::RecordEventDrop(uint64_t worker_id, uint32_t dp_rank,
   entry->drop_reason = reason;
   entry->heard_at = at;
   return outcome;
+}
+
+bool FleetModel::SetChannelDown(uint64_t worker_id, bool down) {
+  bool changed = false;
+  auto it = events_.lower_bound(dynamo::WorkerKey{worker_id, std::nullopt});
+  for (; it != events_.end() && it->first.lease_id == worker_id; ++it) {
+    changed = changed || it->second.channel_down != down;
+    it->second.channel_down = down;
+  }
+  return changed;
 }
 
 void FleetModel::SetRegistrations(std::optional<std::vector<Registration>> registrations,
@@ -246,8 +259,12 @@ std::vector<Unit> FleetModel::Units(TimePoint now) const {
 
     const dynamo::WorkerLoad* stats_report =
         stat != nullptr && stat->state == UnitState::kReporting ? &*stat->report : nullptr;
-    if (event != nullptr && event->readable &&
-        !(stats_report != nullptr && stat->updated_at >= event->readable_at)) {
+    if (event != nullptr && event->channel_down && stats_report == nullptr) {
+      out.push_back(Unit{key, UnitState::kUnreadable, std::nullopt,
+                         dynamo::DropReason::kChannelDown, 1, FigureSource::kNone,
+                         event->heard_at});
+    } else if (event != nullptr && event->readable && !event->channel_down &&
+               !(stats_report != nullptr && stat->updated_at >= event->readable_at)) {
       out.push_back(Unit{key, UnitState::kReporting,
                          ComposeEventReport(key, *event, stats_report, member), std::nullopt, 1,
                          FigureSource::kEvents, event->readable_at});

@@ -97,6 +97,12 @@ class FleetModel {
   EventOutcome RecordEventDrop(uint64_t worker_id, uint32_t dp_rank, dynamo::DropReason reason,
                                TimePoint at);
 
+  // The event channel the worker's records come through has been down for longer
+  // than the staleness bound (or is back): its units' event records are no longer
+  // believed, and they read unreadable (channel_down) unless a fresher stats reply
+  // speaks for them. True when it changed anything.
+  bool SetChannelDown(uint64_t worker_id, bool down);
+
   // --- discovery ---
   // The registered instances of the target, or none when no discovery serves it (or
   // it has not listed yet). Units of instances that went leave at once, with their
@@ -127,6 +133,7 @@ class FleetModel {
     bool readable = false;
     std::optional<dynamo::DropReason> drop_reason;  // of the newest dropped record
     TimePoint heard_at{};
+    bool channel_down = false;
   };
   struct Member {
     Registration registration;

@@ -210,6 +210,26 @@ TEST_F(FleetModelTest, DroppedEventsMakeAnUnheardUnitUnreadable) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(FleetModelTest, AUnitWhoseChannelIsDownIsUnreadableNotItsLastLoad) {
+  model_.SetRegistrations(std::vector{Card(1), Card(2)}, kStart);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 100), kStart + 1s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(2, 900), kStart + 1s);
+  EXPECT_TRUE(model_.SetChannelDown(1, true));
+  EXPECT_FALSE(model_.SetChannelDown(1, true));
+  std::vector<Unit> units = model_.Units(kStart + 30s);
+  ASSERT_EQ(units.size(), 2u);
+  EXPECT_EQ(units[0].state, UnitState::kUnreadable);
+  EXPECT_EQ(units[0].drop_reason, dynamo::DropReason::kChannelDown);
+  // F over the unit still heard; N counts both.
+  EXPECT_DOUBLE_EQ(*Aggregate(units).Value(FleetMetric::kLoadAvg), 0.9);
+  // Back: its last record stands again; a new record clears it as well.
+  EXPECT_TRUE(model_.SetChannelDown(1, false));
+  EXPECT_DOUBLE_EQ(*Figures(kStart + 31s).Value(FleetMetric::kLoadAvg), 0.5);
+  model_.SetChannelDown(2, true);
+  model_.ApplyActiveLoad(WorkerLoadEvent(2, 300), kStart + 32s);
+  EXPECT_DOUBLE_EQ(*Figures(kStart + 33s).Value(FleetMetric::kLoadAvg), 0.2);
+}
+
 TEST_F(FleetModelTest, ScrapesExpectEveryRegisteredUnit) {
   model_.SetRegistrations(std::vector{Card(1), Card(2, 1000, 2)}, kStart);
   const auto expected = model_.ExpectedReplies();

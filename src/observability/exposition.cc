@@ -226,6 +226,11 @@ std::string RenderPrometheusText(const ScalerState& state) {
                     "A source's counter (see the README's metrics table)",
                     {{"source", source.name}}, static_cast<double>(value));
       }
+      for (const auto& [name, value] : source.gauges) {
+        out.Gauge("metrics_keda_source_" + name,
+                  "A source's current figure (see the README's metrics table)",
+                  {{"source", source.name}}, static_cast<double>(value));
+      }
     }
   }
 

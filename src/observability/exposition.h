@@ -25,6 +25,7 @@ struct SourceHealth {
   std::string role;  // what the scaler uses it for: "stats", "events", "discovery", ...
   bool connected = false;
   std::vector<std::pair<std::string, uint64_t>> counters;  // e.g. {"sequence_gaps", 3}
+  std::vector<std::pair<std::string, uint64_t>> gauges;    // e.g. {"channels_open", 12}
 };
 
 struct ScalerState {

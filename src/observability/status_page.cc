@@ -211,6 +211,7 @@ std::string StatusJson(const StatusModel& model) {
     json.Key("role").String(source.role);
     json.Key("connected").Bool(source.connected);
     for (const auto& [name, value] : source.counters) json.Key(name).Unsigned(value);
+    for (const auto& [name, value] : source.gauges) json.Key(name).Unsigned(value);
     json.EndObject();
   }
   json.EndArray();

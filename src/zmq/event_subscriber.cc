@@ -4,6 +4,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <set>
 #include <zmq.hpp>
@@ -26,6 +27,9 @@ constexpr int kBatchPerSocket = 256;
 // Dynamo's messages have four frames; more are read (to keep the socket in step)
 // but not kept.
 constexpr size_t kMaxFrames = 8;
+// Workers remembered per channel for telling them channel down: a channel is one
+// worker's, or one process's few; past this the rest are not told (bounded memory).
+constexpr size_t kMaxWorkersPerChannel = 4096;
 
 // The key of a SUB socket: one per publisher endpoint and scope.
 struct SocketKey {
@@ -55,6 +59,11 @@ struct ZmqEventSubscriber::Impl {
   struct Subscription {
     ::zmq::socket_t socket;
     std::set<std::string> topics;
+    // The socket's connection events (ZMQ_EVENT_CONNECTED / DISCONNECTED).
+    ::zmq::socket_t monitor;
+    std::optional<std::chrono::steady_clock::time_point> down_since;
+    bool told_down = false;
+    std::set<uint64_t> workers;  // heard through it, at most kMaxWorkersPerChannel
   };
   std::map<SocketKey, Subscription> sockets;
   std::unique_ptr<::zmq::socket_t> broker_socket;
@@ -123,7 +132,10 @@ ZmqSubscriberStats ZmqEventSubscriber::Stats() const {
 void ZmqEventSubscriber::Run() {
   Impl& impl = *impl_;
   std::vector<::zmq::pollitem_t> items;
-  std::vector<std::pair<::zmq::socket_t*, fleet::EventScope>> polled;  // items[1..]
+  // items[1..]: the data sockets, then the monitors of direct subscriptions.
+  std::vector<std::pair<::zmq::socket_t*, fleet::EventScope>> polled;
+  std::vector<Impl::Subscription*> monitored;
+  uint64_t monitors_made = 0;
   auto rebuild = [&] {
     items.clear();
     polled.clear();
@@ -132,9 +144,14 @@ void ZmqEventSubscriber::Run() {
       items.push_back({impl.broker_socket->handle(), 0, ZMQ_POLLIN, 0});
       polled.emplace_back(impl.broker_socket.get(), fleet::EventScope{});
     }
+    monitored.clear();
     for (auto& [key, subscription] : impl.sockets) {
       items.push_back({subscription.socket.handle(), 0, ZMQ_POLLIN, 0});
       polled.emplace_back(&subscription.socket, key.scope);
+    }
+    for (auto& [key, subscription] : impl.sockets) {
+      items.push_back({subscription.monitor.handle(), 0, ZMQ_POLLIN, 0});
+      monitored.push_back(&subscription);
     }
   };
   auto apply_channels = [&](std::vector<ZmqChannel> channels) {
@@ -169,7 +186,19 @@ void ZmqEventSubscriber::Run() {
           spdlog::warn("event channel {}: cannot connect: {}", key.endpoint, error.what());
           continue;
         }
-        it = impl.sockets.emplace(key, Impl::Subscription{std::move(socket), {}}).first;
+        // Its connection events, on an inproc pair read in the same poll.
+        const std::string address = "inproc://metrics-keda-zmq-monitor-" +
+                                    std::to_string(reinterpret_cast<uintptr_t>(this)) + "-" +
+                                    std::to_string(++monitors_made);
+        zmq_socket_monitor(socket.handle(), address.c_str(),
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED);
+        ::zmq::socket_t monitor(impl.context, ::zmq::socket_type::pair);
+        monitor.set(::zmq::sockopt::linger, 0);
+        monitor.connect(address);
+        Impl::Subscription subscription{std::move(socket), {}, std::move(monitor), {}, false, {}};
+        // Down until it connects: a channel that never connects is down too.
+        subscription.down_since = std::chrono::steady_clock::now();
+        it = impl.sockets.emplace(key, std::move(subscription)).first;
         spdlog::info("event channel {} ({}{}{}) opened", key.endpoint, key.scope.dynamo_namespace,
                      key.scope.component.empty() ? "" : "/" + key.scope.component,
                      key.scope.endpoint.empty() ? "" : "/" + key.scope.endpoint);
@@ -198,6 +227,8 @@ void ZmqEventSubscriber::Run() {
   ZmqSubscriberStats batch;
   std::vector<::zmq::message_t> frames;
   std::array<std::string_view, kMaxFrames> views;
+  // Where a record's worker came from, so that it can be told channel down later.
+  Impl::Subscription* reading = nullptr;
   auto read_one = [&](::zmq::socket_t& socket, const fleet::EventScope& channel_scope) -> bool {
     frames.clear();
     while (true) {
@@ -229,8 +260,53 @@ void ZmqEventSubscriber::Run() {
       scope = {std::move(subject->dynamo_namespace), std::move(subject->component),
                std::move(subject->endpoint)};
     }
-    if (!fleet::DeliverEnvelope(scope, envelope, sink_)) ++batch.other_topics;
+    std::optional<uint64_t> worker;
+    if (!fleet::DeliverEnvelope(scope, envelope, sink_, &worker)) ++batch.other_topics;
+    if (reading != nullptr && worker && reading->workers.size() < kMaxWorkersPerChannel) {
+      reading->workers.insert(*worker);
+    }
     return true;
+  };
+  // Reads the monitors' events; tells the sink of channels down too long, or back.
+  auto check_channels = [&] {
+    const auto now = std::chrono::steady_clock::now();
+    size_t down = 0;
+    bool told = false;
+    for (auto& [key, subscription] : impl.sockets) {
+      ::zmq::message_t event;
+      while (subscription.monitor.recv(event, ::zmq::recv_flags::dontwait)) {
+        uint16_t id = 0;
+        if (event.size() >= sizeof id) std::memcpy(&id, event.data(), sizeof id);
+        // The event's second frame, the peer's address, is not needed.
+        ::zmq::message_t address;
+        while (event.more() && subscription.monitor.recv(address, ::zmq::recv_flags::dontwait)) {
+          if (!address.more()) break;
+        }
+        if (id == ZMQ_EVENT_CONNECTED) {
+          subscription.down_since.reset();
+        } else if (id == ZMQ_EVENT_DISCONNECTED && !subscription.down_since) {
+          subscription.down_since = now;
+        }
+      }
+      const bool is_down =
+          subscription.down_since && now - *subscription.down_since > settings_.channel_down_after;
+      if (is_down) ++down;
+      if (is_down == subscription.told_down) continue;
+      if (is_down) {
+        spdlog::warn("event channel {} down for over {:.3g}s: its {} worker(s) read unreadable",
+                     key.endpoint,
+                     std::chrono::duration<double>(settings_.channel_down_after).count(),
+                     subscription.workers.size());
+      } else {
+        spdlog::info("event channel {} back", key.endpoint);
+      }
+      subscription.told_down = is_down;
+      for (uint64_t worker : subscription.workers) sink_.OnChannelDown(key.scope, worker, is_down);
+      told = told || !subscription.workers.empty();
+    }
+    if (told) sink_.Flush();
+    std::lock_guard lock(impl.mutex);
+    impl.stats.channels_down = down;
   };
 
   rebuild();
@@ -260,11 +336,14 @@ void ZmqEventSubscriber::Run() {
     }
     batch = ZmqSubscriberStats{};
     bool any = false;
-    for (size_t i = 1; i < items.size(); ++i) {
+    for (size_t i = 1; i <= polled.size(); ++i) {
       if (!(items[i].revents & ZMQ_POLLIN)) continue;
       auto& [socket, scope] = polled[i - 1];
+      reading = impl.broker_socket ? nullptr : monitored[i - 1];
       for (int n = 0; n < kBatchPerSocket && read_one(*socket, scope); ++n) any = true;
     }
+    reading = nullptr;
+    check_channels();
     if (!any) continue;
     sink_.Flush();
     std::lock_guard lock(impl.mutex);

@@ -8,7 +8,10 @@
 //     subscribed to the namespaces' subjects; frame 0 carries the full subject,
 //     which gives the scope.
 // Messages are read as Dynamo's own subscriber reads them (DecodeZmqEvent); each
-// publisher's sequence is followed (gaps lost, restarts). Memory is bounded: each
+// publisher's sequence is followed (gaps lost, restarts). In direct mode each
+// socket's connection is monitored: once it has been down for longer than
+// `channel_down_after`, the workers whose records came through it are told to the
+// sink as channel down (and as back when it reconnects). Memory is bounded: each
 // socket queues at most `receive_hwm` messages (ZMQ drops the rest at the
 // publisher), a message over `max_message_bytes` makes ZMQ drop its sender's
 // connection, at most `max_channels` sockets are open, and a message of more than
@@ -20,6 +23,7 @@
 #define METRICS_KEDA_ZMQ_EVENT_SUBSCRIBER_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -58,6 +62,9 @@ struct ZmqSubscriberSettings {
   // Dynamo's largest event (an envelope with a ForwardPassMetrics) is well under 1 KiB.
   int64_t max_message_bytes = 1 << 20;
   size_t max_channels = 10000;
+  // Direct mode: a channel whose connection has been down this long makes the units
+  // heard through it unreadable (channel_down): the staleness bound.
+  std::chrono::nanoseconds channel_down_after = std::chrono::seconds(15);
 };
 
 struct ZmqSubscriberStats {
@@ -67,6 +74,7 @@ struct ZmqSubscriberStats {
   uint64_t lost = 0;            // sequence gaps: events the transport lost
   uint64_t restarts = 0;        // publishers whose sequence started over
   size_t sockets = 0;           // SUB sockets open
+  size_t channels_down = 0;     // of them, down for longer than channel_down_after
   size_t channels_refused = 0;  // channels beyond max_channels
 };
 

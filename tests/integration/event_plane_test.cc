@@ -138,6 +138,35 @@ TEST_F(EventPlaneTest, WorkersLeaveAtOnceWhenDeregisteredOrTheirLeaseGoes) {
       << scaler->Http("/status");
 }
 
+TEST_F(EventPlaneTest, AWorkerWhoseChannelIsDownReadsUnreadableNotItsLastLoad) {
+  EventWorker a(context_, etcd_, {});
+  auto scaler = StartScaler({"--max-staleness", "2"});
+  ASSERT_TRUE(Eventually(
+      [&] {
+        a.PublishLoad(100);
+        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+        return reply.status.ok() && std::abs(reply.value - 10) < 1e-9;
+      },
+      15s));
+  // Still registered, but its publisher cannot be reached: its last figure (idle)
+  // is not believed past the staleness bound.
+  a.ClosePublisher();
+  const MetricReply down =
+      GetMetricsUntil(*scaler, kKvPercent, grpc::StatusCode::FAILED_PRECONDITION, 10s);
+  EXPECT_EQ(down.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << down.status.error_message();
+  EXPECT_TRUE(Contains(down.status.error_message(), "channel_down")) << down.status.error_message();
+  a.ReopenPublisher();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        a.PublishLoad(700);
+        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+        return reply.status.ok() && std::abs(reply.value - 70) < 1e-9;
+      },
+      15s))
+      << scaler->Http("/status");
+}
+
 TEST_F(EventPlaneTest, ASilentRegisteredWorkerSettlesThenCountsAsIdle) {
   EventWorker a(context_, etcd_, {});
   EventWorker silent(context_, etcd_, {});

@@ -64,7 +64,10 @@ std::string PackEnvelope(uint64_t publisher_id, uint64_t sequence, const std::st
 }
 
 EventWorker::EventWorker(zmq::context_t& context, EtcdServer& etcd, EventWorkerSpec spec)
-    : etcd_(etcd), spec_(std::move(spec)), socket_(context, zmq::socket_type::pub) {
+    : context_(context),
+      etcd_(etcd),
+      spec_(std::move(spec)),
+      socket_(context, zmq::socket_type::pub) {
   socket_.set(zmq::sockopt::linger, 0);
   socket_.bind("tcp://127.0.0.1:*");
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
@@ -127,6 +130,12 @@ void EventWorker::SendFrames(const std::vector<std::string>& frames) {
     socket_.send(zmq::buffer(frames[i]),
                  i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
   }
+}
+
+void EventWorker::ReopenPublisher() {
+  socket_ = zmq::socket_t(context_, zmq::socket_type::pub);
+  socket_.set(zmq::sockopt::linger, 0);
+  socket_.bind(endpoint_);
 }
 
 void EventWorker::Deregister() {

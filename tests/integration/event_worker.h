@@ -58,6 +58,10 @@ class EventWorker {
   void SendFrames(const std::vector<std::string>& frames);
   // The publisher restarts: its sequence starts again at 0.
   void RestartSequence() { sequence_ = 0; }
+  // Closes the PUB socket, the registration staying: a partition between the scaler
+  // and a live worker. Reopen binds the same address again.
+  void ClosePublisher() { socket_.close(); }
+  void ReopenPublisher();
 
   // Deletes the keys, as a worker stopping cleanly does.
   void Deregister();
@@ -65,6 +69,7 @@ class EventWorker {
   void RevokeLease();
 
  private:
+  zmq::context_t& context_;
   EtcdServer& etcd_;
   EventWorkerSpec spec_;
   zmq::socket_t socket_;
