@@ -38,7 +38,8 @@ struct EventWorkerSpec {
   std::string endpoint = "generate";
   std::optional<uint64_t> total_kv_blocks = 1000;  // the card's runtime_config
   uint64_t max_num_seqs = 64;
-  int lease_ttl_seconds = 10;
+  // Nothing keeps the lease alive: long enough for any test on a busy machine.
+  int lease_ttl_seconds = 120;
 };
 
 class EventWorker {
