@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <zmq.hpp>
@@ -24,6 +25,20 @@ constexpr char kNoNats[] = "nats://127.0.0.1:1";
 
 const Metadata kKvPercent = {{"metricName", "llm_kv_blocks_usage_percent"},
                              {"metricType", "Value"}};
+
+// Publishes with `publish` until GetMetrics for `metadata` answers `value`. ZMQ drops
+// what a publisher sends before the subscriber has connected, so the first records
+// may be lost, as a worker's periodic republication makes good.
+bool PublishUntil(Scaler& scaler, const Metadata& metadata, double value,
+                  const std::function<void()>& publish) {
+  return Eventually(
+      [&] {
+        publish();
+        const MetricReply reply = GetMetrics(scaler.stub(), metadata);
+        return reply.status.ok() && std::abs(reply.value - value) < 1e-9;
+      },
+      15s);
+}
 
 class EventPlaneTest : public ::testing::Test {
  protected:
@@ -51,14 +66,11 @@ TEST_F(EventPlaneTest, RegisteredWorkersPublishingOverZmqAreReadWithTheirCardsCa
   auto scaler = StartScaler();
   // ZMQ drops what a publisher sends before the subscriber has connected: publish
   // until the scaler has heard, as a worker's 10 s heartbeat would.
-  ASSERT_TRUE(Eventually(
-      [&] {
-        a.PublishLoad(600);
-        b.PublishLoad(200);
-        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
-        return reply.status.ok() && std::abs(reply.value - 40) < 1e-9;
-      },
-      15s))
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 40,
+                           [&] {
+                             a.PublishLoad(600);
+                             b.PublishLoad(200);
+                           }))
       << GetMetrics(scaler->stub(), kKvPercent).status.error_message() << "\n"
       << scaler->Http("/status");
   // A change is seen within milliseconds, not a check interval.
@@ -74,13 +86,7 @@ TEST_F(EventPlaneTest, RegisteredWorkersPublishingOverZmqAreReadWithTheirCardsCa
 TEST_F(EventPlaneTest, RouterRecordsAndGarbageNeverShiftTheFigures) {
   EventWorker a(context_, etcd_, {});
   auto scaler = StartScaler();
-  ASSERT_TRUE(Eventually(
-      [&] {
-        a.PublishLoad(250);
-        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
-        return reply.status.ok() && std::abs(reply.value - 25) < 1e-9;
-      },
-      15s));
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 25, [&] { a.PublishLoad(250); }));
   for (int i = 0; i < 50; ++i) {
     // A router's prediction about the worker.
     ActiveLoadFields router;
@@ -117,15 +123,11 @@ TEST_F(EventPlaneTest, WorkersLeaveAtOnceWhenDeregisteredOrTheirLeaseGoes) {
   EventWorker c(context_, etcd_, {});
   auto scaler = StartScaler();
   const Metadata average = {{"metricName", "llm_kv_blocks_usage_percent"}};
-  ASSERT_TRUE(Eventually(
-      [&] {
-        a.PublishLoad(500);
-        b.PublishLoad(500);
-        c.PublishLoad(500);
-        const MetricReply reply = GetMetrics(scaler->stub(), average);
-        return reply.status.ok() && std::abs(reply.value - 150) < 1e-9;
-      },
-      15s));
+  ASSERT_TRUE(PublishUntil(*scaler, average, 150, [&] {
+    a.PublishLoad(500);
+    b.PublishLoad(500);
+    c.PublishLoad(500);
+  }));
   // "At once": well within the 10 s lease and the 15 s silence bound, with room for a
   // busy machine.
   b.Deregister();  // stopped cleanly
@@ -141,13 +143,7 @@ TEST_F(EventPlaneTest, WorkersLeaveAtOnceWhenDeregisteredOrTheirLeaseGoes) {
 TEST_F(EventPlaneTest, AWorkerWhoseChannelIsDownReadsUnreadableNotItsLastLoad) {
   EventWorker a(context_, etcd_, {});
   auto scaler = StartScaler({"--max-staleness", "2"});
-  ASSERT_TRUE(Eventually(
-      [&] {
-        a.PublishLoad(100);
-        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
-        return reply.status.ok() && std::abs(reply.value - 10) < 1e-9;
-      },
-      15s));
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 10, [&] { a.PublishLoad(100); }));
   // Still registered, but its publisher cannot be reached: its last figure (idle)
   // is not believed past the staleness bound.
   a.ClosePublisher();
@@ -157,13 +153,7 @@ TEST_F(EventPlaneTest, AWorkerWhoseChannelIsDownReadsUnreadableNotItsLastLoad) {
       << down.status.error_message();
   EXPECT_TRUE(Contains(down.status.error_message(), "channel_down")) << down.status.error_message();
   a.ReopenPublisher();
-  EXPECT_TRUE(Eventually(
-      [&] {
-        a.PublishLoad(700);
-        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
-        return reply.status.ok() && std::abs(reply.value - 70) < 1e-9;
-      },
-      15s))
+  EXPECT_TRUE(PublishUntil(*scaler, kKvPercent, 70, [&] { a.PublishLoad(700); }))
       << scaler->Http("/status");
 }
 
@@ -173,13 +163,7 @@ TEST_F(EventPlaneTest, ASilentRegisteredWorkerSettlesThenCountsAsIdle) {
   auto scaler = StartScaler({"--max-staleness", "3"});
   const Metadata average = {{"metricName", "llm_kv_blocks_usage_percent"}};
   // Until the settle period passes, F is over the worker heard; N counts both.
-  ASSERT_TRUE(Eventually(
-      [&] {
-        a.PublishLoad(800);
-        const MetricReply reply = GetMetrics(scaler->stub(), average);
-        return reply.status.ok() && std::abs(reply.value - 160) < 1e-9;
-      },
-      15s))
+  ASSERT_TRUE(PublishUntil(*scaler, average, 160, [&] { a.PublishLoad(800); }))
       << scaler->Http("/status");
   EXPECT_TRUE(Contains(scaler->Http("/status"), R"("state":"pending")"));
   // Then the silent one is taken as idle: 800 of 2000 blocks.
@@ -214,13 +198,7 @@ TEST_F(EventPlaneTest, WithoutACapacityTheKvFigureIsUndefinedUnlessTheTriggerGiv
 TEST_F(EventPlaneTest, APublisherRestartIsCountedAndItsNewRecordsRead) {
   EventWorker a(context_, etcd_, {});
   auto scaler = StartScaler();
-  ASSERT_TRUE(Eventually(
-      [&] {
-        a.PublishLoad(100);
-        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
-        return reply.status.ok() && std::abs(reply.value - 10) < 1e-9;
-      },
-      15s));
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 10, [&] { a.PublishLoad(100); }));
   a.RestartSequence();
   a.PublishLoad(700);
   EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 70, 3s));
@@ -235,13 +213,7 @@ TEST_F(EventPlaneTest, APublisherRestartIsCountedAndItsNewRecordsRead) {
 TEST_F(EventPlaneTest, ActivationIsPushedWhenLoadCrossesTheThreshold) {
   EventWorker a(context_, etcd_, {});
   auto scaler = StartScaler();
-  ASSERT_TRUE(Eventually(
-      [&] {
-        a.PublishLoad(100);
-        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
-        return reply.status.ok() && std::abs(reply.value - 10) < 1e-9;
-      },
-      15s));
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 10, [&] { a.PublishLoad(100); }));
   Metadata trigger = kKvPercent;
   trigger["activationThreshold"] = "50";
   StreamReader stream(scaler->stub(), trigger);
@@ -256,13 +228,7 @@ TEST_F(EventPlaneTest, DefaultSettingsNeedNoNats) {
   // --source auto with NATS nowhere to be found, as a Dynamo 1.4 deployment has none.
   EventWorker a(context_, etcd_, {});
   auto scaler = StartScaler({"--source", "auto"});
-  ASSERT_TRUE(Eventually(
-      [&] {
-        a.PublishLoad(450);
-        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
-        return reply.status.ok() && std::abs(reply.value - 45) < 1e-9;
-      },
-      15s))
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 45, [&] { a.PublishLoad(450); }))
       << GetMetrics(scaler->stub(), kKvPercent).status.error_message();
   // Still right after several failed scrape rounds.
   std::this_thread::sleep_for(2500ms);
@@ -274,13 +240,7 @@ TEST_F(EventPlaneTest, DefaultSettingsNeedNoNats) {
 TEST_F(EventPlaneTest, EtcdDownAndBackKeepsServingAndSaysSo) {
   EventWorker a(context_, etcd_, {.lease_ttl_seconds = 30});
   auto scaler = StartScaler();
-  ASSERT_TRUE(Eventually(
-      [&] {
-        a.PublishLoad(300);
-        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
-        return reply.status.ok() && std::abs(reply.value - 30) < 1e-9;
-      },
-      15s));
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 30, [&] { a.PublishLoad(300); }));
   etcd_.Kill();
   EXPECT_TRUE(Eventually(
       [&] {
@@ -307,14 +267,10 @@ TEST_F(EventPlaneTest, AFloodFromOnePublisherLeavesOthersReadAndMemoryBounded) {
   EventWorker quiet(context_, etcd_, {});
   auto scaler = StartScaler();
   const Metadata average = {{"metricName", "llm_kv_blocks_usage_percent"}};
-  ASSERT_TRUE(Eventually(
-      [&] {
-        flooder.PublishLoad(100);
-        quiet.PublishLoad(100);
-        const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
-        return reply.status.ok() && std::abs(reply.value - 10) < 1e-9;
-      },
-      15s));
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 10, [&] {
+    flooder.PublishLoad(100);
+    quiet.PublishLoad(100);
+  }));
   std::atomic<bool> flooding = true;
   std::thread flood([&] {
     for (uint64_t i = 0; flooding; ++i) {
