@@ -286,7 +286,7 @@ int main(int argc, char** argv) {
              .tls_ca = options.etcd_tls_ca,
              .tls_cert = options.etcd_tls_cert,
              .tls_key = options.etcd_tls_key},
-            [&] {
+            {options.dynamo_namespace}, [&] {
               // Membership and channels after each burst of discovery changes.
               for (const auto& collector : registry.All()) {
                 collector->SetRegistrations(etcd->RegistrationsFor(collector->target()));

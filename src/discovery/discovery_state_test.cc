@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "discovery/etcd_registry.h"
+
 namespace mk::discovery {
 namespace {
 
@@ -88,6 +90,29 @@ TEST_F(DiscoveryStateTest, DataParallelRanksComeFromTheCard) {
   const std::vector<fleet::Registration> registrations = state_.RegistrationsFor(kTarget);
   ASSERT_EQ(registrations.size(), 1u);
   EXPECT_EQ(registrations[0].dp_size, 4u);
+}
+
+TEST_F(DiscoveryStateTest, InstancesOfThe2025LayoutsRegisterToo) {
+  const std::string value =
+      R"({"component":"backend","endpoint":"generate","namespace":"dynamo",)"
+      R"("instance_id":100,"transport":{"nats_tcp":"dynamo_backend.generate-64"}})";
+  EXPECT_TRUE(state_.Put("instances/dynamo/backend/generate:64", value));
+  std::string oldest = value;
+  oldest.replace(oldest.find("instance_id"), 11, "lease_id");
+  oldest.replace(oldest.find(":100"), 4, ":101");
+  oldest.replace(oldest.find("-64"), 3, "-65");
+  EXPECT_TRUE(state_.Put("dynamo/components/backend/generate:65", oldest));
+  const std::vector<fleet::Registration> registrations = state_.RegistrationsFor(kTarget);
+  ASSERT_EQ(registrations.size(), 2u);
+  EXPECT_EQ(registrations[0].instance_id, 100u);
+  EXPECT_EQ(registrations[1].instance_id, 101u);
+  EXPECT_EQ(registrations[0].total_kv_blocks, std::nullopt);
+}
+
+TEST(EtcdRegistryTest, FollowsEveryLayoutsPrefix) {
+  EXPECT_EQ(
+      EtcdRegistry::Prefixes({"dynamo", "prod"}),
+      (std::vector<std::string>{"v1/", "instances/", "dynamo/components/", "prod/components/"}));
 }
 
 }  // namespace
