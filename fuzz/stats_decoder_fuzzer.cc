@@ -5,7 +5,7 @@
 //   - a reply counted as malformed_json yields no unit and no unreadable report;
 //   - every matched endpoint is either a unit or one drop with its unreadable report;
 //   - unused fields are only ever ignored in kept reports, never dropped;
-//   - every unit's figures (fleet::FiguresOf) are finite and in [0, 1];
+//   - every unit's figures (fleet::FiguresOf) that are defined are finite and in [0, 1];
 //   - the fleet figures of the units (fleet::Aggregate), with the unreadable
 //     reports as unreadable units beside them, are finite and in range;
 //   - the legacy decoder keeps every unit the strict one keeps, in order;
@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -50,15 +51,19 @@ void CheckUnit(const WorkerLoad& unit) {
                   *unit.gpu_prefix_cache_hit_rate);
   }
   const mk::fleet::UnitFigures figures = mk::fleet::FiguresOf(unit);
-  MK_FUZZ_CHECK(InRange(figures.kv_usage, 0, 1), "lease %llx kv_usage %.17g", lease,
-                figures.kv_usage);
-  if (figures.slot_usage) {
-    MK_FUZZ_CHECK(InRange(*figures.slot_usage, 0, 1), "lease %llx slot_usage %.17g", lease,
-                  *figures.slot_usage);
+  for (const auto& [name, figure] :
+       {std::pair{"kv_usage", figures.kv_usage}, std::pair{"slot_usage", figures.slot_usage},
+        std::pair{"load", figures.load}}) {
+    if (figure) {
+      MK_FUZZ_CHECK(InRange(*figure, 0, 1), "lease %llx %s %.17g", lease, name, *figure);
+    }
   }
-  MK_FUZZ_CHECK(InRange(figures.load, 0, 1), "lease %llx load %.17g", lease, figures.load);
-  MK_FUZZ_CHECK(std::isfinite(figures.waiting) && figures.waiting >= 0, "lease %llx waiting %.17g",
-                lease, figures.waiting);
+  MK_FUZZ_CHECK(figures.load.has_value() == (figures.kv_usage || figures.slot_usage),
+                "lease %llx load defined without a KV or slot figure, or the other way", lease);
+  // Stats replies always say how many requests wait (0 when absent), never prefill tokens.
+  MK_FUZZ_CHECK(figures.waiting && std::isfinite(*figures.waiting) && *figures.waiting >= 0,
+                "lease %llx waiting missing or negative", lease);
+  MK_FUZZ_CHECK(!figures.prefill_tokens_queued, "lease %llx has queued prefill tokens", lease);
 }
 
 void CheckFleet(const DecodedReply& reply) {
@@ -76,25 +81,21 @@ void CheckFleet(const DecodedReply& reply) {
                 "%zu reporting, %zu unreadable aggregated as %zu and %zu", reply.units.size(),
                 reply.unreadable.size(), fleet.reporting_units, fleet.unreadable_units);
   const bool all_unreadable = reply.units.empty() && !reply.unreadable.empty();
-  MK_FUZZ_CHECK(InRange(fleet.load_avg, 0, 1), "load_avg %.17g", fleet.load_avg);
-  MK_FUZZ_CHECK(InRange(fleet.kv_blocks_usage_percent, 0, 100), "kv_blocks_usage_percent %.17g",
-                fleet.kv_blocks_usage_percent);
-  if (fleet.request_slots_usage_percent) {
-    MK_FUZZ_CHECK(InRange(*fleet.request_slots_usage_percent, 0, 100),
-                  "request_slots_usage_percent %.17g", *fleet.request_slots_usage_percent);
-  }
-  MK_FUZZ_CHECK(std::isfinite(fleet.requests_waiting_avg) && fleet.requests_waiting_avg >= 0,
-                "requests_waiting_avg %.17g", fleet.requests_waiting_avg);
   for (mk::fleet::FleetMetric metric : mk::fleet::kAllFleetMetrics) {
+    const char* name = mk::fleet::MetricName(metric).data();
     const absl::StatusOr<double> value = fleet.Value(metric);
     if (value.ok()) {
-      MK_FUZZ_CHECK(std::isfinite(*value), "%s = %.17g", mk::fleet::MetricName(metric).data(),
-                    *value);
+      const double high = metric == mk::fleet::FleetMetric::kLoadAvg ? 1
+                          : metric == mk::fleet::FleetMetric::kKvBlocksUsagePercent ||
+                                  metric == mk::fleet::FleetMetric::kRequestSlotsUsagePercent
+                              ? 100
+                              : std::numeric_limits<double>::max();
+      MK_FUZZ_CHECK(InRange(*value, 0, high), "%s = %.17g", name, *value);
     } else {
-      MK_FUZZ_CHECK(
-          (all_unreadable || metric == mk::fleet::FleetMetric::kRequestSlotsUsagePercent) &&
-              value.status().code() == absl::StatusCode::kFailedPrecondition,
-          "%s: %s", mk::fleet::MetricName(metric).data(), value.status().ToString().c_str());
+      // Undefined only where no unit defines it: never a made-up 0, never settling.
+      MK_FUZZ_CHECK((all_unreadable || fleet.UnitsDefining(metric) == 0) &&
+                        value.status().code() == absl::StatusCode::kFailedPrecondition,
+                    "%s: %s", name, value.status().ToString().c_str());
     }
   }
 }
