@@ -182,6 +182,13 @@ bool Collector::SetChannelDown(uint64_t worker_id, bool down) {
   return changed;
 }
 
+bool Collector::SetSilentChannelsDown(bool down) {
+  std::lock_guard lock(model_mutex_);
+  const bool changed = model_.SetSilentChannelsDown(down);
+  changed_ = changed_ || changed;
+  return changed;
+}
+
 void Collector::Publish() {
   SnapshotPtr snapshot;
   const auto now = Clock::now();

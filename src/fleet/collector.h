@@ -116,6 +116,8 @@ class Collector {
   // The event channel of `worker_id` is down (FleetModel::SetChannelDown); true when
   // that changed anything. Visible with the next Publish.
   bool SetChannelDown(uint64_t worker_id, bool down);
+  // FleetModel::SetSilentChannelsDown; true when that changed anything.
+  bool SetSilentChannelsDown(bool down);
   // Takes and delivers a snapshot if anything changed since the last one.
   void Publish();
   // The event source's connection (all of it: the NATS connection, or the ZMQ

@@ -54,6 +54,10 @@ void EventRouter::OnChannelDown(const EventScope& scope, uint64_t worker_id, boo
   Route(scope, [&](Collector& collector) { return collector.SetChannelDown(worker_id, down); });
 }
 
+void EventRouter::OnSilentChannelsDown(const EventScope& scope, bool down) {
+  Route(scope, [&](Collector& collector) { return collector.SetSilentChannelsDown(down); });
+}
+
 void EventRouter::Flush() {
   std::vector<std::shared_ptr<Collector>> touched;
   {

@@ -29,6 +29,7 @@ class EventRouter : public EventSink {
   void OnDrop(const EventScope& scope, std::optional<uint64_t> worker_id, uint32_t dp_rank,
               dynamo::DropReason reason) override;
   void OnChannelDown(const EventScope& scope, uint64_t worker_id, bool down) override;
+  void OnSilentChannelsDown(const EventScope& scope, bool down) override;
   void Flush() override;
 
   // Records whose scope matched no existing target.

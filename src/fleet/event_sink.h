@@ -8,6 +8,7 @@
 #ifndef METRICS_KEDA_FLEET_EVENT_SINK_H_
 #define METRICS_KEDA_FLEET_EVENT_SINK_H_
 
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,6 +30,7 @@ struct EventScope {
   std::string component;
   std::string endpoint;
 
+  friend auto operator<=>(const EventScope&, const EventScope&) = default;
   friend bool operator==(const EventScope&, const EventScope&) = default;
 };
 
@@ -48,6 +50,10 @@ class EventSink {
   // The event channel `worker_id`'s records came through has been down for longer
   // than the staleness bound (`down`), or is back.
   virtual void OnChannelDown(const EventScope& scope, uint64_t worker_id, bool down) = 0;
+  // Whether some event channel of `scope` that no record has come through yet has
+  // been down (never connected) for longer than the staleness bound: its workers are
+  // unknown, so registered units never heard cannot be taken as idle.
+  virtual void OnSilentChannelsDown(const EventScope& scope, bool down) = 0;
   // Makes what was handed over since the last Flush visible.
   virtual void Flush() = 0;
 };

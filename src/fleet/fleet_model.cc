@@ -282,7 +282,11 @@ std::vector<Unit> FleetModel::Units(TimePoint now) const {
       // or the settle period passes.
       const bool settled =
           member->registered_at > subscribed_since_ || now - subscribed_since_ >= max_staleness_;
-      if (settled) {
+      if (settled && silent_channels_down_) {
+        out.push_back(Unit{key, UnitState::kUnreadable, std::nullopt,
+                           dynamo::DropReason::kChannelDown, 1, FigureSource::kNone,
+                           member->registered_at});
+      } else if (settled) {
         out.push_back(Unit{key, UnitState::kReporting, AssumedIdleReport(key, member), std::nullopt,
                            1, FigureSource::kAssumed, member->registered_at});
       } else {

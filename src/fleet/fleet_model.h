@@ -103,6 +103,16 @@ class FleetModel {
   // speaks for them. True when it changed anything.
   bool SetChannelDown(uint64_t worker_id, bool down);
 
+  // Some event channel of the target that nothing has come through has been down
+  // past the staleness bound: registered units never heard may be behind it, so
+  // after the settle period they read unreadable (channel_down), not idle. True when
+  // it changed.
+  bool SetSilentChannelsDown(bool down) {
+    const bool changed = silent_channels_down_ != down;
+    silent_channels_down_ = down;
+    return changed;
+  }
+
   // --- discovery ---
   // The registered instances of the target, or none when no discovery serves it (or
   // it has not listed yet). Units of instances that went leave at once, with their
@@ -171,6 +181,7 @@ class FleetModel {
   std::optional<std::map<uint64_t, Member>> registrations_;
   TimePoint subscribed_since_{};
   bool events_active_ = false;
+  bool silent_channels_down_ = false;
   std::optional<uint64_t> fallback_kv_total_;
 };
 

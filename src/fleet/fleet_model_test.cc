@@ -230,6 +230,19 @@ TEST_F(FleetModelTest, AUnitWhoseChannelIsDownIsUnreadableNotItsLastLoad) {
   EXPECT_DOUBLE_EQ(*Figures(kStart + 33s).Value(FleetMetric::kLoadAvg), 0.2);
 }
 
+TEST_F(FleetModelTest, UnheardUnitsBehindADownChannelAreNotTakenAsIdle) {
+  model_.SetRegistrations(std::vector{Card(1), Card(2)}, kStart);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 500), kStart + 1s);
+  EXPECT_TRUE(model_.SetSilentChannelsDown(true));
+  const std::vector<Unit> units = model_.Units(kStart + kStaleness + 1s);
+  ASSERT_EQ(units.size(), 2u);
+  EXPECT_EQ(units[1].state, UnitState::kUnreadable);
+  EXPECT_EQ(units[1].drop_reason, dynamo::DropReason::kChannelDown);
+  EXPECT_DOUBLE_EQ(*Aggregate(units).Value(FleetMetric::kLoadAvg), 0.5);
+  EXPECT_TRUE(model_.SetSilentChannelsDown(false));
+  EXPECT_DOUBLE_EQ(*Figures(kStart + kStaleness + 1s).Value(FleetMetric::kLoadAvg), 0.25);
+}
+
 TEST_F(FleetModelTest, ScrapesExpectEveryRegisteredUnit) {
   model_.SetRegistrations(std::vector{Card(1), Card(2, 1000, 2)}, kStart);
   const auto expected = model_.ExpectedReplies();

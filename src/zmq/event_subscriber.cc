@@ -268,6 +268,7 @@ void ZmqEventSubscriber::Run() {
     return true;
   };
   // Reads the monitors' events; tells the sink of channels down too long, or back.
+  std::map<fleet::EventScope, bool> told_silent;
   auto check_channels = [&] {
     const auto now = std::chrono::steady_clock::now();
     size_t down = 0;
@@ -303,6 +304,33 @@ void ZmqEventSubscriber::Run() {
       subscription.told_down = is_down;
       for (uint64_t worker : subscription.workers) sink_.OnChannelDown(key.scope, worker, is_down);
       told = told || !subscription.workers.empty();
+    }
+    // Per scope: is a channel nothing came through down? Told on change.
+    std::map<fleet::EventScope, bool> silent_down;
+    for (auto& [key, subscription] : impl.sockets) {
+      bool& any = silent_down[key.scope];
+      any = any || (subscription.told_down && subscription.workers.empty());
+    }
+    for (const auto& [scope, any] : silent_down) {
+      auto it = told_silent.find(scope);
+      if ((it != told_silent.end() && it->second == any) || (it == told_silent.end() && !any)) {
+        continue;
+      }
+      sink_.OnSilentChannelsDown(scope, any);
+      told_silent[scope] = any;
+      told = true;
+    }
+    for (auto it = told_silent.begin(); it != told_silent.end();) {
+      if (silent_down.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      // The channels of that scope are gone: nothing is down there any more.
+      if (it->second) {
+        sink_.OnSilentChannelsDown(it->first, false);
+        told = true;
+      }
+      it = told_silent.erase(it);
     }
     if (told) sink_.Flush();
     std::lock_guard lock(impl.mutex);

@@ -157,6 +157,23 @@ TEST_F(EventPlaneTest, AWorkerWhoseChannelIsDownReadsUnreadableNotItsLastLoad) {
       << scaler->Http("/status");
 }
 
+TEST_F(EventPlaneTest, ARegisteredWorkerWhoseChannelNeverConnectsIsNotTakenAsIdle) {
+  EventWorker a(context_, etcd_, {});
+  EventWorker unreachable(context_, etcd_, {});
+  unreachable.ClosePublisher();  // registered, its channel never reachable
+  auto scaler = StartScaler({"--max-staleness", "2"});
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 50, [&] { a.PublishLoad(500); }))
+      << scaler->Http("/status");
+  // Past the settle period it is not idle: unreadable, and F stays over the one heard.
+  ASSERT_TRUE(Eventually(
+      [&] { return Contains(scaler->Http("/status"), R"("drop_reason":"channel_down")"); }, 10s))
+      << scaler->Http("/status");
+  const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+  ASSERT_TRUE(reply.status.ok()) << reply.status.error_message();
+  EXPECT_DOUBLE_EQ(reply.value, 50);
+  EXPECT_FALSE(Contains(scaler->Http("/status"), R"("source":"assumed_idle")"));
+}
+
 TEST_F(EventPlaneTest, ASilentRegisteredWorkerSettlesThenCountsAsIdle) {
   EventWorker a(context_, etcd_, {});
   EventWorker silent(context_, etcd_, {});
