@@ -180,13 +180,8 @@ void ZmqEventSubscriber::Run() {
         socket.set(::zmq::sockopt::rcvhwm, settings_.receive_hwm);
         socket.set(::zmq::sockopt::maxmsgsize, settings_.max_message_bytes);
         socket.set(::zmq::sockopt::linger, 0);
-        try {
-          socket.connect(key.endpoint);
-        } catch (const ::zmq::error_t& error) {
-          spdlog::warn("event channel {}: cannot connect: {}", key.endpoint, error.what());
-          continue;
-        }
-        // Its connection events, on an inproc pair read in the same poll.
+        // Its connection events, on an inproc pair read in the same poll; attached
+        // before connecting, so that the first CONNECTED is not missed.
         const std::string address = "inproc://metrics-keda-zmq-monitor-" +
                                     std::to_string(reinterpret_cast<uintptr_t>(this)) + "-" +
                                     std::to_string(++monitors_made);
@@ -195,6 +190,12 @@ void ZmqEventSubscriber::Run() {
         ::zmq::socket_t monitor(impl.context, ::zmq::socket_type::pair);
         monitor.set(::zmq::sockopt::linger, 0);
         monitor.connect(address);
+        try {
+          socket.connect(key.endpoint);
+        } catch (const ::zmq::error_t& error) {
+          spdlog::warn("event channel {}: cannot connect: {}", key.endpoint, error.what());
+          continue;
+        }
         Impl::Subscription subscription{std::move(socket), {}, std::move(monitor), {}, false, {}};
         // Down until it connects: a channel that never connects is down too.
         subscription.down_since = std::chrono::steady_clock::now();
@@ -262,8 +263,12 @@ void ZmqEventSubscriber::Run() {
     }
     std::optional<uint64_t> worker;
     if (!fleet::DeliverEnvelope(scope, envelope, sink_, &worker)) ++batch.other_topics;
-    if (reading != nullptr && worker && reading->workers.size() < kMaxWorkersPerChannel) {
-      reading->workers.insert(*worker);
+    if (reading != nullptr) {
+      // A message came: whatever the monitor said, the channel is up.
+      reading->down_since.reset();
+      if (worker && reading->workers.size() < kMaxWorkersPerChannel) {
+        reading->workers.insert(*worker);
+      }
     }
     return true;
   };
