@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <mutex>
 
 #include "config/options.h"
 #include "discovery/etcd_registry.h"
@@ -106,7 +108,13 @@ int main(int argc, char** argv) {
   // NATS carries the stats scrapes and NATS events; Dynamo 1.4 with ZMQ events and
   // the stats source off needs none.
   std::unique_ptr<nats::NatsConnection> connection;
-  std::function<void(bool)> on_nats_state = [](bool) {};
+  // The collectors NATS state changes are told to, once there are NATS events: set
+  // and cleared under its lock, which a NATS callback holds while it tells them.
+  struct NatsListeners {
+    std::mutex mutex;
+    fleet::TargetRegistry* registry = nullptr;
+  };
+  auto nats_listeners = std::make_shared<NatsListeners>();
   if (stats_source || nats_events) {
     absl::StatusOr<std::vector<std::string>> servers = nats::SplitServerList(options.nats_server);
     if (!servers.ok()) {
@@ -122,9 +130,13 @@ int main(int argc, char** argv) {
         .tls_cert = options.nats_tls_cert,
         .tls_key = options.nats_tls_key,
         .on_state_change =
-            [&health, &on_nats_state](bool connected) {
+            [&health, nats_listeners](bool connected) {
               health.SetSourceConnected("nats", connected);
-              on_nats_state(connected);
+              std::lock_guard lock(nats_listeners->mutex);
+              if (nats_listeners->registry == nullptr) return;
+              for (const auto& collector : nats_listeners->registry->All()) {
+                collector->SetEventSourceConnected(connected);
+              }
             },
     });
     if (!started.ok()) {
@@ -315,9 +327,8 @@ int main(int argc, char** argv) {
   }
   if (nats_events) {
     nats_subscription = std::make_unique<nats::NatsEventSubscription>(*connection, router);
-    on_nats_state = [&](bool connected) {
-      for (const auto& collector : registry.All()) collector->SetEventSourceConnected(connected);
-    };
+    std::lock_guard lock(nats_listeners->mutex);
+    nats_listeners->registry = &registry;
   }
   sources_started = true;
   for (const auto& collector : registry.All()) introduce(*collector);
@@ -335,7 +346,10 @@ int main(int argc, char** argv) {
   // The health service dies with the server; NATS callbacks may still come.
   health.Attach(nullptr);
   // Sources stop before the registry and router they feed.
-  on_nats_state = [](bool) {};
+  {
+    std::lock_guard lock(nats_listeners->mutex);
+    nats_listeners->registry = nullptr;
+  }
   nats_subscription.reset();
   zmq_subscriber.reset();
   etcd.reset();
