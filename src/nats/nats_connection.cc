@@ -29,7 +29,8 @@ bool IsSchemeName(std::string_view text) {
 std::string ServerList(const ConnectionSettings& settings) {
   std::string list;
   for (const std::string& url : settings.servers) {
-    list += (list.empty() ? "" : ",") + RedactUrl(url);
+    if (!list.empty()) list += ',';
+    list += RedactUrl(url);
   }
   return list;
 }
