@@ -7,6 +7,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -92,6 +93,13 @@ int main(int argc, char** argv) {
   }
   const config::Options& options = *command_line.options;
   observability::ConfigureLogging(options.log_level, options.log_format);
+
+  // Every ZMQ event channel holds a few descriptors: allow as many as the hard limit
+  // does, as a thousand workers would pass a soft limit of 1,024.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   // Termination signals are taken by sigwait below, never by another thread.
   sigset_t signals;

@@ -44,11 +44,20 @@ struct SocketKey {
 }  // namespace
 
 struct ZmqEventSubscriber::Impl {
+  // Each channel takes three sockets (its SUB, the SUB's monitor and the pair that
+  // reads it); libzmq allows 1,023 per context unless told otherwise, and refuses
+  // the next socket with an exception.
+  explicit Impl(size_t max_channels) {
+    context.set(::zmq::ctxopt::max_sockets, static_cast<int>(3 * max_channels + 16));
+    wake_out = ::zmq::socket_t(context, ::zmq::socket_type::pair);
+    wake_in = ::zmq::socket_t(context, ::zmq::socket_type::pair);
+  }
+
   ::zmq::context_t context{1};
   // Wakes the thread when the channels change: SetChannels sends on `wake_in`.
-  ::zmq::socket_t wake_out{context, ::zmq::socket_type::pair};
+  ::zmq::socket_t wake_out;
   std::mutex wake_mutex;
-  ::zmq::socket_t wake_in{context, ::zmq::socket_type::pair};
+  ::zmq::socket_t wake_in;
   std::atomic<bool> stopping{false};
 
   std::mutex mutex;  // guards what follows
@@ -100,7 +109,9 @@ absl::StatusOr<std::unique_ptr<ZmqEventSubscriber>> ZmqEventSubscriber::Start(
 }
 
 ZmqEventSubscriber::ZmqEventSubscriber(ZmqSubscriberSettings settings, fleet::EventSink& sink)
-    : settings_(std::move(settings)), sink_(sink), impl_(std::make_unique<Impl>()) {}
+    : settings_(std::move(settings)),
+      sink_(sink),
+      impl_(std::make_unique<Impl>(settings_.max_channels)) {}
 
 ZmqEventSubscriber::~ZmqEventSubscriber() {
   impl_->stopping = true;
@@ -154,9 +165,40 @@ void ZmqEventSubscriber::Run() {
       monitored.push_back(&subscription);
     }
   };
+  // A SUB socket connected to `key`'s publisher, with its connection monitor; none
+  // (logged) when ZMQ refuses any part of it (out of sockets or descriptors, a bad
+  // address).
+  auto open = [&](const SocketKey& key) -> std::optional<Impl::Subscription> {
+    try {
+      ::zmq::socket_t socket(impl.context, ::zmq::socket_type::sub);
+      socket.set(::zmq::sockopt::rcvhwm, settings_.receive_hwm);
+      socket.set(::zmq::sockopt::maxmsgsize, settings_.max_message_bytes);
+      socket.set(::zmq::sockopt::linger, 0);
+      // Its connection events, on an inproc pair read in the same poll; attached
+      // before connecting, so that the first CONNECTED is not missed.
+      const std::string address = "inproc://metrics-keda-zmq-monitor-" +
+                                  std::to_string(reinterpret_cast<uintptr_t>(this)) + "-" +
+                                  std::to_string(++monitors_made);
+      if (zmq_socket_monitor(socket.handle(), address.c_str(),
+                             ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+        throw ::zmq::error_t();
+      }
+      ::zmq::socket_t monitor(impl.context, ::zmq::socket_type::pair);
+      monitor.set(::zmq::sockopt::linger, 0);
+      monitor.connect(address);
+      socket.connect(key.endpoint);
+      Impl::Subscription subscription{std::move(socket), {}, std::move(monitor), {}, false, {}};
+      // Down until it connects: a channel that never connects is down too.
+      subscription.down_since = std::chrono::steady_clock::now();
+      return subscription;
+    } catch (const ::zmq::error_t& error) {
+      spdlog::warn("event channel {}: cannot subscribe: {}", key.endpoint, error.what());
+      return std::nullopt;
+    }
+  };
   auto apply_channels = [&](std::vector<ZmqChannel> channels) {
     std::map<SocketKey, std::set<std::string>> wanted;
-    size_t refused = 0;
+    size_t refused = 0, failed = 0, opened = 0, closed = 0;
     for (ZmqChannel& channel : channels) {
       SocketKey key{channel.endpoint, channel.scope};
       if (!wanted.contains(key) && wanted.size() >= settings_.max_channels) {
@@ -167,7 +209,8 @@ void ZmqEventSubscriber::Run() {
     }
     for (auto it = impl.sockets.begin(); it != impl.sockets.end();) {
       if (!wanted.contains(it->first)) {
-        spdlog::info("event channel {} closed", it->first.endpoint);
+        spdlog::debug("event channel {} closed", it->first.endpoint);
+        ++closed;
         it = impl.sockets.erase(it);
       } else {
         ++it;
@@ -176,33 +219,16 @@ void ZmqEventSubscriber::Run() {
     for (auto& [key, topics] : wanted) {
       auto it = impl.sockets.find(key);
       if (it == impl.sockets.end()) {
-        ::zmq::socket_t socket(impl.context, ::zmq::socket_type::sub);
-        socket.set(::zmq::sockopt::rcvhwm, settings_.receive_hwm);
-        socket.set(::zmq::sockopt::maxmsgsize, settings_.max_message_bytes);
-        socket.set(::zmq::sockopt::linger, 0);
-        // Its connection events, on an inproc pair read in the same poll; attached
-        // before connecting, so that the first CONNECTED is not missed.
-        const std::string address = "inproc://metrics-keda-zmq-monitor-" +
-                                    std::to_string(reinterpret_cast<uintptr_t>(this)) + "-" +
-                                    std::to_string(++monitors_made);
-        zmq_socket_monitor(socket.handle(), address.c_str(),
-                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED);
-        ::zmq::socket_t monitor(impl.context, ::zmq::socket_type::pair);
-        monitor.set(::zmq::sockopt::linger, 0);
-        monitor.connect(address);
-        try {
-          socket.connect(key.endpoint);
-        } catch (const ::zmq::error_t& error) {
-          spdlog::warn("event channel {}: cannot connect: {}", key.endpoint, error.what());
+        std::optional<Impl::Subscription> subscription = open(key);
+        if (!subscription) {
+          ++failed;
           continue;
         }
-        Impl::Subscription subscription{std::move(socket), {}, std::move(monitor), {}, false, {}};
-        // Down until it connects: a channel that never connects is down too.
-        subscription.down_since = std::chrono::steady_clock::now();
-        it = impl.sockets.emplace(key, std::move(subscription)).first;
-        spdlog::info("event channel {} ({}{}{}) opened", key.endpoint, key.scope.dynamo_namespace,
-                     key.scope.component.empty() ? "" : "/" + key.scope.component,
-                     key.scope.endpoint.empty() ? "" : "/" + key.scope.endpoint);
+        it = impl.sockets.emplace(key, std::move(*subscription)).first;
+        spdlog::debug("event channel {} ({}{}{}) opened", key.endpoint, key.scope.dynamo_namespace,
+                      key.scope.component.empty() ? "" : "/" + key.scope.component,
+                      key.scope.endpoint.empty() ? "" : "/" + key.scope.endpoint);
+        ++opened;
       }
       Impl::Subscription& subscription = it->second;
       for (const std::string& topic : topics) {
@@ -221,7 +247,15 @@ void ZmqEventSubscriber::Run() {
     }
     std::lock_guard lock(impl.mutex);
     impl.stats.sockets = impl.sockets.size();
-    impl.stats.channels_refused = refused;
+    impl.stats.channels_refused = refused + failed;
+    // One line per change of the set, however many channels it moves.
+    if (opened + closed + refused + failed > 0) {
+      spdlog::info(
+          "event channels: {} open ({} opened, {} closed{})", impl.sockets.size(), opened, closed,
+          refused + failed > 0
+              ? fmt::format(", {} refused: over the channel limit, or by ZMQ", refused + failed)
+              : std::string());
+    }
   };
 
   // Per batch, counted locally and added to the shared stats once.

@@ -75,7 +75,7 @@ struct ZmqSubscriberStats {
   uint64_t restarts = 0;        // publishers whose sequence started over
   size_t sockets = 0;           // SUB sockets open
   size_t channels_down = 0;     // of them, down for longer than channel_down_after
-  size_t channels_refused = 0;  // channels beyond max_channels
+  size_t channels_refused = 0;  // channels beyond max_channels, or ZMQ would not open
 };
 
 class ZmqEventSubscriber {
