@@ -16,7 +16,7 @@ std::vector<std::string> EtcdRegistry::Prefixes(const std::vector<std::string>& 
 
 absl::StatusOr<std::unique_ptr<EtcdRegistry>> EtcdRegistry::Start(
     EtcdWatchSettings watch, const std::vector<std::string>& namespaces,
-    std::function<void()> on_change, std::chrono::milliseconds coalesce) {
+    std::function<void(const EtcdRegistry&)> on_change, std::chrono::milliseconds coalesce) {
   std::unique_ptr<EtcdRegistry> registry(new EtcdRegistry(std::move(on_change), coalesce));
   EtcdRegistry* self = registry.get();
   const std::vector<std::string> prefixes = Prefixes(namespaces);
@@ -51,7 +51,8 @@ absl::StatusOr<std::unique_ptr<EtcdRegistry>> EtcdRegistry::Start(
   return registry;
 }
 
-EtcdRegistry::EtcdRegistry(std::function<void()> on_change, std::chrono::milliseconds coalesce)
+EtcdRegistry::EtcdRegistry(std::function<void(const EtcdRegistry&)> on_change,
+                           std::chrono::milliseconds coalesce)
     : on_change_(std::move(on_change)), coalesce_(coalesce) {
   notifier_ = std::thread([this] { RunNotifier(); });
 }
@@ -84,7 +85,7 @@ void EtcdRegistry::RunNotifier() {
     if (stopping_) return;
     dirty_ = false;
     lock.unlock();
-    if (on_change_) on_change_();
+    if (on_change_) on_change_(*this);
     lock.lock();
   }
 }

@@ -45,7 +45,7 @@ class EtcdRegistry {
   // and long enough for a listing of thousands of keys to arrive as one.
   static absl::StatusOr<std::unique_ptr<EtcdRegistry>> Start(
       EtcdWatchSettings watch, const std::vector<std::string>& namespaces,
-      std::function<void()> on_change,
+      std::function<void(const EtcdRegistry&)> on_change,
       std::chrono::milliseconds coalesce = std::chrono::milliseconds(20));
 
   // The key prefixes followed for `namespaces`.
@@ -61,11 +61,12 @@ class EtcdRegistry {
   EtcdRegistryStats Stats() const;
 
  private:
-  EtcdRegistry(std::function<void()> on_change, std::chrono::milliseconds coalesce);
+  EtcdRegistry(std::function<void(const EtcdRegistry&)> on_change,
+               std::chrono::milliseconds coalesce);
   void Notify();
   void RunNotifier();
 
-  const std::function<void()> on_change_;
+  const std::function<void(const EtcdRegistry&)> on_change_;
   const std::chrono::milliseconds coalesce_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
