@@ -56,14 +56,15 @@ else
   export TSAN_OPTIONS="$common:second_deadlock_stack=1:history_size=7:suppressions=$root/scripts/tsan.supp:print_suppressions=0:log_path=$logs/tsan"
 fi
 
-# The chaos tests (tests/integration/chaos_test.cc) also bound the scaler's RSS growth.
+# The chaos tests (tests/integration/chaos_test.cc) and the event flood test (its name
+# ends in MemoryBounded) also bound the scaler's RSS growth, for a plain build.
 # ASan's quarantine of freed memory (256 MiB by default) and its fake stacks for
 # stack-use-after-return defeat that bound: with ASan they run in a second pass with an
 # 8 MiB quarantine (still catching use-after-free of recent frees) and without fake
 # stacks. TSan's shadow and history memory defeat it whatever
 # the options: with TSan their failures are shown but not counted (STRICT=1 counts
 # them); their race reports are counted like any other.
-bounded='^ChaosTest\.'
+bounded='^ChaosTest\.|MemoryBounded$'
 test_start=$EPOCHREALTIME
 status=0
 ctest_in_build() { (cd "$build_dir" && ctest --output-on-failure --timeout 600 "$@"); }

@@ -57,10 +57,13 @@ struct ZmqSubscriberSettings {
   std::string broker_xpub;
   // Broker mode: the Dynamo namespaces whose subjects to subscribe to.
   std::vector<std::string> broker_namespaces;
-  // Messages each socket may queue; beyond it ZMQ drops at the publisher's side.
-  int receive_hwm = 10000;
-  // Dynamo's largest event (an envelope with a ForwardPassMetrics) is well under 1 KiB.
-  int64_t max_message_bytes = 1 << 20;
+  // Messages each socket may queue; beyond it ZMQ drops at the publisher's side. A
+  // worker sends a few a second; 1,000 absorb any burst while a snapshot is taken.
+  int receive_hwm = 1000;
+  // Dynamo's largest event (an envelope with a ForwardPassMetrics) is well under 1 KiB;
+  // a larger frame makes ZMQ drop its sender's connection. With the queue above, a
+  // flooding publisher can hold at most about 16 MiB of the scaler's memory.
+  int64_t max_message_bytes = 16 << 10;
   size_t max_channels = 10000;
   // Direct mode: a channel whose connection has been down this long makes the units
   // heard through it unreadable (channel_down): the staleness bound.
