@@ -261,8 +261,13 @@ int main(int argc, char** argv) {
           options.host.address, options.metrics_port,
           {{"/metrics",
             [&] {
+              std::string page = observability::RenderPrometheusText(state);
+              // A page of every unit of a large fleet builds megabytes of series
+              // that are freed by now: hand them back rather than keep the peak.
+              constexpr size_t kLargePage = 1 << 20;
+              if (page.size() > kLargePage) malloc_trim(0);
               return observability::HttpResponse{"text/plain; version=0.0.4; charset=utf-8",
-                                                 observability::RenderPrometheusText(state)};
+                                                 std::move(page)};
             }},
            {"/status",
             [&] {
