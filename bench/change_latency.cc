@@ -29,10 +29,14 @@
 #include <vector>
 
 #include "externalscaler.grpc.pb.h"
+#include "latency_probe.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using mk::bench::Clock;
+using mk::bench::Ms;
+using mk::bench::Percentile;
+using mk::bench::StreamWatch;
 
 struct Config {
   std::string address, nats, control;
@@ -85,65 +89,6 @@ externalscaler::ScaledObjectRef Ref(const Config& c) {
   if (!c.component.empty()) m["component"] = c.component;
   if (!c.endpoint.empty()) m["endpoint"] = c.endpoint;
   return ref;
-}
-
-// The activation states a StreamIsActive stream pushed, with when they arrived.
-class StreamWatch {
- public:
-  StreamWatch(externalscaler::ExternalScaler::Stub& stub,
-              const externalscaler::ScaledObjectRef& ref)
-      : reader_(stub.StreamIsActive(&context_, ref)), thread_([this] { Read(); }) {}
-  ~StreamWatch() {
-    context_.TryCancel();
-    thread_.join();
-  }
-
-  // The arrival time of the first message at or after `since` saying `state`.
-  std::optional<Clock::time_point> WaitFor(bool state, Clock::time_point since,
-                                           Clock::time_point deadline) {
-    std::unique_lock lock(mutex_);
-    std::optional<Clock::time_point> found;
-    cv_.wait_until(lock, deadline, [&] {
-      for (const auto& [when, active] : messages_) {
-        if (when >= since && active == state) {
-          found = when;
-          return true;
-        }
-      }
-      return ended_;
-    });
-    return found;
-  }
-
- private:
-  void Read() {
-    externalscaler::IsActiveResponse message;
-    while (reader_->Read(&message)) {
-      std::lock_guard lock(mutex_);
-      messages_.emplace_back(Clock::now(), message.result());
-      cv_.notify_all();
-    }
-    std::lock_guard lock(mutex_);
-    ended_ = true;
-    cv_.notify_all();
-  }
-
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<externalscaler::IsActiveResponse>> reader_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::vector<std::pair<Clock::time_point, bool>> messages_;
-  bool ended_ = false;
-  std::thread thread_;
-};
-
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const size_t i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())) - 1);
-  return v[std::min(i, v.size() - 1)];
 }
 
 }  // namespace

@@ -81,9 +81,7 @@ EventOutcome FleetModel::ApplyActiveLoad(const dynamo::ActiveLoad& load, TimePoi
   if (entry == nullptr) return outcome;
   entry->kv_used_blocks = load.kv_used_blocks ? load.kv_used_blocks : load.active_decode_blocks;
   if (load.waiting_requests) entry->waiting_requests = load.waiting_requests;
-  entry->readable = true;
-  entry->readable_at = entry->heard_at = at;
-  entry->channel_down = false;  // a record came: its channel works
+  entry->HeardReadable(at);
   return outcome;
 }
 
@@ -92,9 +90,7 @@ EventOutcome FleetModel::ApplyForwardPass(const dynamo::ForwardPassMetrics& metr
   EventEntry* entry = EventEntryFor(EventKey(metrics.worker_id, metrics.dp_rank), outcome);
   if (entry == nullptr) return outcome;
   entry->forward_pass = metrics;
-  entry->readable = true;
-  entry->readable_at = entry->heard_at = at;
-  entry->channel_down = false;  // a record came: its channel works
+  entry->HeardReadable(at);
   return outcome;
 }
 
@@ -104,9 +100,7 @@ EventOutcome FleetModel::ApplyLoadReport(const dynamo::WorkerLoad& report, TimeP
       EventEntryFor(EventKey(report.key.lease_id, report.key.dp_rank.value_or(0)), outcome);
   if (entry == nullptr) return outcome;
   entry->load_report = report;
-  entry->readable = true;
-  entry->readable_at = entry->heard_at = at;
-  entry->channel_down = false;  // a record came: its channel works
+  entry->HeardReadable(at);
   return outcome;
 }
 

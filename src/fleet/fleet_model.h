@@ -144,6 +144,13 @@ class FleetModel {
     std::optional<dynamo::DropReason> drop_reason;  // of the newest dropped record
     TimePoint heard_at{};
     bool channel_down = false;
+
+    // A readable record came at `at`: through a channel that works, then.
+    void HeardReadable(TimePoint at) {
+      readable = true;
+      readable_at = heard_at = at;
+      channel_down = false;
+    }
   };
   struct Member {
     Registration registration;

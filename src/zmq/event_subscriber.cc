@@ -306,28 +306,36 @@ void ZmqEventSubscriber::Run() {
     }
     return true;
   };
-  // Reads the monitors' events; tells the sink of channels down too long, or back.
+  // Reads one monitor's queued connection events into its subscription's state.
+  auto read_monitor = [&](Impl::Subscription& subscription) {
+    ::zmq::message_t event;
+    while (subscription.monitor.recv(event, ::zmq::recv_flags::dontwait)) {
+      uint16_t id = 0;
+      if (event.size() >= sizeof id) std::memcpy(&id, event.data(), sizeof id);
+      // The event's second frame, the peer's address, is not needed.
+      ::zmq::message_t address;
+      while (event.more() && subscription.monitor.recv(address, ::zmq::recv_flags::dontwait)) {
+        if (!address.more()) break;
+      }
+      if (id == ZMQ_EVENT_CONNECTED) {
+        subscription.down_since.reset();
+      } else if (id == ZMQ_EVENT_DISCONNECTED && !subscription.down_since) {
+        subscription.down_since = std::chrono::steady_clock::now();
+      }
+    }
+  };
+  // Tells the sink of channels down too long, or back. Not on every batch: the bound
+  // is seconds, so once a poll timeout is as often as it needs to run, and a flood
+  // of messages does not pay a pass over every channel each time.
   std::map<fleet::EventScope, bool> told_silent;
+  auto last_check = std::chrono::steady_clock::time_point{};
   auto check_channels = [&] {
     const auto now = std::chrono::steady_clock::now();
+    if (now - last_check < kPollTimeout) return;
+    last_check = now;
     size_t down = 0;
     bool told = false;
     for (auto& [key, subscription] : impl.sockets) {
-      ::zmq::message_t event;
-      while (subscription.monitor.recv(event, ::zmq::recv_flags::dontwait)) {
-        uint16_t id = 0;
-        if (event.size() >= sizeof id) std::memcpy(&id, event.data(), sizeof id);
-        // The event's second frame, the peer's address, is not needed.
-        ::zmq::message_t address;
-        while (event.more() && subscription.monitor.recv(address, ::zmq::recv_flags::dontwait)) {
-          if (!address.more()) break;
-        }
-        if (id == ZMQ_EVENT_CONNECTED) {
-          subscription.down_since.reset();
-        } else if (id == ZMQ_EVENT_DISCONNECTED && !subscription.down_since) {
-          subscription.down_since = now;
-        }
-      }
       const bool is_down =
           subscription.down_since && now - *subscription.down_since > settings_.channel_down_after;
       if (is_down) ++down;
@@ -410,6 +418,9 @@ void ZmqEventSubscriber::Run() {
       for (int n = 0; n < kBatchPerSocket && read_one(*socket, scope); ++n) any = true;
     }
     reading = nullptr;
+    for (size_t k = 0; k < monitored.size(); ++k) {
+      if (items[1 + polled.size() + k].revents & ZMQ_POLLIN) read_monitor(*monitored[k]);
+    }
     check_channels();
     if (!any) continue;
     sink_.Flush();
