@@ -7,7 +7,8 @@ namespace mk::fleet {
 template <typename Apply>
 void EventRouter::Route(const EventScope& scope, Apply apply) {
   bool routed = false;
-  for (const std::shared_ptr<Collector>& collector : registry_.All()) {
+  const TargetRegistry::Collectors collectors = registry_.Current();
+  for (const std::shared_ptr<Collector>& collector : *collectors) {
     const Target& target = collector->target();
     if (target.dynamo_namespace != scope.dynamo_namespace ||
         (!scope.component.empty() && scope.component != target.component) ||

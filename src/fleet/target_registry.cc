@@ -32,6 +32,7 @@ TargetRegistry::~TargetRegistry() {
   {
     std::lock_guard lock(mutex_);
     entries.swap(entries_);
+    RefreshAllLocked();
   }
 }
 
@@ -49,17 +50,25 @@ absl::StatusOr<std::shared_ptr<Collector>> TargetRegistry::CollectorFor(const Ta
     auto collector = std::make_shared<Collector>(target, settings_, make_scraper_(target));
     if (on_created_) on_created_(*collector);
     it = entries_.emplace(target, Entry{std::move(collector), Clock::now()}).first;
+    RefreshAllLocked();
     spdlog::info("target {}: collector created", target.ToString());
   }
   it->second.last_used = Clock::now();
   return it->second.collector;
 }
 
-std::vector<std::shared_ptr<Collector>> TargetRegistry::All() const {
+std::vector<std::shared_ptr<Collector>> TargetRegistry::All() const { return *Current(); }
+
+TargetRegistry::Collectors TargetRegistry::Current() const {
   std::lock_guard lock(mutex_);
-  std::vector<std::shared_ptr<Collector>> all;
-  for (const auto& [target, entry] : entries_) all.push_back(entry.collector);
-  return all;
+  return all_;
+}
+
+void TargetRegistry::RefreshAllLocked() {
+  auto all = std::make_shared<std::vector<std::shared_ptr<Collector>>>();
+  all->reserve(entries_.size());
+  for (const auto& [target, entry] : entries_) all->push_back(entry.collector);
+  all_ = std::move(all);
 }
 
 void TargetRegistry::DropIdleUntilStopped() {
@@ -71,13 +80,15 @@ void TargetRegistry::DropIdleUntilStopped() {
     const auto now = Clock::now();
     for (auto it = entries_.begin(); it != entries_.end();) {
       const bool idle = now - it->second.last_used > idle_timeout_;
-      // use_count 1: nobody outside the registry (no stream) holds it.
-      if (it->first != default_target_ && idle && it->second.collector.use_count() == 1) {
+      // use_count 2, the entry and the shared list: nobody outside the registry (no
+      // stream) holds it.
+      if (it->first != default_target_ && idle && it->second.collector.use_count() == 2) {
         spdlog::info(
             "target {}: collector dropped (unqueried for {}s)", it->first.ToString(),
             std::chrono::duration_cast<std::chrono::seconds>(now - it->second.last_used).count());
         dropped.push_back(std::move(it->second.collector));
         it = entries_.erase(it);
+        RefreshAllLocked();
       } else {
         ++it;
       }

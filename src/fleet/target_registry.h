@@ -41,6 +41,10 @@ class TargetRegistry {
   absl::StatusOr<std::shared_ptr<Collector>> CollectorFor(const Target& target);
 
   std::vector<std::shared_ptr<Collector>> All() const;
+  // The same, as one shared list made when the set changes: cheap enough for every
+  // event record an event source routes. Hold it while using its collectors.
+  using Collectors = std::shared_ptr<const std::vector<std::shared_ptr<Collector>>>;
+  Collectors Current() const;
 
   const Target& default_target() const { return default_target_; }
   // Requests refused because max_targets collectors existed.
@@ -67,6 +71,8 @@ class TargetRegistry {
   std::condition_variable wake_;
   bool stopping_ = false;
   std::map<Target, Entry> entries_;
+  Collectors all_ = std::make_shared<const std::vector<std::shared_ptr<Collector>>>();
+  void RefreshAllLocked();  // remakes all_ from entries_
   std::thread janitor_;
 };
 
