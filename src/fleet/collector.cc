@@ -189,7 +189,9 @@ bool Collector::SetSilentChannelsDown(bool down) {
   return changed;
 }
 
-void Collector::Publish() {
+void Collector::Publish() { PublishChanges(true); }
+
+void Collector::PublishChanges(bool coalesce) {
   SnapshotPtr snapshot;
   const auto now = Clock::now();
   {
@@ -199,7 +201,7 @@ void Collector::Publish() {
     // goes to them. Until then the changes wait, and the collector's thread (or the
     // next publish) takes them.
     const auto ready_at = last_publish_ + 4 * last_snapshot_cost_;
-    if (now < ready_at) {
+    if (coalesce && now < ready_at) {
       {
         std::lock_guard state(mutex_);
         publish_due_ = ready_at;
@@ -219,7 +221,11 @@ void Collector::SetEventSourceConnected(bool connected) {
     std::lock_guard lock(model_mutex_);
     if (connected == events_connected_) return;
     events_connected_ = connected;
-    if (connected) model_.SetSubscribedSince(Clock::now());
+    if (connected) {
+      model_.SetSubscribedSince(Clock::now());
+    } else {
+      events_down_since_ = Clock::now();
+    }
     changed_ = true;
   }
   if (connected) Publish();
@@ -244,7 +250,19 @@ void Collector::SetFallbackKvTotalBlocks(std::optional<uint64_t> blocks) {
     changed_ = true;
   }
   // The figures change at once, for the very call that gave the capacity.
-  if (Latest()) Publish();
+  if (Latest()) PublishChanges(false);
+}
+
+void Collector::WantSourceView(SourceView view) {
+  {
+    std::lock_guard lock(model_mutex_);
+    bool& wanted = view == SourceView::kStats ? want_stats_view_ : want_events_view_;
+    if (view == SourceView::kAll || wanted) return;
+    wanted = true;
+    changed_ = true;
+  }
+  // The very call that asked reads the view from the snapshot taken here.
+  if (Latest()) PublishChanges(false);
 }
 
 void Collector::Run() {
@@ -360,6 +378,7 @@ SnapshotPtr Collector::Update(const ScrapeResult& heard, Clock::time_point heard
   const size_t refused = model_.RecordScrape(heard.units, heard.unreadable, heard_at);
   drops.Add(dynamo::DropReason::kOverWorkerLimit, refused);
   last_refused_ = refused;
+  last_good_scrape_ = heard_at;
   return TakeSnapshotLocked(heard_at, refused);
 }
 
@@ -373,6 +392,22 @@ SnapshotPtr Collector::TakeSnapshotLocked(Clock::time_point now, size_t refused)
   snapshot->units = model_.Units(now);
   snapshot->figures = Aggregate(snapshot->units);
   snapshot->figures.units_refused = refused;
+  // One source's view is only as servable as that source.
+  auto view_figures = [&](SourceView view) {
+    FleetFigures figures = Aggregate(model_.Units(now, view));
+    figures.units_refused = refused;
+    return figures;
+  };
+  auto within_bound = [&](const std::optional<Clock::time_point>& since) {
+    return since && now - *since <= settings_.max_staleness;
+  };
+  if (want_stats_view_ && scraper_ && within_bound(last_good_scrape_)) {
+    snapshot->stats_figures = view_figures(SourceView::kStats);
+  }
+  if (want_events_view_ && settings_.events &&
+      (events_connected_ || within_bound(events_down_since_))) {
+    snapshot->events_figures = view_figures(SourceView::kEvents);
+  }
   changed_ = false;
   const SnapshotPtr previous = Latest();
   if (refused > 0 && (!previous || previous->figures.units_refused == 0)) {

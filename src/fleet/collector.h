@@ -118,7 +118,8 @@ class Collector {
   bool SetChannelDown(uint64_t worker_id, bool down);
   // FleetModel::SetSilentChannelsDown; true when that changed anything.
   bool SetSilentChannelsDown(bool down);
-  // Takes and delivers a snapshot if anything changed since the last one.
+  // Takes and delivers a snapshot if anything changed since the last one, or soon
+  // after when snapshots come faster than a fifth of a core allows (coalesced).
   void Publish();
   // The event source's connection (all of it: the NATS connection, or the ZMQ
   // subscriptions). While down, no snapshot is taken for an event-only target, so
@@ -130,6 +131,10 @@ class Collector {
   void SetRegistrations(std::optional<std::vector<Registration>> registrations);
   // Trigger metadata kvTotalBlocks (FleetModel::SetFallbackKvTotalBlocks).
   void SetFallbackKvTotalBlocks(std::optional<uint64_t> blocks);
+  // A trigger reads `view` (trigger metadata `source`): from now on every snapshot
+  // carries that view's figures too (Snapshot::FiguresFor). The first call for a
+  // view takes a snapshot with them before it returns, if there is a picture yet.
+  void WantSourceView(SourceView view);
 
   CollectorStats Stats() const;
   const DurationHistogram& scrape_durations() const { return scrape_durations_; }
@@ -141,6 +146,8 @@ class Collector {
 
   void Run();
   void RunRound();
+  // Publish; `coalesce` false: at once, for a change the very caller needs to see.
+  void PublishChanges(bool coalesce);
   // Records what `heard` brought at `heard_at` in the model (new units over the
   // limit are dropped and counted in `drops`) and returns the model's snapshot.
   SnapshotPtr Update(const ScrapeResult& heard, Clock::time_point heard_at,
@@ -185,6 +192,12 @@ class Collector {
   Clock::time_point last_publish_{};
   Clock::duration last_snapshot_cost_{};
   bool events_connected_ = false;
+  // Since when each source is servable alone (design.md: connected, or within the
+  // staleness bound of it): the last good scrape; the event source's disconnection.
+  std::optional<Clock::time_point> last_good_scrape_;
+  std::optional<Clock::time_point> events_down_since_;
+  bool want_stats_view_ = false;
+  bool want_events_view_ = false;
   size_t last_refused_ = 0;
   // Touched by the collector thread only.
   uint64_t round_ = 0;

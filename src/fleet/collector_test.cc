@@ -485,6 +485,59 @@ TEST_F(CollectorTest, NewWorkersBeyondTheLimitAreRefusedAndLeaveFiguresUndefined
   EXPECT_DOUBLE_EQ(*(*snapshot)->figures.Value(FleetMetric::kLoadAvg), 0.4);
 }
 
+TEST_F(CollectorTest, SourceViewsAreTakenOnceWantedWhileTheirSourceIsServable) {
+  CollectorSettings settings = Slow();
+  settings.events = true;
+  settings.cache_ttl = 1ns;
+  settings.max_staleness = 50ms;
+  SetUnits({Unit(1, 10)});
+  auto collector = Make(settings);
+  ASSERT_TRUE(Fresh(*collector).ok());
+  EXPECT_FALSE(collector->Latest()->stats_figures);
+  // Wanted: the snapshot the very caller reads has the view.
+  collector->WantSourceView(SourceView::kStats);
+  ASSERT_TRUE(collector->Latest()->stats_figures);
+  EXPECT_DOUBLE_EQ(*collector->Latest()->stats_figures->Value(FleetMetric::kLoadAvg), 0.1);
+  // The event source has never been connected: no view of it.
+  collector->WantSourceView(SourceView::kEvents);
+  EXPECT_FALSE(collector->Latest()->events_figures);
+
+  collector->SetFallbackKvTotalBlocks(1000);
+  collector->SetEventSourceConnected(true);
+  dynamo::ActiveLoad load;
+  load.worker_id = 2;
+  load.kv_used_blocks = 500;
+  load.origin = dynamo::ActiveLoadOrigin::kWorker;
+  ASSERT_EQ(collector->ApplyActiveLoad(load), EventOutcome::kApplied);
+  absl::StatusOr<SnapshotPtr> snapshot = Fresh(*collector);
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_TRUE((*snapshot)->events_figures);
+  EXPECT_EQ((*snapshot)->events_figures->units, 1u);
+  EXPECT_DOUBLE_EQ(*(*snapshot)->events_figures->Value(FleetMetric::kLoadAvg), 0.5);
+  EXPECT_DOUBLE_EQ(*(*snapshot)->stats_figures->Value(FleetMetric::kLoadAvg), 0.1);
+  EXPECT_DOUBLE_EQ(*(*snapshot)->figures.Value(FleetMetric::kLoadAvg), 0.3);
+
+  // Scrapes fail past the staleness bound while events go on: the events' snapshots
+  // no longer carry a stats view.
+  SetError(absl::UnavailableError("no NATS"));
+  std::this_thread::sleep_for(60ms);
+  (void)Fresh(*collector);
+  load.kv_used_blocks = 700;
+  collector->ApplyActiveLoad(load);
+  collector->Publish();
+  // Publishes are coalesced: the collector's thread may take this one a little later.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  SnapshotPtr latest = collector->Latest();
+  while (!(latest->events_figures && latest->events_figures->figure[0] == 0.7) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+    latest = collector->Latest();
+  }
+  ASSERT_TRUE(latest->events_figures);
+  EXPECT_DOUBLE_EQ(*latest->events_figures->Value(FleetMetric::kLoadAvg), 0.7);
+  EXPECT_FALSE(latest->stats_figures);
+}
+
 TEST_F(CollectorTest, BackgroundRoundsRunEveryCheckInterval) {
   CollectorSettings settings;
   settings.check_interval = 20ms;

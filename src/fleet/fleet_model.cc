@@ -213,28 +213,32 @@ dynamo::WorkerLoad FleetModel::AssumedIdleReport(const dynamo::WorkerKey& key,
   return report;
 }
 
-bool FleetModel::SpeaksForNothing(const Unit& stats) const {
+bool FleetModel::SpeaksForNothing(const Unit& stats, SourceView view) const {
   if (stats.state != UnitState::kUnreadable) return false;
   // A rank-less dropped reply of a worker registered with ranks: its ranks stand.
   const Member* member = MemberOf(stats.key.lease_id);
   if (member != nullptr && member->registration.dp_size > 1 && !stats.key.dp_rank) return true;
   // A stats reply without load data says nothing while events speak for the worker
   // (design.md: current workers answer scrapes with data: null).
-  if (!events_active_ || stats.drop_reason != dynamo::DropReason::kNoData) return false;
+  if (!events_active_ || view == SourceView::kStats ||
+      stats.drop_reason != dynamo::DropReason::kNoData) {
+    return false;
+  }
   auto event = events_.lower_bound(dynamo::WorkerKey{stats.key.lease_id, std::nullopt});
   return member != nullptr ||
          (event != events_.end() && event->first.lease_id == stats.key.lease_id);
 }
 
-std::vector<Unit> FleetModel::Units(TimePoint now) const {
+std::vector<Unit> FleetModel::Units(TimePoint now, SourceView view) const {
   // Stats units, event entries and registered keys are each ordered by key: one
   // merge of the three gives every present unit in order, without a map.
-  std::vector<Unit> stats = stats_.Units(now, max_staleness_);
+  std::vector<Unit> stats;
+  if (view != SourceView::kEvents) stats = stats_.Units(now, max_staleness_);
   const std::vector<MemberKey> members = MemberKeys();
   std::vector<Unit> out;
   out.reserve(std::max({stats.size(), events_.size(), members.size()}));
   auto s = stats.begin();
-  auto e = events_.begin();
+  auto e = view == SourceView::kStats ? events_.end() : events_.begin();
   auto m = members.begin();
   while (s != stats.end() || e != events_.end() || m != members.end()) {
     dynamo::WorkerKey key;
@@ -249,7 +253,7 @@ std::vector<Unit> FleetModel::Units(TimePoint now) const {
     Unit* stat = s != stats.end() && s->key == key ? &*s++ : nullptr;
     const EventEntry* event = e != events_.end() && e->first == key ? &(e++)->second : nullptr;
     const Member* member = m != members.end() && m->key == key ? (m++)->member : nullptr;
-    if (stat != nullptr && SpeaksForNothing(*stat)) stat = nullptr;
+    if (stat != nullptr && SpeaksForNothing(*stat, view)) stat = nullptr;
 
     const dynamo::WorkerLoad* stats_report =
         stat != nullptr && stat->state == UnitState::kReporting ? &*stat->report : nullptr;

@@ -129,8 +129,10 @@ class FleetModel {
   // Forgets units heard by no registration and silent since before
   // `now - max_staleness`.
   void EvictSilent(TimePoint now);
-  // Every present unit at `now`, ordered by key.
-  std::vector<Unit> Units(TimePoint now) const;
+  // Every present unit at `now`, ordered by key. `view` kStats or kEvents leaves the
+  // other source's records out, as if it were off: a unit only the other source has
+  // heard is then pending, idle or absent by the same rules as any unit unheard.
+  std::vector<Unit> Units(TimePoint now, SourceView view = SourceView::kAll) const;
 
  private:
   // What the event plane said of one unit, field by field.
@@ -172,7 +174,7 @@ class FleetModel {
   dynamo::WorkerLoad AssumedIdleReport(const dynamo::WorkerKey& key, const Member* member) const;
   // Whether a stats unit is to be left out: a dropped reply that events or
   // registered ranks speak for.
-  bool SpeaksForNothing(const Unit& stats) const;
+  bool SpeaksForNothing(const Unit& stats, SourceView view) const;
   const Member* MemberOf(uint64_t instance_id) const;
   // Every registered unit, ordered by key, with its member.
   struct MemberKey {

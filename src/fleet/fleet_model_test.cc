@@ -199,6 +199,51 @@ TEST_F(FleetModelTest, NewestReadableRecordWinsAcrossSources) {
   EXPECT_DOUBLE_EQ(*Figures(kStart + 5s).Value(FleetMetric::kLoadAvg), 0.2);
 }
 
+TEST_F(FleetModelTest, ASourceViewReadsThatSourceAlone) {
+  // Worker 1 is today's: registered, publishing events, answering scrapes with
+  // data: null. Worker 2 is an older one heard by scrapes alone.
+  model_.SetRegistrations(std::vector{Card(1)}, kStart);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 600), kStart + 1s);
+  dynamo::WorkerLoad old_worker;
+  old_worker.key = {2, std::nullopt};
+  old_worker.kv_active_blocks = 200;
+  old_worker.kv_total_blocks = 1000;
+  model_.RecordScrape(std::vector{old_worker},
+                      std::vector{dynamo::UnreadableReport{{1, std::nullopt}}}, kStart + 2s);
+  const TimePoint now = kStart + 3s;
+  EXPECT_DOUBLE_EQ(*Aggregate(model_.Units(now)).Value(FleetMetric::kLoadAvg), 0.4);
+
+  const std::vector<Unit> events = model_.Units(now, SourceView::kEvents);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].source, FigureSource::kEvents);
+  EXPECT_DOUBLE_EQ(*Aggregate(events).Value(FleetMetric::kLoadAvg), 0.6);
+
+  // Scrapes alone: today's worker answers without load data, so it is unreadable
+  // there, not hidden and not idle.
+  const std::vector<Unit> stats = model_.Units(now, SourceView::kStats);
+  ASSERT_EQ(stats.size(), 2u);
+  EXPECT_EQ(stats[0].state, UnitState::kUnreadable);
+  EXPECT_EQ(stats[0].drop_reason, dynamo::DropReason::kNoData);
+  const FleetFigures stats_figures = Aggregate(stats);
+  EXPECT_EQ(stats_figures.units, 2u);
+  EXPECT_DOUBLE_EQ(*stats_figures.Value(FleetMetric::kLoadAvg), 0.2);
+}
+
+TEST_F(FleetModelTest, AStatsViewIgnoresNewerEventRecords) {
+  model_.SetRegistrations(std::vector{Card(1)}, kStart);
+  dynamo::WorkerLoad report;
+  report.key = {1, std::nullopt};
+  report.kv_active_blocks = 700;
+  report.kv_total_blocks = 1000;
+  model_.RecordScrape(std::vector{report}, {}, kStart + 1s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 100), kStart + 2s);
+  EXPECT_DOUBLE_EQ(*Figures(kStart + 3s).Value(FleetMetric::kLoadAvg), 0.1);
+  const std::vector<Unit> stats = model_.Units(kStart + 3s, SourceView::kStats);
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].source, FigureSource::kStats);
+  EXPECT_DOUBLE_EQ(*Aggregate(stats).Value(FleetMetric::kLoadAvg), 0.7);
+}
+
 TEST_F(FleetModelTest, DroppedEventsMakeAnUnheardUnitUnreadable) {
   model_.SetRegistrations(std::vector{Card(1)}, kStart);
   model_.RecordEventDrop(1, 0, dynamo::DropReason::kWrongType, kStart + 1s);

@@ -28,4 +28,16 @@ std::string_view FigureSourceName(FigureSource source) {
   return "unknown";
 }
 
+std::string_view SourceViewName(SourceView view) {
+  switch (view) {
+    case SourceView::kAll:
+      return "auto";
+    case SourceView::kStats:
+      return "stats";
+    case SourceView::kEvents:
+      return "events";
+  }
+  return "unknown";
+}
+
 }  // namespace mk::fleet

@@ -30,6 +30,12 @@ enum class FigureSource {
 };
 std::string_view FigureSourceName(FigureSource source);  // "-", "stats", "events", "assumed_idle"
 
+// Which sources' records a picture of the fleet is made of: every source (what a
+// trigger reads by default), or one alone (trigger metadata `source` under --source
+// auto).
+enum class SourceView { kAll, kStats, kEvents };
+std::string_view SourceViewName(SourceView view);  // "auto", "stats", "events"
+
 struct Unit {
   dynamo::WorkerKey key;
   UnitState state = UnitState::kReporting;

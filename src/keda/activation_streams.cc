@@ -71,7 +71,7 @@ class ActivationStream final : public grpc::ServerWriteReactor<externalscaler::I
   // heartbeat). Snapshots older than one already evaluated are ignored, so a late
   // evaluation cannot overwrite a newer state; an undefined figure sends nothing.
   void Evaluate(const fleet::Snapshot& snapshot, bool heartbeat) {
-    const absl::StatusOr<MetricAnswer> answer = AnswerFor(config_, snapshot.figures);
+    const absl::StatusOr<MetricAnswer> answer = AnswerFor(config_, snapshot);
     std::unique_lock lock(mutex_);
     if (snapshot.version < evaluated_version_) return;
     evaluated_version_ = snapshot.version;

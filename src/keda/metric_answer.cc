@@ -27,6 +27,22 @@ absl::StatusOr<MetricAnswer> AnswerFor(const TriggerConfig& config,
   return answer;
 }
 
+absl::StatusOr<MetricAnswer> AnswerFor(const TriggerConfig& config,
+                                       const fleet::Snapshot& snapshot) {
+  const fleet::FleetFigures* figures = snapshot.FiguresFor(config.source);
+  if (figures == nullptr) {
+    const std::string_view source = fleet::SourceViewName(config.source);
+    return absl::UnavailableError(
+        "target " + config.target.ToString() + ": trigger reads source " + std::string(source) +
+        " alone, which is not servable now (" +
+        (config.source == fleet::SourceView::kStats
+             ? "no scrape succeeded within the staleness bound"
+             : "the event plane has not been connected within the staleness bound") +
+        ")");
+  }
+  return AnswerFor(config, *figures);
+}
+
 int64_t CeilToInt64(double x) {
   constexpr double kMax = 9223372036854775808.0;  // 2^63, the first double above INT64_MAX
   if (std::isnan(x)) return 0;

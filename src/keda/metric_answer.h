@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "fleet/fleet_figures.h"
+#include "fleet/snapshot.h"
 #include "keda/trigger_config.h"
 
 namespace mk::keda {
@@ -28,6 +29,11 @@ struct MetricAnswer {
 // the trigger's figure.
 absl::StatusOr<MetricAnswer> AnswerFor(const TriggerConfig& config,
                                        const fleet::FleetFigures& figures);
+// The same from the figures of the trigger's source view in `snapshot`; UNAVAILABLE,
+// naming the target and the source, when the snapshot has none for it (that source
+// is not servable now).
+absl::StatusOr<MetricAnswer> AnswerFor(const TriggerConfig& config,
+                                       const fleet::Snapshot& snapshot);
 
 // ceil(x) as int64, saturating: KEDA's deprecated int fields must agree with the
 // float ones without overflow.

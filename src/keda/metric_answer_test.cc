@@ -174,6 +174,29 @@ TEST(CeilToInt64Test, NegativesRoundTowardZero) {
   EXPECT_EQ(CeilToInt64(-2), -2);
 }
 
+TEST(AnswerForTest, ASnapshotAnswersFromTheTriggersSourceView) {
+  fleet::Snapshot snapshot;
+  snapshot.target = fleet::Target{"dynamo", "backend", "generate"};
+  snapshot.figures = FourWorkers();
+  fleet::FleetFigures events = FourWorkers();
+  events.figure[fleet::FleetFigures::Index(fleet::FleetMetric::kLoadAvg)] = 0.9;
+  snapshot.events_figures = events;
+  TriggerConfig config = Config(fleet::FleetMetric::kLoadAvg, MetricType::kValue);
+  config.target = snapshot.target;
+  EXPECT_EQ(AnswerFor(config, snapshot)->value, 0.5);
+  config.source = fleet::SourceView::kEvents;
+  EXPECT_EQ(AnswerFor(config, snapshot)->value, 0.9);
+  // No stats view in this snapshot: that source is not servable, and the answer
+  // says so rather than read another source's figures.
+  config.source = fleet::SourceView::kStats;
+  const absl::StatusOr<MetricAnswer> stats = AnswerFor(config, snapshot);
+  ASSERT_FALSE(stats.ok());
+  EXPECT_EQ(stats.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(stats.status().message().find("dynamo/backend/generate"), std::string_view::npos)
+      << stats.status();
+  EXPECT_NE(stats.status().message().find("stats"), std::string_view::npos) << stats.status();
+}
+
 TEST(CeilToInt64Test, HugeValuesSaturate) {
   EXPECT_EQ(CeilToInt64(9223372036854775808.0), kInt64Max);  // 2^63
   EXPECT_EQ(CeilToInt64(1e19), kInt64Max);

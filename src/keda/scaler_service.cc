@@ -61,11 +61,12 @@ grpc::ServerUnaryReactor* ScalerService::Answer(Rpc rpc, grpc::CallbackServerCon
     return reactor;
   }
   if (config->kv_total_blocks) (*collector)->SetFallbackKvTotalBlocks(config->kv_total_blocks);
+  (*collector)->WantSourceView(config->source);
   (*collector)
       ->WithFreshSnapshot(
           [finish, config = *config, fill](absl::StatusOr<fleet::SnapshotPtr> snapshot) {
             if (!snapshot.ok()) return finish(snapshot.status(), std::nullopt);
-            absl::StatusOr<MetricAnswer> answer = AnswerFor(config, (*snapshot)->figures);
+            absl::StatusOr<MetricAnswer> answer = AnswerFor(config, **snapshot);
             if (!answer.ok()) return finish(answer.status(), std::nullopt);
             fill(config, *answer);
             finish(absl::OkStatus(), *answer);
@@ -133,6 +134,7 @@ grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ScalerService::Strea
     return RefusedStream(ToGrpcStatus(collector.status()));
   }
   if (config->kv_total_blocks) (*collector)->SetFallbackKvTotalBlocks(config->kv_total_blocks);
+  (*collector)->WantSourceView(config->source);
   return streams_.Open(*config, std::move(*collector));
 }
 

@@ -182,6 +182,10 @@ absl::StatusOr<TriggerConfig> ParseTriggerMetadata(const Metadata& metadata,
           Name(Key::kSource), *source,
           fmt::format("must be auto or {}: this scaler runs --source {}", running, running));
     }
+    if (defaults.source == SourceChoice::kAuto) {
+      if (*source == "stats") config.source = fleet::SourceView::kStats;
+      if (*source == "events") config.source = fleet::SourceView::kEvents;
+    }
   }
 
   if (const std::string* text = Find(metadata, Key::kKvTotalBlocks)) {

@@ -43,6 +43,9 @@ struct TriggerConfig {
   MetricType metric_type = MetricType::kAverageValue;
   // kvTotalBlocks: KV capacity per unit where neither discovery nor stats give one.
   std::optional<uint64_t> kv_total_blocks;
+  // `source`: the records the trigger reads. One source alone only under --source
+  // auto; when the process runs one source, every view is that one (kAll).
+  fleet::SourceView source = fleet::SourceView::kAll;
 };
 
 using Metadata = google::protobuf::Map<std::string, std::string>;

@@ -256,6 +256,50 @@ TEST(TriggerConfigTest, RejectsOtherMetricTypes) {
   }
 }
 
+// ---- source -------------------------------------------------------------------
+
+TEST(TriggerConfigTest, SourceNamesOneSourceAloneUnderAuto) {
+  EXPECT_EQ(Parsed(Meta({})).source, fleet::SourceView::kAll);
+  EXPECT_EQ(Parsed(Meta({{"source", "auto"}})).source, fleet::SourceView::kAll);
+  EXPECT_EQ(Parsed(Meta({{"source", "stats"}})).source, fleet::SourceView::kStats);
+  EXPECT_EQ(Parsed(Meta({{"source", "events"}})).source, fleet::SourceView::kEvents);
+}
+
+TEST(TriggerConfigTest, SourceOfAOneSourceScalerIsThatSource) {
+  TriggerDefaults events = Defaults();
+  events.source = SourceChoice::kEvents;
+  // Every picture of that scaler is of events alone already.
+  EXPECT_EQ(Parsed(Meta({{"source", "events"}}), events).source, fleet::SourceView::kAll);
+  EXPECT_EQ(Parsed(Meta({{"source", "auto"}}), events).source, fleet::SourceView::kAll);
+  const absl::StatusOr<TriggerConfig> stats =
+      ParseTriggerMetadata(Meta({{"source", "stats"}}), events);
+  ASSERT_FALSE(stats.ok());
+  EXPECT_EQ(stats.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(stats.status().message()), HasSubstr("--source events"));
+}
+
+TEST(TriggerConfigTest, RejectsOtherSources) {
+  for (const std::string value : {"Stats", "event", "nats", "zmq", "metrics", ""}) {
+    ExpectRejected(Meta({{"source", value}}), "source", value);
+  }
+}
+
+// ---- kvTotalBlocks ----------------------------------------------------------
+
+TEST(TriggerConfigTest, KvTotalBlocksIsABlockCount) {
+  EXPECT_FALSE(Parsed(Meta({})).kv_total_blocks);
+  EXPECT_EQ(Parsed(Meta({{"kvTotalBlocks", "8192"}})).kv_total_blocks, 8192u);
+  EXPECT_EQ(Parsed(Meta({{"kvTotalBlocks", "9007199254740992"}})).kv_total_blocks,
+            uint64_t{1} << 53);
+}
+
+TEST(TriggerConfigTest, RejectsBadKvTotalBlocks) {
+  for (const std::string value :
+       {"0", "-1", "+8", "8.0", "1e3", " 8", "9007199254740993", "99999999999999999", ""}) {
+    ExpectRejected(Meta({{"kvTotalBlocks", value}}), "kvTotalBlocks", value);
+  }
+}
+
 // ---- Everything at once -----------------------------------------------------
 
 TEST(TriggerConfigTest, FullMetadata) {

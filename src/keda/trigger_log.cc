@@ -80,7 +80,10 @@ int64_t CurrentReplicas(const MetricAnswer& answer) {
 }
 
 std::string Explain(const TriggerConfig& config, const MetricAnswer& answer, int64_t desired) {
-  const std::string_view metric = fleet::MetricName(config.metric);
+  std::string metric(fleet::MetricName(config.metric));
+  if (config.source != fleet::SourceView::kAll) {
+    metric += fmt::format(" ({} source alone)", fleet::SourceViewName(config.source));
+  }
   const std::string value = config.metric_type == MetricType::kValue
                                 ? fmt::format("value F = {:.4g} (Value)", answer.figure)
                                 : fmt::format("value N x F = {} x {:.4g} = {:.4g} (AverageValue)",

@@ -151,6 +151,7 @@ void WriteTrigger(JsonWriter& json, const keda::TriggerRecord& record) {
     json.Key("activation_threshold").Number(record.config->activation_threshold);
     json.Key("metric_type")
         .String(record.config->metric_type == keda::MetricType::kValue ? "Value" : "AverageValue");
+    json.Key("source").String(fleet::SourceViewName(record.config->source));
   }
   json.Key("last_rpc").String(keda::RpcName(record.last_rpc));
   json.Key("seconds_ago").Number(SecondsSince(record.last_seen));

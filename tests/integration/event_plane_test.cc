@@ -434,6 +434,17 @@ TEST_F(EventPlaneTest, AFleetOfMixedGenerationsIsOneFleet) {
   EXPECT_TRUE(Contains(status, R"("source":"stats")")) << status;
   EXPECT_TRUE(Contains(status, R"("source":"events")")) << status;
   EXPECT_FALSE(Contains(status, R"("state":"unreadable")")) << status;
+
+  // A trigger may read one source alone: the events are the new workers' load;
+  // the scrapes are the old workers' (the new ones answer them without load data).
+  const Metadata events = {{"metricType", "Value"}, {"source", "events"}};
+  EXPECT_TRUE(ValueBecomes(scaler, events, 0.6, 5s, 2e-3))
+      << GetMetrics(scaler.stub(), events).status.error_message();
+  const Metadata stats = {{"metricType", "Value"}, {"source", "stats"}};
+  EXPECT_TRUE(ValueBecomes(scaler, stats, 0.2, 5s, 2e-3))
+      << GetMetrics(scaler.stub(), stats).status.error_message();
+  EXPECT_TRUE(Contains(scaler.Http("/status"), "llm_load_avg (stats source alone) F = 0.2"))
+      << scaler.Http("/status");
 }
 
 }  // namespace
