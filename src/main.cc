@@ -7,17 +7,20 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <malloc.h>
 #include <signal.h>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
 
 #include "config/options.h"
 #include "discovery/etcd_registry.h"
+#include "discovery/kubernetes_registry.h"
 #include "dynamo/event_subject.h"
 #include "fleet/collector.h"
 #include "fleet/event_router.h"
@@ -27,6 +30,8 @@
 #include "keda/scaler_service.h"
 #include "keda/server_credentials.h"
 #include "keda/trigger_log.h"
+#include "kubernetes/api_access.h"
+#include "kubernetes/api_client.h"
 #include "nats/event_subscription.h"
 #include "nats/nats_connection.h"
 #include "nats/stats_scraper.h"
@@ -80,6 +85,45 @@ std::vector<mk::zmq::ZmqChannel> ZmqChannels(
                         {record.dynamo_namespace, record.component, record.endpoint}});
   }
   return channels;
+}
+
+// Kubernetes discovery: API access from --kubeconfig or the pod's service account,
+// the namespaces from --kube-namespace or where the scaler runs.
+absl::StatusOr<std::unique_ptr<mk::discovery::KubernetesRegistry>> StartKubernetesRegistry(
+    const mk::config::Options& options, mk::discovery::Registry::OnChange on_change) {
+  auto env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return std::string(value != nullptr ? value : "");
+  };
+  absl::StatusOr<mk::kubernetes::ApiAccess> access =
+      options.kubeconfig.empty()
+          ? mk::kubernetes::InClusterAccess(env("KUBERNETES_SERVICE_HOST"),
+                                            env("KUBERNETES_SERVICE_PORT"),
+                                            mk::kubernetes::kServiceAccountDir)
+          : mk::kubernetes::KubeconfigAccess(options.kubeconfig);
+  if (!access.ok()) {
+    return absl::Status(access.status().code(), "--discovery-backend kubernetes: " +
+                                                    std::string(access.status().message()));
+  }
+  std::vector<std::string> namespaces = options.kube_namespaces;
+  if (namespaces.empty() && !access->default_namespace.empty()) {
+    namespaces.push_back(access->default_namespace);
+  }
+  if (namespaces.empty()) {
+    return absl::InvalidArgumentError("--kube-namespace: no namespace given, and " +
+                                      access->source +
+                                      " names none: say which namespaces the Dynamo graph runs in");
+  }
+  spdlog::info("kubernetes discovery: API server {} ({}), namespaces {}", access->server,
+               access->source, fmt::join(namespaces, ","));
+  absl::StatusOr<std::unique_ptr<mk::kubernetes::ApiClient>> client =
+      mk::kubernetes::ApiClient::Create(*std::move(access));
+  if (!client.ok()) return client.status();
+  return mk::discovery::KubernetesRegistry::Start(
+      *std::move(client),
+      {.namespaces = std::move(namespaces),
+       .watch_timeout = std::chrono::seconds(options.kube_watch_seconds)},
+      std::move(on_change));
 }
 
 }  // namespace
@@ -174,13 +218,13 @@ int main(int argc, char** argv) {
   // The sources below are made after the registry, whose default collector exists
   // from its construction: new collectors learn what the sources know through this
   // hook, the default one right after the sources start.
-  std::unique_ptr<discovery::EtcdRegistry> etcd;
+  std::unique_ptr<discovery::Registry> discovery;
   std::unique_ptr<zmq::ZmqEventSubscriber> zmq_subscriber;
   std::unique_ptr<nats::NatsEventSubscription> nats_subscription;
   std::atomic<bool> sources_started{false};
   auto introduce = [&](fleet::Collector& collector) {
     if (!sources_started) return;
-    if (etcd) collector.SetRegistrations(etcd->RegistrationsFor(collector.target()));
+    if (discovery) collector.SetRegistrations(discovery->RegistrationsFor(collector.target()));
     if (zmq_subscriber) collector.SetEventSourceConnected(true);
     if (nats_subscription) {
       if (absl::Status status = nats_subscription->Subscribe(collector.target().dynamo_namespace);
@@ -243,13 +287,14 @@ int main(int argc, char** argv) {
                                         {"channels_down", stats.channels_down},
                                         {"channels_refused", stats.channels_refused}}});
         }
-        if (etcd) {
-          const discovery::EtcdRegistryStats stats = etcd->Stats();
-          sources.push_back({.name = "etcd",
+        if (discovery) {
+          const discovery::RegistryStats stats = discovery->Stats();
+          sources.push_back({.name = std::string(discovery->name()),
                              .role = "discovery",
                              .connected = stats.connected,
                              .counters = {{"reconnects", stats.reconnects},
-                                          {"records_dropped", stats.drops.Total()}},
+                                          {"records_dropped", stats.drops.Total()},
+                                          {"objects_dropped", stats.objects_dropped}},
                              .gauges = {{"instances", stats.instances},
                                         {"model_cards", stats.model_cards},
                                         {"event_channels", stats.event_channels}}});
@@ -303,6 +348,23 @@ int main(int argc, char** argv) {
 
   // The sources start once every port is bound: a start-up that fails on a port or a
   // certificate leaves no watch or subscription half-started behind.
+  // Membership and channels after each burst of discovery changes. Until every
+  // source has started, the start-up below does this itself.
+  discovery::Registry::OnChange on_discovery_change =
+      [&, trimmed = false](const discovery::Registry& discovered) mutable {
+        if (!sources_started) return;
+        for (const auto& collector : registry.All()) {
+          collector->SetRegistrations(discovered.RegistrationsFor(collector->target()));
+        }
+        if (zmq_subscriber && !zmq_subscriber->broker()) {
+          zmq_subscriber->SetChannels(ZmqChannels(discovered.EventChannels()));
+        }
+        // The first listing's buffers are freed by now: hand them back once.
+        if (!trimmed && discovered.Stats().listed) {
+          malloc_trim(0);
+          trimmed = true;
+        }
+      };
   if (options.discovery_backend == config::DiscoveryBackend::kEtcd) {
     absl::StatusOr<std::vector<std::string>> endpoints =
         nats::SplitServerList(options.etcd_endpoints);
@@ -310,34 +372,23 @@ int main(int argc, char** argv) {
       return Fail(2, "--etcd-endpoints: " + std::string(endpoints.status().message()));
     }
     absl::StatusOr<std::unique_ptr<discovery::EtcdRegistry>> started =
-        discovery::EtcdRegistry::Start(
-            {.endpoints = *endpoints,
-             .prefix = "",
-             .user = options.etcd_user,
-             .password = options.etcd_password,
-             .tls_ca = options.etcd_tls_ca,
-             .tls_cert = options.etcd_tls_cert,
-             .tls_key = options.etcd_tls_key},
-            {options.dynamo_namespace},
-            [&, trimmed = false](const discovery::EtcdRegistry& discovered) mutable {
-              // Membership and channels after each burst of discovery changes. Until
-              // every source has started, the start-up below does this itself.
-              if (!sources_started) return;
-              for (const auto& collector : registry.All()) {
-                collector->SetRegistrations(discovered.RegistrationsFor(collector->target()));
-              }
-              if (zmq_subscriber && !zmq_subscriber->broker()) {
-                zmq_subscriber->SetChannels(ZmqChannels(discovered.EventChannels()));
-              }
-              // The first listing's buffers are freed by now: hand them back once.
-              if (!trimmed && discovered.Stats().listed) {
-                malloc_trim(0);
-                trimmed = true;
-              }
-            });
+        discovery::EtcdRegistry::Start({.endpoints = *endpoints,
+                                        .prefix = "",
+                                        .user = options.etcd_user,
+                                        .password = options.etcd_password,
+                                        .tls_ca = options.etcd_tls_ca,
+                                        .tls_cert = options.etcd_tls_cert,
+                                        .tls_key = options.etcd_tls_key},
+                                       {options.dynamo_namespace}, on_discovery_change);
     if (!started.ok())
       return Fail(2, "--etcd-endpoints: " + std::string(started.status().message()));
-    etcd = std::move(*started);
+    discovery = std::move(*started);
+  }
+  if (options.discovery_backend == config::DiscoveryBackend::kKubernetes) {
+    absl::StatusOr<std::unique_ptr<discovery::KubernetesRegistry>> started =
+        StartKubernetesRegistry(options, on_discovery_change);
+    if (!started.ok()) return Fail(2, std::string(started.status().message()));
+    discovery = std::move(*started);
   }
   if (zmq_events) {
     absl::StatusOr<std::unique_ptr<zmq::ZmqEventSubscriber>> started =
@@ -349,8 +400,8 @@ int main(int argc, char** argv) {
     if (!started.ok()) return Fail(2, std::string(started.status().message()));
     zmq_subscriber = std::move(*started);
     health.SetSourceConnected("zmq", true);
-    if (etcd && !zmq_subscriber->broker()) {
-      zmq_subscriber->SetChannels(ZmqChannels(etcd->EventChannels()));
+    if (discovery && !zmq_subscriber->broker()) {
+      zmq_subscriber->SetChannels(ZmqChannels(discovery->EventChannels()));
     }
   }
   if (nats_events) {
@@ -362,8 +413,8 @@ int main(int argc, char** argv) {
   for (const auto& collector : registry.All()) introduce(*collector);
   // Channels registered while the sources started (the discovery callback above
   // waits for sources_started).
-  if (etcd && zmq_subscriber && !zmq_subscriber->broker()) {
-    zmq_subscriber->SetChannels(ZmqChannels(etcd->EventChannels()));
+  if (discovery && zmq_subscriber && !zmq_subscriber->broker()) {
+    zmq_subscriber->SetChannels(ZmqChannels(discovery->EventChannels()));
   }
   spdlog::info(
       "serving externalscaler.ExternalScaler on {} (port {}{}), HTTP on port {}; "
@@ -385,7 +436,7 @@ int main(int argc, char** argv) {
   }
   nats_subscription.reset();
   zmq_subscriber.reset();
-  etcd.reset();
+  discovery.reset();
   spdlog::info("stopped");
   return 0;
 }

@@ -207,6 +207,19 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
   app.add_option("--etcd-tls-key", tls.etcd_tls_key,
                  "PEM key of --etcd-tls-cert (path, or the PEM itself)")
       ->envname("ETCD_AUTH_CLIENT_KEY");
+  std::string kubeconfig, kube_namespaces, kube_watch = "300";
+  app.add_option("--kubeconfig", kubeconfig,
+                 "kubeconfig file for --discovery-backend kubernetes outside a pod (default: "
+                 "the pod's service account)")
+      ->envname("KUBECONFIG");
+  const CLI::Option* kube_namespace_given =
+      app.add_option("--kube-namespace", kube_namespaces,
+                     "Kubernetes namespace(s) of the Dynamo graph, comma separated (default: the "
+                     "scaler's own, else the kubeconfig context's)");
+  app.add_option("--kube-watch-timeout", kube_watch,
+                 "Seconds a Kubernetes watch runs before it is renewed; a watch silent for "
+                 "longer (plus 30 s) is taken as stalled")
+      ->capture_default_str();
   app.add_option("--tls-reload-interval", tls_reload,
                  "Seconds between checks of the TLS files for rotation")
       ->capture_default_str();
@@ -311,13 +324,33 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
     } else if (discovery_backend == "none") {
       options.discovery_backend = DiscoveryBackend::kNone;
     } else if (discovery_backend == "kubernetes") {
-      throw Bad("--discovery-backend", discovery_backend,
-                "Kubernetes discovery is not built yet; expected etcd or none "
-                "(DYN_DISCOVERY_BACKEND)");
+      options.discovery_backend = DiscoveryBackend::kKubernetes;
     } else {
       throw Bad("--discovery-backend", discovery_backend,
-                "expected etcd or none (DYN_DISCOVERY_BACKEND)");
+                "expected etcd, kubernetes or none (DYN_DISCOVERY_BACKEND)");
     }
+    options.kubeconfig = kubeconfig;
+    for (size_t start = 0; start <= kube_namespaces.size() && kube_namespace_given->count() > 0;) {
+      const size_t comma = std::min(kube_namespaces.find(',', start), kube_namespaces.size());
+      const std::string name = kube_namespaces.substr(start, comma - start);
+      // A namespace is a DNS-1123 label: it goes into API paths as it stands.
+      const bool label =
+          !name.empty() && name.size() <= 63 &&
+          std::all_of(name.begin(), name.end(),
+                      [](char c) {
+                        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                      }) &&
+          name.front() != '-' && name.back() != '-';
+      if (!label) {
+        throw Bad("--kube-namespace", kube_namespaces,
+                  "expected Kubernetes namespace names (lowercase letters, digits and '-', at "
+                  "most 63), comma separated");
+      }
+      options.kube_namespaces.push_back(name);
+      start = comma + 1;
+    }
+    options.kube_watch_seconds =
+        static_cast<unsigned>(Count("--kube-watch-timeout", kube_watch, 1, 3600));
     if (etcd_endpoints.find_first_not_of(" ,") == std::string::npos) {
       throw Bad("--etcd-endpoints", etcd_endpoints, "expected etcd URLs, comma separated");
     }

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/listen_address.h"
 
@@ -16,7 +17,7 @@ namespace mk::config {
 // Where the scaler hears load (design.md, "Command line").
 enum class Source { kAuto, kStats, kEvents };
 enum class EventPlane { kZmq, kNats };
-enum class DiscoveryBackend { kEtcd, kNone };
+enum class DiscoveryBackend { kEtcd, kKubernetes, kNone };
 
 struct Options {
   std::string component_name = "llm-worker";
@@ -68,6 +69,12 @@ struct Options {
   std::string etcd_tls_ca;
   std::string etcd_tls_cert;
   std::string etcd_tls_key;
+  // Kubernetes discovery: the kubeconfig to use outside a pod (empty: in-cluster),
+  // the Kubernetes namespaces to watch (empty: the scaler's own), and the watches'
+  // timeout in seconds.
+  std::string kubeconfig;
+  std::vector<std::string> kube_namespaces;
+  unsigned kube_watch_seconds = 300;
 };
 
 // Either options to run with, or an exit: --help/--version text (code 0) or an

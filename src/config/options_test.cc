@@ -62,9 +62,10 @@ class OptionsTest : public ::testing::Test {
   }
 
   static constexpr const char* kEnv[] = {
-      "DYN_NAMESPACE",         "NATS_SERVER",           "DYN_EVENT_PLANE",     "DYN_ZMQ_BROKER_URL",
-      "DYN_DISCOVERY_BACKEND", "ETCD_ENDPOINTS",        "ETCD_AUTH_USERNAME",  "ETCD_AUTH_PASSWORD",
-      "ETCD_AUTH_CA",          "ETCD_AUTH_CLIENT_CERT", "ETCD_AUTH_CLIENT_KEY"};
+      "DYN_NAMESPACE",         "NATS_SERVER",           "DYN_EVENT_PLANE",
+      "DYN_ZMQ_BROKER_URL",    "DYN_DISCOVERY_BACKEND", "ETCD_ENDPOINTS",
+      "ETCD_AUTH_USERNAME",    "ETCD_AUTH_PASSWORD",    "ETCD_AUTH_CA",
+      "ETCD_AUTH_CLIENT_CERT", "ETCD_AUTH_CLIENT_KEY",  "KUBECONFIG"};
   std::vector<std::optional<std::string>> saved_;
 };
 
@@ -290,10 +291,31 @@ TEST_F(OptionsTest, RejectsBadSourceSettings) {
   ExpectRejected({"--source", "metrics"}, "--source");
   ExpectRejected({"--event-plane", "kafka"}, "--event-plane");
   ExpectRejected({"--discovery-backend", "file"}, "--discovery-backend");
-  ExpectRejected({"--discovery-backend", "kubernetes"}, "--discovery-backend");
   ExpectRejected({"--etcd-endpoints", " , "}, "--etcd-endpoints");
   ExpectRejected({"--zmq-broker", "tcp://broker:5556"}, "--zmq-broker");
   ExpectRejected({"--etcd-tls-cert", "/c.pem"}, "--etcd-tls-key");
+}
+
+TEST_F(OptionsTest, KubernetesDiscoveryAsTheOperatorSetsIt) {
+  setenv("DYN_DISCOVERY_BACKEND", "kubernetes", 1);
+  setenv("KUBECONFIG", "/home/sre/.kube/config", 1);
+  Options options = Parsed({"--kube-namespace", "llm,llm-canary"});
+  EXPECT_EQ(options.discovery_backend, DiscoveryBackend::kKubernetes);
+  EXPECT_EQ(options.kubeconfig, "/home/sre/.kube/config");
+  EXPECT_EQ(options.kube_namespaces, (std::vector<std::string>{"llm", "llm-canary"}));
+  EXPECT_EQ(options.kube_watch_seconds, 300u);
+  unsetenv("KUBECONFIG");
+  options = Parsed({"--kube-watch-timeout", "5"});
+  EXPECT_TRUE(options.kube_namespaces.empty());  // the scaler's own, found at start
+  EXPECT_EQ(options.kube_watch_seconds, 5u);
+}
+
+TEST_F(OptionsTest, RejectsBadKubernetesSettings) {
+  for (const char* names : {"", "llm,", "LLM", "-llm", "llm/x", "a,,b"}) {
+    ExpectRejected({"--kube-namespace", names}, "--kube-namespace");
+  }
+  ExpectRejected({"--kube-watch-timeout", "0"}, "--kube-watch-timeout");
+  ExpectRejected({"--kube-watch-timeout", "3601"}, "--kube-watch-timeout");
 }
 
 TEST_F(OptionsTest, EtcdCredentialsComeFromDynamosVariables) {

@@ -15,8 +15,8 @@ std::vector<std::string> EtcdRegistry::Prefixes(const std::vector<std::string>& 
 }
 
 absl::StatusOr<std::unique_ptr<EtcdRegistry>> EtcdRegistry::Start(
-    EtcdWatchSettings watch, const std::vector<std::string>& namespaces,
-    std::function<void(const EtcdRegistry&)> on_change, std::chrono::milliseconds coalesce) {
+    EtcdWatchSettings watch, const std::vector<std::string>& namespaces, OnChange on_change,
+    std::chrono::milliseconds coalesce) {
   std::unique_ptr<EtcdRegistry> registry(new EtcdRegistry(std::move(on_change), coalesce));
   EtcdRegistry* self = registry.get();
   const std::vector<std::string> prefixes = Prefixes(namespaces);
@@ -30,7 +30,7 @@ absl::StatusOr<std::unique_ptr<EtcdRegistry>> EtcdRegistry::Start(
                       const bool changed = change.type == EtcdChange::Type::kPut
                                                ? self->state_.Put(change.key, change.value)
                                                : self->state_.Delete(change.key);
-                      if (changed) self->Notify();
+                      if (changed) self->NotifyLocked();
                     },
                 .on_state_change =
                     [self, i](bool connected) {
@@ -38,11 +38,9 @@ absl::StatusOr<std::unique_ptr<EtcdRegistry>> EtcdRegistry::Start(
                       if (!connected || self->listed_each_[i]) return;
                       self->listed_each_[i] = true;
                       // Membership is known once every layout has been read.
-                      if (!self->listed_ &&
-                          std::all_of(self->listed_each_.begin(), self->listed_each_.end(),
+                      if (std::all_of(self->listed_each_.begin(), self->listed_each_.end(),
                                       [](bool listed) { return listed; })) {
-                        self->listed_ = true;
-                        self->Notify();
+                        self->SetListedLocked();
                       }
                     }});
     if (!started.ok()) return started.status();
@@ -51,72 +49,17 @@ absl::StatusOr<std::unique_ptr<EtcdRegistry>> EtcdRegistry::Start(
   return registry;
 }
 
-EtcdRegistry::EtcdRegistry(std::function<void(const EtcdRegistry&)> on_change,
-                           std::chrono::milliseconds coalesce)
-    : on_change_(std::move(on_change)), coalesce_(coalesce) {
-  notifier_ = std::thread([this] { RunNotifier(); });
-}
-
 EtcdRegistry::~EtcdRegistry() {
-  watches_.clear();  // no change callback after this
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  notifier_.join();
+  StopNotifying();
+  watches_.clear();
 }
 
-void EtcdRegistry::Notify() {
-  dirty_ = true;
-  last_change_ = std::chrono::steady_clock::now();
-  wake_.notify_all();
-}
-
-void EtcdRegistry::RunNotifier() {
-  std::unique_lock lock(mutex_);
-  while (true) {
-    wake_.wait(lock, [this] { return stopping_ || dirty_; });
-    if (stopping_) return;
-    // Quiet for `coalesce_` since the burst's last change.
-    while (!stopping_ && std::chrono::steady_clock::now() < last_change_ + coalesce_) {
-      wake_.wait_until(lock, last_change_ + coalesce_);
-    }
-    if (stopping_) return;
-    dirty_ = false;
-    lock.unlock();
-    if (on_change_) on_change_(*this);
-    lock.lock();
-  }
-}
-
-std::optional<std::vector<fleet::Registration>> EtcdRegistry::RegistrationsFor(
-    const fleet::Target& target) const {
-  std::lock_guard lock(mutex_);
-  if (!listed_) return std::nullopt;
-  return state_.RegistrationsFor(target);
-}
-
-std::vector<dynamo::EventChannelRecord> EtcdRegistry::EventChannels() const {
-  std::lock_guard lock(mutex_);
-  return state_.EventChannels();
-}
-
-EtcdRegistryStats EtcdRegistry::Stats() const {
-  EtcdRegistryStats stats;
+void EtcdRegistry::AddConnectionStats(RegistryStats& stats) const {
   stats.connected = !watches_.empty();
   for (const std::unique_ptr<EtcdWatch>& watch : watches_) {
     stats.connected = stats.connected && watch->connected();
     stats.reconnects += watch->reconnects();
-    stats.revision = std::max(stats.revision, watch->revision());
   }
-  std::lock_guard lock(mutex_);
-  stats.listed = listed_;
-  stats.instances = state_.instances();
-  stats.model_cards = state_.model_cards();
-  stats.event_channels = state_.event_channels();
-  stats.drops = state_.drops();
-  return stats;
 }
 
 }  // namespace mk::discovery

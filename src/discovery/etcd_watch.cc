@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -227,7 +228,10 @@ bool EtcdWatch::Session(const std::string& target) {
   if (need_list_) {
     // Page through the prefix at one revision.
     const auto kv = etcdserverpb::KV::NewStub(channel);
-    std::map<std::string, EtcdChange> listed;
+    // Each page is told as it comes, so that a listing of thousands of keys never
+    // holds every value twice (here and in what the changes feed); only the keys are
+    // kept, to find those gone once every page has been read.
+    std::set<std::string> listed;
     int64_t listed_revision = 0;
     std::string from = range_start;
     while (true) {
@@ -248,24 +252,22 @@ bool EtcdWatch::Session(const std::string& target) {
       }
       if (listed_revision == 0) listed_revision = response.header().revision();
       for (const mvccpb::KeyValue& kv_pair : response.kvs()) {
-        listed[kv_pair.key()] = EtcdChange{EtcdChange::Type::kPut, kv_pair.key(), kv_pair.value(),
-                                           kv_pair.lease(), kv_pair.mod_revision()};
+        listed.insert(kv_pair.key());
+        const auto known = known_.find(kv_pair.key());
+        if (known != known_.end() && known->second.mod_revision == kv_pair.mod_revision()) continue;
+        Tell(EtcdChange{EtcdChange::Type::kPut, kv_pair.key(), kv_pair.value(), kv_pair.lease(),
+                        kv_pair.mod_revision()});
       }
       if (!response.more() || response.kvs().empty()) break;
       from = response.kvs(response.kvs_size() - 1).key() + std::string(1, '\0');
     }
-    // Tell the difference from what was told before: keys gone, then keys new or changed.
+    // Keys told before that the listing no longer has.
     std::vector<std::string> gone;
     for (const auto& [key, known] : known_) {
       if (!listed.contains(key)) gone.push_back(key);
     }
     for (const std::string& key : gone) {
       Tell(EtcdChange{EtcdChange::Type::kDelete, key, "", known_[key].lease, listed_revision});
-    }
-    for (const auto& [key, change] : listed) {
-      const auto known = known_.find(key);
-      if (known != known_.end() && known->second.mod_revision == change.revision) continue;
-      Tell(change);
     }
     revision_ = listed_revision;
     need_list_ = false;

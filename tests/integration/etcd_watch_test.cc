@@ -224,9 +224,10 @@ TEST(EtcdWatchTest, ACompactedRevisionIsListedAgainAndOnlyTheDifferenceTold) {
   ASSERT_TRUE(WaitUntil([&] { return watch->connected(); }));
   EXPECT_EQ(watch->lists(), 2u);
   const std::vector<EtcdChange> changes = recorder.Changes();
-  // Keys gone first, then new or changed ones in key order; c, unchanged, is not told.
+  // New or changed keys in key order, page by page, then the keys gone; c, unchanged,
+  // is not told.
   EXPECT_EQ(Describe({changes.begin() + static_cast<std::ptrdiff_t>(before), changes.end()}),
-            "delete v1/instances/a= put v1/instances/b=2b put v1/instances/d=4 ");
+            "put v1/instances/b=2b put v1/instances/d=4 delete v1/instances/a= ");
   // And the watch goes on from the listing.
   etcd.Put("v1/instances/e", "5");
   EXPECT_TRUE(recorder.WaitForState({{"v1/instances/b", "2b"},

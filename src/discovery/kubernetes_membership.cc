@@ -1,0 +1,140 @@
+#include "discovery/kubernetes_membership.h"
+
+#include <algorithm>
+
+namespace mk::discovery {
+namespace {
+
+// The names kept in `objects` for namespace `ns` that `listed` (a fresh listing of
+// that namespace) no longer has.
+template <typename Map, typename Listed>
+std::vector<std::string> NamesGone(const Map& objects, const std::string& ns,
+                                   const std::vector<Listed>& listed) {
+  std::set<std::string> names;
+  for (const auto& object : listed) names.insert(object.meta.name);
+  std::vector<std::string> gone;
+  for (auto it = objects.lower_bound({ns, ""}); it != objects.end() && it->first.first == ns;
+       ++it) {
+    if (!names.contains(it->first.second)) gone.push_back(it->first.second);
+  }
+  return gone;
+}
+
+std::set<std::string> ReadyPodsOf(const std::vector<kubernetes::SliceEndpoint>& endpoints) {
+  std::set<std::string> pods;
+  for (const auto& endpoint : endpoints) {
+    if (endpoint.ready) pods.insert(endpoint.pod);
+  }
+  return pods;
+}
+
+}  // namespace
+
+KubernetesMembership::KubernetesMembership(DiscoveryState& state, size_t max_objects)
+    : state_(state), max_objects_(max_objects) {}
+
+bool KubernetesMembership::Reconcile(const PodKey& pod) {
+  static const Records kNone;
+  auto metadata = metadata_.find(pod);
+  const bool member = metadata != metadata_.end() && ready_.contains(pod);
+  const Records& wanted = member ? metadata->second : kNone;
+  auto present = present_.find(pod);
+  const Records& current = present != present_.end() ? present->second : kNone;
+  if (wanted == current) return false;
+  bool changed = false;
+  for (const auto& [key, value] : current) {
+    const bool kept = std::any_of(wanted.begin(), wanted.end(),
+                                  [&](const auto& record) { return record.first == key; });
+    if (!kept) changed = state_.Delete(key) || changed;
+  }
+  for (const auto& [key, value] : wanted) changed = state_.Put(key, value) || changed;
+  if (member) {
+    present_[pod] = wanted;
+  } else {
+    present_.erase(pod);
+  }
+  return changed;
+}
+
+bool KubernetesMembership::PutWorkerMetadata(const std::string& ns,
+                                             kubernetes::WorkerMetadata metadata) {
+  PodKey pod{ns, metadata.meta.name};
+  auto it = metadata_.find(pod);
+  if (it == metadata_.end()) {
+    if (metadata_.size() >= max_objects_) {
+      ++refused_;
+      return false;
+    }
+    it = metadata_.emplace(pod, Records()).first;
+  }
+  it->second = std::move(metadata.records);
+  return Reconcile(pod);
+}
+
+bool KubernetesMembership::DeleteWorkerMetadata(const std::string& ns, const std::string& name) {
+  const PodKey pod{ns, name};
+  if (metadata_.erase(pod) == 0) return false;
+  return Reconcile(pod);
+}
+
+bool KubernetesMembership::ReplaceWorkerMetadata(const std::string& ns,
+                                                 std::vector<kubernetes::WorkerMetadata> listed) {
+  bool changed = false;
+  for (const std::string& name : NamesGone(metadata_, ns, listed))
+    changed = DeleteWorkerMetadata(ns, name) || changed;
+  for (auto& metadata : listed) changed = PutWorkerMetadata(ns, std::move(metadata)) || changed;
+  return changed;
+}
+
+bool KubernetesMembership::SetSliceReadyPods(const std::string& ns, const std::string& slice,
+                                             std::set<std::string> pods) {
+  const PodKey key{ns, slice};
+  auto it = slice_pods_.find(key);
+  static const std::set<std::string> kNone;
+  const std::set<std::string>& before = it != slice_pods_.end() ? it->second : kNone;
+  std::vector<std::string> turned;  // pods whose count of ready listings moved
+  for (const std::string& pod : before) {
+    if (pods.contains(pod)) continue;
+    turned.push_back(pod);
+    auto count = ready_.find({ns, pod});
+    if (count != ready_.end() && --count->second == 0) ready_.erase(count);
+  }
+  for (const std::string& pod : pods) {
+    if (before.contains(pod)) continue;
+    turned.push_back(pod);
+    ++ready_[{ns, pod}];
+  }
+  if (pods.empty()) {
+    if (it != slice_pods_.end()) slice_pods_.erase(it);
+  } else {
+    slice_pods_[key] = std::move(pods);
+  }
+  bool changed = false;
+  for (const std::string& pod : turned) changed = Reconcile({ns, pod}) || changed;
+  return changed;
+}
+
+bool KubernetesMembership::PutEndpointSlice(const std::string& ns,
+                                            kubernetes::EndpointSlice slice) {
+  const PodKey key{ns, slice.meta.name};
+  if (!slice_pods_.contains(key) && slice_pods_.size() >= max_objects_) {
+    ++refused_;
+    return false;
+  }
+  return SetSliceReadyPods(ns, slice.meta.name, ReadyPodsOf(slice.endpoints));
+}
+
+bool KubernetesMembership::DeleteEndpointSlice(const std::string& ns, const std::string& name) {
+  return SetSliceReadyPods(ns, name, {});
+}
+
+bool KubernetesMembership::ReplaceEndpointSlices(const std::string& ns,
+                                                 std::vector<kubernetes::EndpointSlice> listed) {
+  bool changed = false;
+  for (const std::string& name : NamesGone(slice_pods_, ns, listed))
+    changed = DeleteEndpointSlice(ns, name) || changed;
+  for (auto& slice : listed) changed = PutEndpointSlice(ns, std::move(slice)) || changed;
+  return changed;
+}
+
+}  // namespace mk::discovery

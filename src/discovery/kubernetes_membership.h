@@ -1,0 +1,67 @@
+// Who is registered on Kubernetes (DYN_DISCOVERY_BACKEND=kubernetes), from the two
+// kinds of object the Dynamo operator's workers leave: one DynamoWorkerMetadata per
+// worker pod (named after the pod) holding the worker's discovery records, and the
+// EndpointSlices carrying the discovery labels, which say which pods are ready. A
+// pod's records are in the DiscoveryState exactly while its metadata object exists
+// and some slice lists the pod as ready (dynamo-worker-metrics.md section 4): a pod
+// that turns unready, or whose metadata is deleted, leaves at once.
+//
+// Objects are kept per Kubernetes namespace (not Dynamo's); a listing replaces every
+// object of its kind in its namespace. At most `max_objects` objects of each kind are
+// kept; further new ones are refused and counted, so a flood of objects cannot
+// exhaust memory.
+//
+// Pure; not thread-safe (its registry guards it).
+#ifndef METRICS_KEDA_DISCOVERY_KUBERNETES_MEMBERSHIP_H_
+#define METRICS_KEDA_DISCOVERY_KUBERNETES_MEMBERSHIP_H_
+
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "discovery/discovery_state.h"
+#include "kubernetes/api_objects.h"
+
+namespace mk::discovery {
+
+class KubernetesMembership {
+ public:
+  // `state` outlives this and is written only through it.
+  KubernetesMembership(DiscoveryState& state, size_t max_objects);
+
+  // Each returns true when what `state` says changed.
+  bool PutWorkerMetadata(const std::string& ns, kubernetes::WorkerMetadata metadata);
+  bool DeleteWorkerMetadata(const std::string& ns, const std::string& name);
+  bool ReplaceWorkerMetadata(const std::string& ns, std::vector<kubernetes::WorkerMetadata> listed);
+  bool PutEndpointSlice(const std::string& ns, kubernetes::EndpointSlice slice);
+  bool DeleteEndpointSlice(const std::string& ns, const std::string& name);
+  bool ReplaceEndpointSlices(const std::string& ns, std::vector<kubernetes::EndpointSlice> listed);
+
+  size_t ready_pods() const { return ready_.size(); }
+  size_t present_pods() const { return present_.size(); }
+  uint64_t objects_refused() const { return refused_; }
+
+ private:
+  using PodKey = std::pair<std::string, std::string>;  // namespace, pod
+  using Records = std::vector<std::pair<std::string, std::string>>;
+
+  // Brings the pod's records in `state_` in line with its metadata and readiness.
+  bool Reconcile(const PodKey& pod);
+  // The pods a slice lists as ready, and the readiness counts that follow from them.
+  bool SetSliceReadyPods(const std::string& ns, const std::string& slice,
+                         std::set<std::string> pods);
+
+  DiscoveryState& state_;
+  const size_t max_objects_;
+  std::map<PodKey, Records> metadata_;                  // per pod: its records
+  std::map<PodKey, std::set<std::string>> slice_pods_;  // per (namespace, slice): ready pods
+  std::map<PodKey, size_t> ready_;                      // per pod: slices listing it ready
+  std::map<PodKey, Records> present_;                   // what is in state_, per pod
+  uint64_t refused_ = 0;
+};
+
+}  // namespace mk::discovery
+
+#endif  // METRICS_KEDA_DISCOVERY_KUBERNETES_MEMBERSHIP_H_

@@ -1,0 +1,272 @@
+#include "kubernetes/api_objects.h"
+
+#include <simdjson.h>
+
+#include <array>
+
+#include "absl/status/status.h"
+
+namespace mk::kubernetes {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+// Thrown by the readers below on anything unexpected; caught at the top of each
+// parse, which answers INVALID_ARGUMENT with `what`.
+struct Bad {
+  std::string what;
+};
+
+[[noreturn]] void Fail(std::string what) { throw Bad{std::move(what)}; }
+
+// One parser per call: these run a few times a second at most (lists, watch
+// events), so reusing parsers is not worth sharing state between threads.
+class Document {
+ public:
+  explicit Document(std::string_view text) : padded_(text) {}
+  od::object Root() {
+    od::object root;
+    if (parser_.iterate(padded_).get(document_) || document_.get_object().get(root)) {
+      Fail("not a JSON object");
+    }
+    return root;
+  }
+  // After the root has been read: nothing but white space may follow it.
+  void ExpectEnd() {
+    const char* trailing = nullptr;
+    if (document_.current_location().get(trailing) != simdjson::OUT_OF_BOUNDS) {
+      Fail("bytes after the JSON object");
+    }
+  }
+
+ private:
+  simdjson::padded_string padded_;
+  od::parser parser_;
+  od::document document_;
+};
+
+template <typename Visit>
+void ForEachField(od::object object, Visit&& visit) {
+  for (auto field_result : object) {
+    od::field field;
+    std::string_view key;
+    if (std::move(field_result).get(field) || field.unescaped_key().get(key)) {
+      Fail("malformed JSON");
+    }
+    visit(key, field.value());
+  }
+}
+
+od::object ObjectOf(od::value value, std::string_view what) {
+  od::object object;
+  if (value.get_object().get(object)) Fail(std::string(what) + " is not an object");
+  return object;
+}
+
+std::string StringOf(od::value value, std::string_view what) {
+  std::string_view text;
+  if (value.get_string().get(text)) Fail(std::string(what) + " is not a string");
+  return std::string(text);
+}
+
+std::string RawObject(od::value value, std::string_view what) {
+  std::string_view raw;
+  if (ObjectOf(value, what).raw_json().get(raw)) Fail("malformed JSON in " + std::string(what));
+  return std::string(raw);
+}
+
+bool IsNull(od::value& value) {
+  od::json_type type;
+  if (value.type().get(type)) Fail("malformed JSON");
+  return type == od::json_type::null;
+}
+
+ObjectMeta ReadMeta(od::value value) {
+  ObjectMeta meta;
+  ForEachField(ObjectOf(value, "metadata"), [&](std::string_view key, od::value field) {
+    if (key == "name") meta.name = StringOf(field, "metadata.name");
+    if (key == "resourceVersion")
+      meta.resource_version = StringOf(field, "metadata.resourceVersion");
+  });
+  return meta;
+}
+
+template <typename Read>
+auto Parse(std::string_view text, std::string_view what, Read&& read)
+    -> absl::StatusOr<decltype(read(std::declval<od::object>()))> {
+  try {
+    Document document(text);
+    auto result = read(document.Root());
+    document.ExpectEnd();
+    return result;
+  } catch (const Bad& bad) {
+    return absl::InvalidArgumentError(std::string(what) + ": " + bad.what);
+  }
+}
+
+// The spec.data maps and the etcd key prefix their paths go under.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 3> kRecordMaps = {{
+    {"endpoints", "v1/instances/"},
+    {"model_cards", "v1/mdc/"},
+    {"event_channels", "v1/event_channels/"},
+}};
+
+}  // namespace
+
+absl::StatusOr<ListPage> ParseListPage(std::string_view body) {
+  return Parse(body, "list", [](od::object root) {
+    ListPage page;
+    ForEachField(root, [&](std::string_view key, od::value field) {
+      if (key == "metadata") {
+        ForEachField(ObjectOf(field, "metadata"), [&](std::string_view name, od::value value) {
+          if (name == "resourceVersion") {
+            page.resource_version = StringOf(value, "metadata.resourceVersion");
+          }
+          if (name == "continue") page.continue_token = StringOf(value, "metadata.continue");
+        });
+      } else if (key == "items") {
+        if (IsNull(field)) return;  // an empty list may say null
+        od::array items;
+        if (field.get_array().get(items)) Fail("items is not an array");
+        for (auto item : items) {
+          od::value value;
+          if (item.get(value)) Fail("malformed JSON in items");
+          page.items.push_back(RawObject(value, "an item"));
+        }
+      }
+    });
+    if (page.resource_version.empty()) Fail("no metadata.resourceVersion");
+    return page;
+  });
+}
+
+absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
+  return Parse(line, "watch event", [](od::object root) {
+    WatchEvent event;
+    std::optional<std::string> type;
+    ForEachField(root, [&](std::string_view key, od::value field) {
+      if (key == "type") type = StringOf(field, "type");
+      if (key == "object") event.object = RawObject(field, "object");
+    });
+    if (!type) Fail("no type");
+    static constexpr std::array<std::pair<std::string_view, WatchEventType>, 5> kTypes = {{
+        {"ADDED", WatchEventType::kAdded},
+        {"MODIFIED", WatchEventType::kModified},
+        {"DELETED", WatchEventType::kDeleted},
+        {"BOOKMARK", WatchEventType::kBookmark},
+        {"ERROR", WatchEventType::kError},
+    }};
+    const auto* found = std::find_if(kTypes.begin(), kTypes.end(),
+                                     [&](const auto& entry) { return entry.first == *type; });
+    if (found == kTypes.end()) Fail("unknown type \"" + type->substr(0, 32) + "\"");
+    event.type = found->second;
+    if (event.object.empty()) Fail("no object");
+    // The object's metadata (or, for an error, its Status fields), read again from
+    // its own text: the event's fields may come in any order.
+    auto inner = Parse(event.object, "object", [&](od::object object) {
+      ForEachField(object, [&](std::string_view key, od::value field) {
+        if (key == "metadata") event.meta = ReadMeta(field);
+        if (event.type != WatchEventType::kError) return;
+        if (key == "code") {
+          int64_t code = 0;
+          if (field.get_int64().get(code) || code < 0 || code > 999) Fail("code is not a status");
+          event.error_code = static_cast<int>(code);
+        }
+        if (key == "message") event.error_message = StringOf(field, "message").substr(0, 512);
+      });
+      return true;
+    });
+    if (!inner.ok()) Fail(std::string(inner.status().message()));
+    if (event.type != WatchEventType::kError && event.meta.resource_version.empty()) {
+      Fail("object without metadata.resourceVersion");
+    }
+    return event;
+  });
+}
+
+absl::StatusOr<WorkerMetadata> ParseWorkerMetadata(std::string_view object) {
+  return Parse(object, "DynamoWorkerMetadata", [](od::object root) {
+    WorkerMetadata metadata;
+    ForEachField(root, [&](std::string_view key, od::value field) {
+      if (key == "metadata") metadata.meta = ReadMeta(field);
+      if (key != "spec") return;
+      ForEachField(ObjectOf(field, "spec"), [&](std::string_view name, od::value data) {
+        if (name != "data") return;
+        ForEachField(ObjectOf(data, "spec.data"), [&](std::string_view map, od::value records) {
+          const auto* kind = std::find_if(kRecordMaps.begin(), kRecordMaps.end(),
+                                          [&](const auto& entry) { return entry.first == map; });
+          if (kind == kRecordMaps.end() || IsNull(records)) return;
+          ForEachField(ObjectOf(records, "spec.data." + std::string(map)),
+                       [&](std::string_view path, od::value record) {
+                         std::string etcd_key(kind->second);
+                         etcd_key += path;
+                         metadata.records.emplace_back(std::move(etcd_key),
+                                                       RawObject(record, "a record"));
+                       });
+        });
+      });
+    });
+    if (metadata.meta.name.empty()) Fail("no metadata.name");
+    return metadata;
+  });
+}
+
+absl::StatusOr<EndpointSlice> ParseEndpointSlice(std::string_view object) {
+  return Parse(object, "EndpointSlice", [](od::object root) {
+    EndpointSlice slice;
+    ForEachField(root, [&](std::string_view key, od::value field) {
+      if (key == "metadata") slice.meta = ReadMeta(field);
+      if (key != "endpoints" || IsNull(field)) return;
+      od::array endpoints;
+      if (field.get_array().get(endpoints)) Fail("endpoints is not an array");
+      for (auto entry : endpoints) {
+        od::value value;
+        if (entry.get(value)) Fail("malformed JSON in endpoints");
+        SliceEndpoint endpoint;
+        endpoint.ready = true;  // "nil should be interpreted as ready" (discovery/v1)
+        bool is_pod = false;
+        ForEachField(ObjectOf(value, "an endpoint"), [&](std::string_view name, od::value part) {
+          if (name == "addresses") {
+            od::array addresses;
+            if (part.get_array().get(addresses)) Fail("addresses is not an array");
+            for (auto address : addresses) {
+              od::value text;
+              if (address.get(text)) Fail("malformed JSON in addresses");
+              endpoint.addresses.push_back(StringOf(text, "an address"));
+            }
+          } else if (name == "conditions") {
+            ForEachField(ObjectOf(part, "conditions"),
+                         [&](std::string_view condition, od::value state) {
+                           if (condition != "ready" || IsNull(state)) return;
+                           if (state.get_bool().get(endpoint.ready))
+                             Fail("conditions.ready is not a bool");
+                         });
+          } else if (name == "targetRef") {
+            ForEachField(ObjectOf(part, "targetRef"), [&](std::string_view ref, od::value text) {
+              if (ref == "kind") is_pod = StringOf(text, "targetRef.kind") == "Pod";
+              if (ref == "name") endpoint.pod = StringOf(text, "targetRef.name");
+            });
+          }
+        });
+        // Endpoints that are not pods (a Service's external IPs) are no workers.
+        if (is_pod && !endpoint.pod.empty()) slice.endpoints.push_back(std::move(endpoint));
+      }
+    });
+    if (slice.meta.name.empty()) Fail("no metadata.name");
+    return slice;
+  });
+}
+
+std::optional<std::string> StatusMessage(std::string_view body) {
+  absl::StatusOr<std::optional<std::string>> message = Parse(body, "Status", [](od::object root) {
+    std::optional<std::string> kind, text;
+    ForEachField(root, [&](std::string_view key, od::value field) {
+      if (key == "kind") kind = StringOf(field, "kind");
+      if (key == "message") text = StringOf(field, "message").substr(0, 512);
+    });
+    return kind == "Status" ? text : std::nullopt;
+  });
+  return message.ok() ? *message : std::nullopt;
+}
+
+}  // namespace mk::kubernetes
