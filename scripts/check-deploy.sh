@@ -2,8 +2,11 @@
 # Checks the deployment files under deploy/, offline except for one `npm ci`:
 #   - renders deploy/kubernetes/base, every overlay and the examples with
 #     `kubectl kustomize` and validates every object (Kubernetes and KEDA schemas,
-#     unknown fields, consistency, metrics-keda's trigger rules):
+#     the Dynamo operator's CRD schemas kept in deploy/test/schemas, unknown fields,
+#     consistency, metrics-keda's trigger rules and flags, RBAC):
 #     deploy/test/validate-manifests.mjs
+#   - validates the samples of what the Dynamo operator and its workers create
+#     (deploy/test/operator-objects) the same way
 #   - lints deploy/Dockerfile statically: deploy/test/lint-dockerfile.mjs (with
 #     build/metrics-keda present, also that the runtime stage's packages provide
 #     every library the binary loads)
@@ -60,6 +63,9 @@ for dir in "${dirs[@]}"; do
   grep -v -i 'deprecated\|kustomize edit fix' "$out.err" | sed 's/^/  /' >&2 || true
   node "$tests/validate-manifests.mjs" --name "$name" <"$out" || fail "validate $name"
 done
+
+step "Dynamo operator objects ($tests/operator-objects)"
+node "$tests/validate-manifests.mjs" "$tests"/operator-objects/*.yaml || fail "validate operator-objects"
 
 step "Dockerfile (static)"
 binary_args=()
