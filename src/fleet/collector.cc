@@ -182,6 +182,15 @@ bool Collector::SetChannelDown(uint64_t worker_id, bool down) {
   return changed;
 }
 
+void Collector::RecordWorkerPages(std::span<const dynamo::WorkerLoad> reports,
+                                  std::span<const dynamo::UnreadableReport> unreadable) {
+  std::lock_guard lock(model_mutex_);
+  const auto now = Clock::now();
+  last_refused_ = model_.RecordWorkerPages(reports, unreadable, now);
+  last_good_poll_ = now;
+  changed_ = true;
+}
+
 bool Collector::SetSilentChannelsDown(bool down) {
   std::lock_guard lock(model_mutex_);
   const bool changed = model_.SetSilentChannelsDown(down);
@@ -256,7 +265,7 @@ void Collector::SetFallbackKvTotalBlocks(std::optional<uint64_t> blocks) {
 void Collector::WantSourceView(SourceView view) {
   {
     std::lock_guard lock(model_mutex_);
-    bool& wanted = view == SourceView::kStats ? want_stats_view_ : want_events_view_;
+    bool& wanted = want_view_[static_cast<size_t>(view)];
     if (view == SourceView::kAll || wanted) return;
     wanted = true;
     changed_ = true;
@@ -401,12 +410,16 @@ SnapshotPtr Collector::TakeSnapshotLocked(Clock::time_point now, size_t refused)
   auto within_bound = [&](const std::optional<Clock::time_point>& since) {
     return since && now - *since <= settings_.max_staleness;
   };
-  if (want_stats_view_ && scraper_ && within_bound(last_good_scrape_)) {
-    snapshot->stats_figures = view_figures(SourceView::kStats);
-  }
-  if (want_events_view_ && settings_.events &&
-      (events_connected_ || within_bound(events_down_since_))) {
-    snapshot->events_figures = view_figures(SourceView::kEvents);
+  const std::array<bool, kSourceViewCount> servable = {
+      false,
+      scraper_ && within_bound(last_good_scrape_),
+      settings_.events && (events_connected_ || within_bound(events_down_since_)),
+      within_bound(last_good_poll_),
+  };
+  for (size_t view = 1; view < kSourceViewCount; ++view) {
+    if (want_view_[view] && servable[view]) {
+      snapshot->source_figures[view] = view_figures(static_cast<SourceView>(view));
+    }
   }
   changed_ = false;
   const SnapshotPtr previous = Latest();

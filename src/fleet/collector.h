@@ -14,6 +14,7 @@
 #ifndef METRICS_KEDA_FLEET_COLLECTOR_H_
 #define METRICS_KEDA_FLEET_COLLECTOR_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -23,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -118,6 +120,11 @@ class Collector {
   bool SetChannelDown(uint64_t worker_id, bool down);
   // FleetModel::SetSilentChannelsDown; true when that changed anything.
   bool SetSilentChannelsDown(bool down);
+  // One poll of the workers' /metrics pages for this target
+  // (FleetModel::RecordWorkerPages); visible with the next Publish. A poll that could
+  // not run at all (no page fetched) is not recorded: the pages' units age out.
+  void RecordWorkerPages(std::span<const dynamo::WorkerLoad> reports,
+                         std::span<const dynamo::UnreadableReport> unreadable);
   // Takes and delivers a snapshot if anything changed since the last one, or soon
   // after when snapshots come faster than a fifth of a core allows (coalesced).
   void Publish();
@@ -193,11 +200,12 @@ class Collector {
   Clock::duration last_snapshot_cost_{};
   bool events_connected_ = false;
   // Since when each source is servable alone (design.md: connected, or within the
-  // staleness bound of it): the last good scrape; the event source's disconnection.
+  // staleness bound of it): the last good scrape and poll of /metrics pages; the
+  // event source's disconnection.
   std::optional<Clock::time_point> last_good_scrape_;
+  std::optional<Clock::time_point> last_good_poll_;
   std::optional<Clock::time_point> events_down_since_;
-  bool want_stats_view_ = false;
-  bool want_events_view_ = false;
+  std::array<bool, kSourceViewCount> want_view_{};
   size_t last_refused_ = 0;
   // Touched by the collector thread only.
   uint64_t round_ = 0;

@@ -493,14 +493,14 @@ TEST_F(CollectorTest, SourceViewsAreTakenOnceWantedWhileTheirSourceIsServable) {
   SetUnits({Unit(1, 10)});
   auto collector = Make(settings);
   ASSERT_TRUE(Fresh(*collector).ok());
-  EXPECT_FALSE(collector->Latest()->stats_figures);
+  EXPECT_FALSE(collector->Latest()->source_figures[1]);
   // Wanted: the snapshot the very caller reads has the view.
   collector->WantSourceView(SourceView::kStats);
-  ASSERT_TRUE(collector->Latest()->stats_figures);
-  EXPECT_DOUBLE_EQ(*collector->Latest()->stats_figures->Value(FleetMetric::kLoadAvg), 0.1);
+  ASSERT_TRUE(collector->Latest()->source_figures[1]);
+  EXPECT_DOUBLE_EQ(*collector->Latest()->source_figures[1]->Value(FleetMetric::kLoadAvg), 0.1);
   // The event source has never been connected: no view of it.
   collector->WantSourceView(SourceView::kEvents);
-  EXPECT_FALSE(collector->Latest()->events_figures);
+  EXPECT_FALSE(collector->Latest()->source_figures[2]);
 
   collector->SetFallbackKvTotalBlocks(1000);
   collector->SetEventSourceConnected(true);
@@ -511,10 +511,10 @@ TEST_F(CollectorTest, SourceViewsAreTakenOnceWantedWhileTheirSourceIsServable) {
   ASSERT_EQ(collector->ApplyActiveLoad(load), EventOutcome::kApplied);
   absl::StatusOr<SnapshotPtr> snapshot = Fresh(*collector);
   ASSERT_TRUE(snapshot.ok());
-  ASSERT_TRUE((*snapshot)->events_figures);
-  EXPECT_EQ((*snapshot)->events_figures->units, 1u);
-  EXPECT_DOUBLE_EQ(*(*snapshot)->events_figures->Value(FleetMetric::kLoadAvg), 0.5);
-  EXPECT_DOUBLE_EQ(*(*snapshot)->stats_figures->Value(FleetMetric::kLoadAvg), 0.1);
+  ASSERT_TRUE((*snapshot)->source_figures[2]);
+  EXPECT_EQ((*snapshot)->source_figures[2]->units, 1u);
+  EXPECT_DOUBLE_EQ(*(*snapshot)->source_figures[2]->Value(FleetMetric::kLoadAvg), 0.5);
+  EXPECT_DOUBLE_EQ(*(*snapshot)->source_figures[1]->Value(FleetMetric::kLoadAvg), 0.1);
   EXPECT_DOUBLE_EQ(*(*snapshot)->figures.Value(FleetMetric::kLoadAvg), 0.3);
 
   // Scrapes fail past the staleness bound while events go on: the events' snapshots
@@ -528,14 +528,14 @@ TEST_F(CollectorTest, SourceViewsAreTakenOnceWantedWhileTheirSourceIsServable) {
   // Publishes are coalesced: the collector's thread may take this one a little later.
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   SnapshotPtr latest = collector->Latest();
-  while (!(latest->events_figures && latest->events_figures->figure[0] == 0.7) &&
+  while (!(latest->source_figures[2] && latest->source_figures[2]->figure[0] == 0.7) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(1ms);
     latest = collector->Latest();
   }
-  ASSERT_TRUE(latest->events_figures);
-  EXPECT_DOUBLE_EQ(*latest->events_figures->Value(FleetMetric::kLoadAvg), 0.7);
-  EXPECT_FALSE(latest->stats_figures);
+  ASSERT_TRUE(latest->source_figures[2]);
+  EXPECT_DOUBLE_EQ(*latest->source_figures[2]->Value(FleetMetric::kLoadAvg), 0.7);
+  EXPECT_FALSE(latest->source_figures[1]);
 }
 
 TEST_F(CollectorTest, BackgroundRoundsRunEveryCheckInterval) {

@@ -7,12 +7,37 @@
 namespace mk::fleet {
 
 FleetModel::FleetModel(size_t max_units, std::chrono::nanoseconds max_staleness)
-    : max_units_(max_units), max_staleness_(max_staleness), stats_(max_units) {}
+    : max_units_(max_units),
+      max_staleness_(max_staleness),
+      stats_(max_units, FigureSource::kStats),
+      metrics_(max_units, FigureSource::kMetrics) {}
 
 size_t FleetModel::RecordScrape(std::span<const dynamo::WorkerLoad> reports,
                                 std::span<const dynamo::UnreadableReport> unreadable,
                                 TimePoint heard_at) {
   return stats_.Record(reports, unreadable, heard_at);
+}
+
+size_t FleetModel::RecordWorkerPages(std::span<const dynamo::WorkerLoad> reports,
+                                     std::span<const dynamo::UnreadableReport> unreadable,
+                                     TimePoint heard_at) {
+  auto counts = [&](uint64_t worker_id) { return !registrations_ || MemberOf(worker_id); };
+  std::vector<dynamo::WorkerLoad> keyed;
+  keyed.reserve(reports.size());
+  for (const dynamo::WorkerLoad& report : reports) {
+    if (!counts(report.key.lease_id)) continue;
+    keyed.push_back(report);
+    keyed.back().key = EventKey(report.key.lease_id, report.key.dp_rank.value_or(0));
+  }
+  std::vector<dynamo::UnreadableReport> keyed_unreadable;
+  for (const dynamo::UnreadableReport& page : unreadable) {
+    if (!counts(page.key.lease_id)) continue;
+    keyed_unreadable.push_back(page);
+    if (page.key.dp_rank) {
+      keyed_unreadable.back().key = EventKey(page.key.lease_id, *page.key.dp_rank);
+    }
+  }
+  return metrics_.Record(keyed, keyed_unreadable, heard_at);
 }
 
 std::map<dynamo::WorkerKey, size_t> FleetModel::ExpectedReplies() const {
@@ -143,6 +168,7 @@ void FleetModel::SetRegistrations(std::optional<std::vector<Registration>> regis
       if (next.contains(id)) continue;
       // Deregistered (lease expired, or deleted on a clean stop): gone at once.
       stats_.EraseWorker(id);
+      metrics_.EraseWorker(id);
       auto it = events_.lower_bound(dynamo::WorkerKey{id, std::nullopt});
       while (it != events_.end() && it->first.lease_id == id) it = events_.erase(it);
     }
@@ -153,6 +179,7 @@ void FleetModel::SetRegistrations(std::optional<std::vector<Registration>> regis
 void FleetModel::EvictSilent(TimePoint now) {
   const TimePoint oldest_kept = now - max_staleness_;
   stats_.EvictSilentSince(oldest_kept);
+  metrics_.EvictSilentSince(oldest_kept);
   for (auto it = events_.begin(); it != events_.end();) {
     if (MemberOf(it->first.lease_id) == nullptr && it->second.heard_at < oldest_kept) {
       it = events_.erase(it);
@@ -213,34 +240,39 @@ dynamo::WorkerLoad FleetModel::AssumedIdleReport(const dynamo::WorkerKey& key,
   return report;
 }
 
-bool FleetModel::SpeaksForNothing(const Unit& stats, SourceView view) const {
-  if (stats.state != UnitState::kUnreadable) return false;
+bool FleetModel::SpeaksForNothing(const Unit& pulled, SourceView view) const {
+  if (pulled.state != UnitState::kUnreadable) return false;
   // A rank-less dropped reply of a worker registered with ranks: its ranks stand.
-  const Member* member = MemberOf(stats.key.lease_id);
-  if (member != nullptr && member->registration.dp_size > 1 && !stats.key.dp_rank) return true;
-  // A stats reply without load data says nothing while events speak for the worker
-  // (design.md: current workers answer scrapes with data: null).
-  if (!events_active_ || view == SourceView::kStats ||
-      stats.drop_reason != dynamo::DropReason::kNoData) {
+  const Member* member = MemberOf(pulled.key.lease_id);
+  if (member != nullptr && member->registration.dp_size > 1 && !pulled.key.dp_rank) return true;
+  // A reply without load data says nothing while events speak for the worker
+  // (design.md: current workers answer scrapes with data: null); a view of that
+  // source alone has nothing else to say.
+  if (!events_active_ || view != SourceView::kAll ||
+      pulled.drop_reason != dynamo::DropReason::kNoData) {
     return false;
   }
-  auto event = events_.lower_bound(dynamo::WorkerKey{stats.key.lease_id, std::nullopt});
+  auto event = events_.lower_bound(dynamo::WorkerKey{pulled.key.lease_id, std::nullopt});
   return member != nullptr ||
-         (event != events_.end() && event->first.lease_id == stats.key.lease_id);
+         (event != events_.end() && event->first.lease_id == pulled.key.lease_id);
 }
 
 std::vector<Unit> FleetModel::Units(TimePoint now, SourceView view) const {
-  // Stats units, event entries and registered keys are each ordered by key: one
-  // merge of the three gives every present unit in order, without a map.
+  // Stats units, /metrics units, event entries and registered keys are each ordered
+  // by key: one merge of the four gives every present unit in order, without a map.
+  const auto reads = [&](SourceView source) { return view == SourceView::kAll || view == source; };
   std::vector<Unit> stats;
-  if (view != SourceView::kEvents) stats = stats_.Units(now, max_staleness_);
+  if (reads(SourceView::kStats)) stats = stats_.Units(now, max_staleness_);
+  std::vector<Unit> pages;
+  if (reads(SourceView::kMetrics)) pages = metrics_.Units(now, max_staleness_);
   const std::vector<MemberKey> members = MemberKeys();
   std::vector<Unit> out;
-  out.reserve(std::max({stats.size(), events_.size(), members.size()}));
+  out.reserve(std::max({stats.size(), pages.size(), events_.size(), members.size()}));
   auto s = stats.begin();
-  auto e = view == SourceView::kStats ? events_.end() : events_.begin();
+  auto p = pages.begin();
+  auto e = reads(SourceView::kEvents) ? events_.begin() : events_.end();
   auto m = members.begin();
-  while (s != stats.end() || e != events_.end() || m != members.end()) {
+  while (s != stats.end() || p != pages.end() || e != events_.end() || m != members.end()) {
     dynamo::WorkerKey key;
     bool first = true;
     auto consider = [&](const dynamo::WorkerKey& candidate) {
@@ -248,32 +280,42 @@ std::vector<Unit> FleetModel::Units(TimePoint now, SourceView view) const {
       first = false;
     };
     if (s != stats.end()) consider(s->key);
+    if (p != pages.end()) consider(p->key);
     if (e != events_.end()) consider(e->first);
     if (m != members.end()) consider(m->key);
-    Unit* stat = s != stats.end() && s->key == key ? &*s++ : nullptr;
+    Unit* scraped = s != stats.end() && s->key == key ? &*s++ : nullptr;
+    Unit* paged = p != pages.end() && p->key == key ? &*p++ : nullptr;
     const EventEntry* event = e != events_.end() && e->first == key ? &(e++)->second : nullptr;
     const Member* member = m != members.end() && m->key == key ? (m++)->member : nullptr;
-    if (stat != nullptr && SpeaksForNothing(*stat, view)) stat = nullptr;
+    if (scraped != nullptr && SpeaksForNothing(*scraped, view)) scraped = nullptr;
+    if (paged != nullptr && SpeaksForNothing(*paged, view)) paged = nullptr;
+    // The pulled sources' unit: the newer readable one, else an unreadable one.
+    auto readable = [](const Unit* unit) {
+      return unit != nullptr && unit->state == UnitState::kReporting;
+    };
+    Unit* pulled = scraped != nullptr ? scraped : paged;
+    if (readable(paged) && (!readable(scraped) || paged->updated_at > scraped->updated_at)) {
+      pulled = paged;
+    }
 
-    const dynamo::WorkerLoad* stats_report =
-        stat != nullptr && stat->state == UnitState::kReporting ? &*stat->report : nullptr;
-    if (event != nullptr && event->channel_down && stats_report == nullptr) {
+    const dynamo::WorkerLoad* pulled_report = readable(pulled) ? &*pulled->report : nullptr;
+    if (event != nullptr && event->channel_down && pulled_report == nullptr) {
       out.push_back(Unit{key, UnitState::kUnreadable, std::nullopt,
                          dynamo::DropReason::kChannelDown, 1, FigureSource::kNone,
                          event->heard_at});
     } else if (event != nullptr && event->readable && !event->channel_down &&
-               !(stats_report != nullptr && stat->updated_at >= event->readable_at)) {
+               !(pulled_report != nullptr && pulled->updated_at >= event->readable_at)) {
       out.push_back(Unit{key, UnitState::kReporting,
-                         ComposeEventReport(key, *event, stats_report, member), std::nullopt, 1,
+                         ComposeEventReport(key, *event, pulled_report, member), std::nullopt, 1,
                          FigureSource::kEvents, event->readable_at});
-    } else if (stats_report != nullptr) {
-      out.push_back(std::move(*stat));
+    } else if (pulled_report != nullptr) {
+      out.push_back(std::move(*pulled));
     } else if (event != nullptr && !event->readable && event->drop_reason &&
                now - event->heard_at <= max_staleness_) {
       out.push_back(Unit{key, UnitState::kUnreadable, std::nullopt, event->drop_reason, 1,
                          FigureSource::kNone, event->heard_at});
-    } else if (stat != nullptr) {
-      out.push_back(std::move(*stat));
+    } else if (pulled != nullptr) {
+      out.push_back(std::move(*pulled));
     } else if (member != nullptr) {
       // Workers publish on change: one that registered while the source listened
       // and said nothing is idle; one registered before is unknown until it speaks

@@ -1,8 +1,9 @@
 // One target's units as every source reports them, and the rules of design.md
 // ("Units and their figures", "Membership, freshness and failure") that make them
 // present units with states and figures:
-//   - the stats scrape's replies (WorkerTable: present from the first reply until
-//     silent for longer than the staleness bound);
+//   - the stats scrape's replies and the workers' own /metrics pages (a WorkerTable
+//     each: present from the first reply until silent for longer than the staleness
+//     bound);
 //   - event-plane records (ActiveLoad, ForwardPassMetrics, JSON LoadEvents), kept per
 //     unit field by field, since each record kind carries only some figures; sent on
 //     change, so they do not age while their source is connected;
@@ -78,6 +79,16 @@ class FleetModel {
   // Whether the stats source has heard any unit of the target that is still kept.
   bool HasStatsUnits() const { return stats_.size() > 0; }
 
+  // --- the workers' own /metrics pages ---
+  // The units of one poll of the workers' pages, heard at `heard_at`: readable ones
+  // and pages that did not read (WorkerTable::Record). A rank 0 of a worker without
+  // registered ranks is its rank-less unit, as for events. With discovery only
+  // registered workers' pages count. Returns how many new units were refused over
+  // the limit.
+  size_t RecordWorkerPages(std::span<const dynamo::WorkerLoad> reports,
+                           std::span<const dynamo::UnreadableReport> unreadable,
+                           TimePoint heard_at);
+
   // --- event sources ---
   // When the target's sources began listening (start, or an event source's
   // reconnect): registered units unheard since then are pending until the settle
@@ -129,8 +140,8 @@ class FleetModel {
   // Forgets units heard by no registration and silent since before
   // `now - max_staleness`.
   void EvictSilent(TimePoint now);
-  // Every present unit at `now`, ordered by key. `view` kStats or kEvents leaves the
-  // other source's records out, as if it were off: a unit only the other source has
+  // Every present unit at `now`, ordered by key. A `view` of one source leaves the
+  // other sources' records out, as if they were off: a unit only another source has
   // heard is then pending, idle or absent by the same rules as any unit unheard.
   std::vector<Unit> Units(TimePoint now, SourceView view = SourceView::kAll) const;
 
@@ -172,9 +183,9 @@ class FleetModel {
                                         const Member* member) const;
   // A registered unit nothing readable was heard from: idle, with its capacity.
   dynamo::WorkerLoad AssumedIdleReport(const dynamo::WorkerKey& key, const Member* member) const;
-  // Whether a stats unit is to be left out: a dropped reply that events or
-  // registered ranks speak for.
-  bool SpeaksForNothing(const Unit& stats, SourceView view) const;
+  // Whether a pulled unit (a stats reply, a /metrics page) is to be left out: a
+  // dropped one that events or registered ranks speak for.
+  bool SpeaksForNothing(const Unit& pulled, SourceView view) const;
   const Member* MemberOf(uint64_t instance_id) const;
   // Every registered unit, ordered by key, with its member.
   struct MemberKey {
@@ -186,6 +197,7 @@ class FleetModel {
   const size_t max_units_;
   const std::chrono::nanoseconds max_staleness_;
   WorkerTable stats_;
+  WorkerTable metrics_;
   std::map<dynamo::WorkerKey, EventEntry> events_;
   std::optional<std::map<uint64_t, Member>> registrations_;
   TimePoint subscribed_since_{};

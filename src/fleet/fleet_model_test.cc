@@ -244,6 +244,52 @@ TEST_F(FleetModelTest, AStatsViewIgnoresNewerEventRecords) {
   EXPECT_DOUBLE_EQ(*Aggregate(stats).Value(FleetMetric::kLoadAvg), 0.7);
 }
 
+dynamo::WorkerLoad Page(uint64_t worker, uint64_t kv_used, uint64_t kv_total = 1000,
+                        std::optional<uint32_t> rank = 0) {
+  dynamo::WorkerLoad page;
+  page.key = {worker, rank};
+  page.kv_active_blocks = kv_used;
+  page.kv_total_blocks = kv_total;
+  return page;
+}
+
+TEST_F(FleetModelTest, AWorkersOwnPageSettlesItAtOnce) {
+  model_.SetRegistrations(std::vector{Card(1), Card(2)}, kStart + 1s);
+  // Both registered before the sources listened: pending, until one's page is read.
+  model_.RecordWorkerPages(std::vector{Page(1, 300)}, {}, kStart + 2s);
+  const std::vector<Unit> units = model_.Units(kStart + 3s);
+  ASSERT_EQ(units.size(), 2u);
+  EXPECT_EQ(units[0].key, (dynamo::WorkerKey{1, std::nullopt}));  // rank 0: the rank-less unit
+  EXPECT_EQ(units[0].source, FigureSource::kMetrics);
+  EXPECT_EQ(units[1].state, UnitState::kPending);
+  EXPECT_DOUBLE_EQ(*Aggregate(units).Value(FleetMetric::kLoadAvg), 0.3);
+}
+
+TEST_F(FleetModelTest, PagesKeepAUnitReadableBehindADownChannel) {
+  model_.SetRegistrations(std::vector{Card(1)}, kStart);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 100), kStart + 1s);
+  model_.SetChannelDown(1, true);
+  model_.RecordWorkerPages(std::vector{Page(1, 800)}, {}, kStart + 20s);
+  const std::vector<Unit> units = model_.Units(kStart + 21s);
+  ASSERT_EQ(units.size(), 1u);
+  EXPECT_EQ(units[0].source, FigureSource::kMetrics);
+  EXPECT_DOUBLE_EQ(*Aggregate(units).Value(FleetMetric::kLoadAvg), 0.8);
+  // A newer event wins again once its channel is back.
+  model_.SetChannelDown(1, false);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 200), kStart + 22s);
+  EXPECT_DOUBLE_EQ(*Figures(kStart + 23s).Value(FleetMetric::kLoadAvg), 0.2);
+  // The metrics view reads the page alone.
+  EXPECT_DOUBLE_EQ(
+      *Aggregate(model_.Units(kStart + 23s, SourceView::kMetrics)).Value(FleetMetric::kLoadAvg),
+      0.8);
+}
+
+TEST_F(FleetModelTest, PagesOfWorkersNotRegisteredDoNotCount) {
+  model_.SetRegistrations(std::vector{Card(1)}, kStart);
+  model_.RecordWorkerPages(std::vector{Page(1, 100), Page(9, 900)}, {}, kStart + 1s);
+  EXPECT_EQ(model_.Units(kStart + 2s).size(), 1u);
+}
+
 TEST_F(FleetModelTest, DroppedEventsMakeAnUnheardUnitUnreadable) {
   model_.SetRegistrations(std::vector{Card(1)}, kStart);
   model_.RecordEventDrop(1, 0, dynamo::DropReason::kWrongType, kStart + 1s);

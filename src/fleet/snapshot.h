@@ -5,6 +5,7 @@
 #ifndef METRICS_KEDA_FLEET_SNAPSHOT_H_
 #define METRICS_KEDA_FLEET_SNAPSHOT_H_
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -24,23 +25,16 @@ struct Snapshot {
   uint64_t round = 0;       // the scrape round that made it
   std::vector<Unit> units;  // every present unit, ordered by key
   FleetFigures figures;     // of every source's records
-  // Of one source's records alone, for the views triggers asked for
-  // (Collector::WantSourceView); none while that source is not servable: no good
-  // scrape, or no event source connection, within the staleness bound.
-  std::optional<FleetFigures> stats_figures;
-  std::optional<FleetFigures> events_figures;
+  // Of one source's records alone (index: SourceView), for the views triggers asked
+  // for (Collector::WantSourceView); none while that source is not servable: nothing
+  // heard from it, or no connection to it, within the staleness bound.
+  std::array<std::optional<FleetFigures>, kSourceViewCount> source_figures{};
 
   // The figures of `view`; null when this snapshot has none for it.
   const FleetFigures* FiguresFor(SourceView view) const {
-    switch (view) {
-      case SourceView::kStats:
-        return stats_figures ? &*stats_figures : nullptr;
-      case SourceView::kEvents:
-        return events_figures ? &*events_figures : nullptr;
-      case SourceView::kAll:
-        break;
-    }
-    return &figures;
+    if (view == SourceView::kAll) return &figures;
+    const std::optional<FleetFigures>& of_source = source_figures[static_cast<size_t>(view)];
+    return of_source ? &*of_source : nullptr;
   }
 
   std::chrono::steady_clock::duration AgeAt(std::chrono::steady_clock::time_point now) const {

@@ -22,6 +22,8 @@ std::string_view FigureSourceName(FigureSource source) {
       return "stats";
     case FigureSource::kEvents:
       return "events";
+    case FigureSource::kMetrics:
+      return "metrics";
     case FigureSource::kAssumed:
       return "assumed_idle";
   }
@@ -36,6 +38,8 @@ std::string_view SourceViewName(SourceView view) {
       return "stats";
     case SourceView::kEvents:
       return "events";
+    case SourceView::kMetrics:
+      return "metrics";
   }
   return "unknown";
 }

@@ -6,6 +6,7 @@
 #define METRICS_KEDA_FLEET_UNIT_H_
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string_view>
 
@@ -26,15 +27,18 @@ enum class FigureSource {
   kNone,     // not reporting
   kStats,    // a $SRV.STATS reply
   kEvents,   // event-plane records (ActiveLoad, ForwardPassMetrics, JSON events)
+  kMetrics,  // the worker pod's own /metrics page
   kAssumed,  // nothing heard: registered while subscribed, or settled; taken as idle
 };
-std::string_view FigureSourceName(FigureSource source);  // "-", "stats", "events", "assumed_idle"
+// "-", "stats", "events", "metrics", "assumed_idle"
+std::string_view FigureSourceName(FigureSource source);
 
 // Which sources' records a picture of the fleet is made of: every source (what a
 // trigger reads by default), or one alone (trigger metadata `source` under --source
 // auto).
-enum class SourceView { kAll, kStats, kEvents };
-std::string_view SourceViewName(SourceView view);  // "auto", "stats", "events"
+enum class SourceView { kAll, kStats, kEvents, kMetrics };
+inline constexpr size_t kSourceViewCount = 4;
+std::string_view SourceViewName(SourceView view);  // "auto", "stats", "events", "metrics"
 
 struct Unit {
   dynamo::WorkerKey key;

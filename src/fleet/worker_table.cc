@@ -83,7 +83,7 @@ std::vector<Unit> WorkerTable::Units(TimePoint now, std::chrono::nanoseconds max
     if (entry.report && now - entry.reported_at <= max_age) {
       unit.state = UnitState::kReporting;
       unit.report = entry.report;
-      unit.source = FigureSource::kStats;
+      unit.source = source_;
       unit.updated_at = entry.reported_at;
     } else {
       unit.state = UnitState::kUnreadable;

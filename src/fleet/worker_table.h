@@ -26,7 +26,10 @@ class WorkerTable {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  explicit WorkerTable(size_t max_units = 20000) : max_units_(max_units) {}
+  // `source`: what the reports are (the stats scrape's replies, or the workers'
+  // /metrics pages), told with each reporting unit.
+  explicit WorkerTable(size_t max_units = 20000, FigureSource source = FigureSource::kStats)
+      : max_units_(max_units), source_(source) {}
 
   // One batch of replies heard at `heard_at` (a scrape round, or the part of it
   // heard so far): readable reports and dropped ones. Returns how many new units
@@ -71,6 +74,7 @@ class WorkerTable {
   Entry* Find(const dynamo::WorkerKey& key);
 
   const size_t max_units_;
+  const FigureSource source_;
   std::map<dynamo::WorkerKey, Entry> entries_;
 };
 

@@ -31,14 +31,17 @@ absl::StatusOr<MetricAnswer> AnswerFor(const TriggerConfig& config,
                                        const fleet::Snapshot& snapshot) {
   const fleet::FleetFigures* figures = snapshot.FiguresFor(config.source);
   if (figures == nullptr) {
-    const std::string_view source = fleet::SourceViewName(config.source);
-    return absl::UnavailableError(
-        "target " + config.target.ToString() + ": trigger reads source " + std::string(source) +
-        " alone, which is not servable now (" +
-        (config.source == fleet::SourceView::kStats
-             ? "no scrape succeeded within the staleness bound"
-             : "the event plane has not been connected within the staleness bound") +
-        ")");
+    std::string_view why = "nothing heard from it within the staleness bound";
+    if (config.source == fleet::SourceView::kStats) {
+      why = "no scrape succeeded within the staleness bound";
+    } else if (config.source == fleet::SourceView::kEvents) {
+      why = "the event plane has not been connected within the staleness bound";
+    } else if (config.source == fleet::SourceView::kMetrics) {
+      why = "no worker /metrics page read within the staleness bound";
+    }
+    return absl::UnavailableError("target " + config.target.ToString() + ": trigger reads source " +
+                                  std::string(fleet::SourceViewName(config.source)) +
+                                  " alone, which is not servable now (" + std::string(why) + ")");
   }
   return AnswerFor(config, *figures);
 }

@@ -180,7 +180,7 @@ TEST(AnswerForTest, ASnapshotAnswersFromTheTriggersSourceView) {
   snapshot.figures = FourWorkers();
   fleet::FleetFigures events = FourWorkers();
   events.figure[fleet::FleetFigures::Index(fleet::FleetMetric::kLoadAvg)] = 0.9;
-  snapshot.events_figures = events;
+  snapshot.source_figures[static_cast<size_t>(fleet::SourceView::kEvents)] = events;
   TriggerConfig config = Config(fleet::FleetMetric::kLoadAvg, MetricType::kValue);
   config.target = snapshot.target;
   EXPECT_EQ(AnswerFor(config, snapshot)->value, 0.5);
