@@ -5,7 +5,7 @@
 
 namespace mk::discovery {
 
-bool DiscoveryState::Put(std::string_view key, std::string_view value) {
+bool DiscoveryState::Put(std::string_view key, std::string_view value, std::string_view host) {
   const bool had = Delete(key);
   dynamo::Decoded<dynamo::DiscoveryRecord> decoded = decoder_.Decode(key, value);
   if (!decoded.ok()) {
@@ -17,7 +17,7 @@ bool DiscoveryState::Put(std::string_view key, std::string_view value) {
       [&](auto&& record) {
         using Record = std::decay_t<decltype(record)>;
         if constexpr (std::is_same_v<Record, dynamo::InstanceRecord>) {
-          instances_.emplace(std::move(name), std::move(record));
+          instances_.emplace(std::move(name), Instance{std::move(record), std::string(host)});
         } else if constexpr (std::is_same_v<Record, dynamo::ModelCardRecord>) {
           cards_.emplace(std::move(name), std::move(record));
         } else {
@@ -59,10 +59,12 @@ std::vector<fleet::Registration> DiscoveryState::RegistrationsFor(
     if (slot == nullptr || (!slot->lora.empty() && card.lora.empty())) slot = &card;
   }
   std::map<uint64_t, fleet::Registration> registrations;
-  for (const auto& [key, instance] : instances_) {
+  for (const auto& [key, entry] : instances_) {
+    const dynamo::InstanceRecord& instance = entry.record;
     if (!same(instance)) continue;
     fleet::Registration& r = registrations[instance.instance_id];
     r.instance_id = instance.instance_id;
+    if (!entry.host.empty()) r.host = entry.host;
     auto card = cards.find(instance.instance_id);
     if (card == cards.end()) continue;
     const dynamo::RuntimeConfig& runtime = card->second->runtime;

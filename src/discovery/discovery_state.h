@@ -25,7 +25,9 @@ namespace mk::discovery {
 class DiscoveryState {
  public:
   // A key put with `value`, or deleted. True when what the store says changed.
-  bool Put(std::string_view key, std::string_view value);
+  // `host`: where the worker's pod answers (its IP, from Kubernetes), kept with an
+  // instance record for its /metrics page; empty when the store does not say.
+  bool Put(std::string_view key, std::string_view value, std::string_view host = {});
   bool Delete(std::string_view key);
 
   // The instances registered for `target` (namespace, component, endpoint), each
@@ -43,7 +45,11 @@ class DiscoveryState {
  private:
   dynamo::DiscoveryRecordDecoder decoder_;
   // Per key, as the store holds them.
-  std::map<std::string, dynamo::InstanceRecord, std::less<>> instances_;
+  struct Instance {
+    dynamo::InstanceRecord record;
+    std::string host;
+  };
+  std::map<std::string, Instance, std::less<>> instances_;
   std::map<std::string, dynamo::ModelCardRecord, std::less<>> cards_;
   std::map<std::string, dynamo::EventChannelRecord, std::less<>> channels_;
   dynamo::DropCounts drops_;

@@ -20,10 +20,13 @@ std::vector<std::string> NamesGone(const Map& objects, const std::string& ns,
   return gone;
 }
 
-std::set<std::string> ReadyPodsOf(const std::vector<kubernetes::SliceEndpoint>& endpoints) {
-  std::set<std::string> pods;
+// The ready pods of a slice, each with its first address.
+std::map<std::string, std::string> ReadyPodsOf(
+    const std::vector<kubernetes::SliceEndpoint>& endpoints) {
+  std::map<std::string, std::string> pods;
   for (const auto& endpoint : endpoints) {
-    if (endpoint.ready) pods.insert(endpoint.pod);
+    if (!endpoint.ready) continue;
+    pods[endpoint.pod] = endpoint.addresses.empty() ? std::string() : endpoint.addresses.front();
   }
   return pods;
 }
@@ -34,20 +37,23 @@ KubernetesMembership::KubernetesMembership(DiscoveryState& state, size_t max_obj
     : state_(state), max_objects_(max_objects) {}
 
 bool KubernetesMembership::Reconcile(const PodKey& pod) {
-  static const Records kNone;
+  static const Present kAbsent;
   auto metadata = metadata_.find(pod);
-  const bool member = metadata != metadata_.end() && ready_.contains(pod);
-  const Records& wanted = member ? metadata->second : kNone;
+  auto ready = ready_.find(pod);
+  const bool member = metadata != metadata_.end() && ready != ready_.end();
+  const Present wanted = member ? Present{metadata->second, ready->second.address} : kAbsent;
   auto present = present_.find(pod);
-  const Records& current = present != present_.end() ? present->second : kNone;
+  const Present& current = present != present_.end() ? present->second : kAbsent;
   if (wanted == current) return false;
   bool changed = false;
-  for (const auto& [key, value] : current) {
-    const bool kept = std::any_of(wanted.begin(), wanted.end(),
+  for (const auto& [key, value] : current.records) {
+    const bool kept = std::any_of(wanted.records.begin(), wanted.records.end(),
                                   [&](const auto& record) { return record.first == key; });
     if (!kept) changed = state_.Delete(key) || changed;
   }
-  for (const auto& [key, value] : wanted) changed = state_.Put(key, value) || changed;
+  for (const auto& [key, value] : wanted.records) {
+    changed = state_.Put(key, value, wanted.address) || changed;
+  }
   if (member) {
     present_[pod] = wanted;
   } else {
@@ -87,22 +93,23 @@ bool KubernetesMembership::ReplaceWorkerMetadata(const std::string& ns,
 }
 
 bool KubernetesMembership::SetSliceReadyPods(const std::string& ns, const std::string& slice,
-                                             std::set<std::string> pods) {
+                                             std::map<std::string, std::string> pods) {
   const PodKey key{ns, slice};
   auto it = slice_pods_.find(key);
-  static const std::set<std::string> kNone;
-  const std::set<std::string>& before = it != slice_pods_.end() ? it->second : kNone;
-  std::vector<std::string> turned;  // pods whose count of ready listings moved
-  for (const std::string& pod : before) {
+  static const std::map<std::string, std::string> kNone;
+  const std::map<std::string, std::string>& before = it != slice_pods_.end() ? it->second : kNone;
+  std::vector<std::string> turned;  // pods whose readiness or address moved
+  for (const auto& [pod, address] : before) {
     if (pods.contains(pod)) continue;
     turned.push_back(pod);
-    auto count = ready_.find({ns, pod});
-    if (count != ready_.end() && --count->second == 0) ready_.erase(count);
+    auto ready = ready_.find({ns, pod});
+    if (ready != ready_.end() && --ready->second.slices == 0) ready_.erase(ready);
   }
-  for (const std::string& pod : pods) {
-    if (before.contains(pod)) continue;
+  for (const auto& [pod, address] : pods) {
+    Ready& ready = ready_[{ns, pod}];
+    if (!before.contains(pod)) ++ready.slices;
+    ready.address = address;
     turned.push_back(pod);
-    ++ready_[{ns, pod}];
   }
   if (pods.empty()) {
     if (it != slice_pods_.end()) slice_pods_.erase(it);

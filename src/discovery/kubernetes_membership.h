@@ -4,7 +4,8 @@
 // EndpointSlices carrying the discovery labels, which say which pods are ready. A
 // pod's records are in the DiscoveryState exactly while its metadata object exists
 // and some slice lists the pod as ready (dynamo-worker-metrics.md section 4): a pod
-// that turns unready, or whose metadata is deleted, leaves at once.
+// that turns unready, or whose metadata is deleted, leaves at once. Its instance
+// records carry the pod's address (the slice's), where its /metrics page answers.
 //
 // Objects are kept per Kubernetes namespace (not Dynamo's); a listing replaces every
 // object of its kind in its namespace. At most `max_objects` objects of each kind are
@@ -49,16 +50,27 @@ class KubernetesMembership {
 
   // Brings the pod's records in `state_` in line with its metadata and readiness.
   bool Reconcile(const PodKey& pod);
-  // The pods a slice lists as ready, and the readiness counts that follow from them.
+  // The pods a slice lists as ready (with an address each), and the readiness
+  // counts that follow from them.
   bool SetSliceReadyPods(const std::string& ns, const std::string& slice,
-                         std::set<std::string> pods);
+                         std::map<std::string, std::string> pods);
 
   DiscoveryState& state_;
   const size_t max_objects_;
-  std::map<PodKey, Records> metadata_;                  // per pod: its records
-  std::map<PodKey, std::set<std::string>> slice_pods_;  // per (namespace, slice): ready pods
-  std::map<PodKey, size_t> ready_;                      // per pod: slices listing it ready
-  std::map<PodKey, Records> present_;                   // what is in state_, per pod
+  struct Ready {
+    size_t slices = 0;    // slices listing the pod ready
+    std::string address;  // its address in the latest of them
+  };
+  struct Present {
+    Records records;
+    std::string address;
+    friend bool operator==(const Present&, const Present&) = default;
+  };
+  std::map<PodKey, Records> metadata_;  // per pod: its records
+  // Per (namespace, slice): its ready pods and their addresses.
+  std::map<PodKey, std::map<std::string, std::string>> slice_pods_;
+  std::map<PodKey, Ready> ready_;      // per pod
+  std::map<PodKey, Present> present_;  // what is in state_, per pod
   uint64_t refused_ = 0;
 };
 

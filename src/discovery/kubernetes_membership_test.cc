@@ -66,6 +66,18 @@ TEST_F(KubernetesMembershipTest, APodCountsWhileItsMetadataExistsAndItIsReady) {
   EXPECT_EQ(membership_.ready_pods(), 1u);
 }
 
+TEST_F(KubernetesMembershipTest, RegistrationsCarryThePodsAddress) {
+  membership_.PutWorkerMetadata("llm", Metadata("pod-a", 0xa, 1000));
+  kubernetes::EndpointSlice slice = Slice("s", {{"pod-a", true}});
+  slice.endpoints[0].addresses = {"10.244.1.23"};
+  membership_.PutEndpointSlice("llm", slice);
+  EXPECT_EQ(state_.RegistrationsFor(kTarget).at(0).host, "10.244.1.23");
+  // A pod that comes back with another address (recreated under its name).
+  slice.endpoints[0].addresses = {"10.244.2.8"};
+  EXPECT_TRUE(membership_.PutEndpointSlice("llm", slice));
+  EXPECT_EQ(state_.RegistrationsFor(kTarget).at(0).host, "10.244.2.8");
+}
+
 TEST_F(KubernetesMembershipTest, ChangedMetadataReplacesTheRecords) {
   membership_.PutEndpointSlice("llm", Slice("s", {{"pod-a", true}}));
   membership_.PutWorkerMetadata("llm", Metadata("pod-a", 0xa, 1000));

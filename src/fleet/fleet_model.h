@@ -24,6 +24,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "dynamo/active_load.h"
@@ -47,6 +48,9 @@ struct Registration {
   // unit without a rank.
   uint32_t dp_start_rank = 0;
   uint32_t dp_size = 1;
+  // Where the worker's pod answers (its IP; Kubernetes discovery), for its own
+  // /metrics page; empty when discovery does not say.
+  std::string host;
 
   friend bool operator==(const Registration&, const Registration&) = default;
 };
