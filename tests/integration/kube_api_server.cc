@@ -40,7 +40,7 @@ constexpr time_t kKeepAliveSeconds = 1;
 // would make clients reconnect where a real API server does not ask them to.
 constexpr size_t kKeepAliveRequests = 1000;
 // kube-apiserver gzips a response only when its first write reaches 128 KiB
-// (responsewriters.defaultGzipThresholdBytes), which a watch event never does.
+// (responsewriters.defaultGzipThresholdBytes); a watch stream never.
 constexpr size_t kGzipThresholdBytes = 128 * 1024;
 // kube-apiserver's watch cache sends idle watchers a bookmark about once a minute
 // (cacher.defaultBookmarkFrequency).
@@ -321,19 +321,22 @@ struct KubeApiServer::HttpExchange {
     return found == query.end() ? "" : found->second;
   }
   // cpp-httplib compresses any application/json response, a chunked one included,
-  // whenever the client accepts gzip, and its gzip stream holds data back until more
-  // arrives: watch events would reach the client late. kube-apiserver compresses
-  // only large whole responses. Handlers get the request as const, but the library's
-  // Request object is not const, so dropping the header here is well defined.
-  void CompressOnlyFrom(size_t body_size) {
-    if (body_size < kGzipThresholdBytes) {
-      const_cast<httplib::Request&>(request).headers.erase("Accept-Encoding");
-    }
+  // with brotli or gzip whenever the client accepts either, and its compressors hold
+  // data back until more arrives: watch events would reach the client late.
+  // kube-apiserver gzips only whole responses from kGzipThresholdBytes on, never with
+  // brotli. Handlers get the request as const, but the library's Request object is not
+  // const, so narrowing its Accept-Encoding here is well defined.
+  void CompressAsKubeApiServer(size_t body_size) {
+    const bool gzip = body_size >= kGzipThresholdBytes &&
+                      request.get_header_value("Accept-Encoding").find("gzip") != std::string::npos;
+    auto& headers = const_cast<httplib::Request&>(request).headers;
+    headers.erase("Accept-Encoding");
+    if (gzip) headers.emplace("Accept-Encoding", "gzip");
   }
   void Respond(int code, const std::string& body) {
     status = code;
     response.status = code;
-    CompressOnlyFrom(body.size());
+    CompressAsKubeApiServer(body.size());
     response.set_content(body, "application/json");
   }
   void Fail(int code, std::string_view reason, std::string_view message,
@@ -790,7 +793,7 @@ void KubeApiServer::ServeWatch(HttpExchange& x) {
   changed_.notify_all();
 
   x.status = 200;
-  x.CompressOnlyFrom(0);
+  x.CompressAsKubeApiServer(0);  // a stream is never compressed
   x.response.set_chunked_content_provider(
       "application/json",
       [this, stream](size_t, httplib::DataSink& sink) {

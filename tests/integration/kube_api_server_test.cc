@@ -10,7 +10,9 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
@@ -106,7 +108,8 @@ class Handle {
 struct Reply {
   CURLcode code = CURLE_OK;
   long status = 0;
-  std::string body;
+  std::string headers;  // as received, lowercased
+  std::string body;     // decoded
 };
 
 size_t AppendBody(char* data, size_t size, size_t count, void* out) {
@@ -119,9 +122,13 @@ Reply Get(const Credentials& credentials, const std::string& path) {
   Reply reply;
   curl_easy_setopt(handle.get(), CURLOPT_WRITEFUNCTION, AppendBody);
   curl_easy_setopt(handle.get(), CURLOPT_WRITEDATA, &reply.body);
+  curl_easy_setopt(handle.get(), CURLOPT_HEADERFUNCTION, AppendBody);
+  curl_easy_setopt(handle.get(), CURLOPT_HEADERDATA, &reply.headers);
   curl_easy_setopt(handle.get(), CURLOPT_TIMEOUT, 30L);
   reply.code = curl_easy_perform(handle.get());
   reply.status = handle.status();
+  std::transform(reply.headers.begin(), reply.headers.end(), reply.headers.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return reply;
 }
 
@@ -512,6 +519,18 @@ TEST_F(KubeApiServerTest, ListsPagesOfOneSnapshot) {
   EXPECT_EQ(page.names.size(), 6u);
   EXPECT_EQ(page.names.front(), "worker-0");  // llm/... sorts before other/...
   EXPECT_EQ(page.names.back(), "elsewhere");
+}
+
+TEST_F(KubeApiServerTest, GzipsOnlyLargeLists) {
+  PutWorker("worker-0", 1);
+  // curl offers brotli too; kube-apiserver answers with gzip alone, and only from 128 KiB.
+  EXPECT_EQ(List(kMetadata).headers.find("content-encoding"), std::string::npos);
+  for (int i = 1; List(kMetadata).body.size() < 128 * 1024;) {
+    for (const int end = i + 10; i < end; ++i) PutWorker("worker-" + std::to_string(i), i + 1);
+  }
+  const Reply large = List(kMetadata);
+  EXPECT_NE(large.headers.find("content-encoding: gzip"), std::string::npos) << large.headers;
+  EXPECT_EQ(ParsePage(large.body).kind, "DynamoWorkerMetadataList");
 }
 
 TEST_F(KubeApiServerTest, FiltersByLabelSelector) {
