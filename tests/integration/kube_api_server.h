@@ -28,6 +28,8 @@
 //   (or, in client-certificate mode, a certificate of the test CA); otherwise 401 with
 //   a Status object.
 // - HTTPS with make_certs.sh's server certificate when given a certificate directory.
+// - gzip (never brotli) for a list of 128 KiB or more when the client accepts it; a
+//   watch stream is never compressed.
 //
 // Thread-safety: every public method may be called from any thread while clients are
 // served. Stop() and the destructor wait for every connection's thread: no stream or
@@ -104,8 +106,9 @@ class KubeApiServer {
   void WriteServiceAccountFiles(const std::string& dir, std::string_view kube_namespace) const;
 
   // --- The API server going down and coming back on the same port, its objects kept
-  // (they live in etcd, not in the API server). Stop() ends every connection at once:
-  // a watch stream breaks off without its final chunk. Both are idempotent.
+  // (they live in etcd, not in the API server). Stop() breaks off every watch stream
+  // without its final chunk, refuses new connections, and returns once every
+  // connection is closed (an idle kept-alive one within a second). Both are idempotent.
   void Stop();
   void Start();
   bool serving() const;
@@ -147,12 +150,15 @@ class KubeApiServer {
   size_t ResumeWatches();
   // The open streams end cleanly (their final chunk), as on kube-apiserver's timeout.
   size_t CloseWatches();
+  // Streams open on the server's side: one whose client has left counts until it next
+  // writes (a stalled one, until it is resumed or the server stops).
   size_t open_watches() const;
   // Waits until `count` streams are open; false after `timeout`.
   bool WaitForOpenWatches(size_t count, std::chrono::milliseconds timeout) const;
 
   // --- What clients asked. Requests to the two collections are recorded in arrival
-  // order (rejected ones included); every response is counted by status.
+  // order (rejected ones included), for the server's life; every response is counted
+  // by status. Both are counted before the response is written.
   enum class Verb { kList, kWatch };
   struct Request {
     KubeResource resource = KubeResource::kDynamoWorkerMetadata;
