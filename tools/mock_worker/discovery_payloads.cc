@@ -51,12 +51,14 @@ DiscoveryKey V1Key(DiscoveryKind kind, const DiscoveryTarget& target, uint64_t i
 }  // namespace
 
 DiscoveryEntry InstanceEntry(const DiscoveryTarget& target, uint64_t instance_id,
-                             std::string_view request_subject) {
+                             std::string_view address, std::string_view transport) {
   DiscoveryEntry entry;
   entry.key = DiscoveryKeyText(V1Key(DiscoveryKind::kInstance, target, instance_id));
   entry.value = IdentityHead("Endpoint", target, instance_id);
-  entry.value.append(",\"transport\":{\"nats_tcp\":");
-  AppendJsonString(entry.value, request_subject);
+  entry.value.append(",\"transport\":{");
+  AppendJsonString(entry.value, transport);
+  entry.value.push_back(':');
+  AppendJsonString(entry.value, address);
   entry.value.append("}}");
   return entry;
 }
@@ -79,7 +81,9 @@ DiscoveryEntry ModelCardEntry(const DiscoveryTarget& target, uint64_t instance_i
   AppendNumberOrNull(v, figures.max_num_seqs);
   v.append(
       ",\"max_num_batched_tokens\":8192,\"tool_call_parser\":null,\"reasoning_parser\":null,"
-      "\"data_parallel_start_rank\":0,\"data_parallel_size\":");
+      "\"data_parallel_start_rank\":");
+  v.append(std::to_string(figures.data_parallel_start_rank));
+  v.append(",\"data_parallel_size\":");
   v.append(std::to_string(figures.data_parallel_size < 1 ? 1 : figures.data_parallel_size));
   v.append(
       ",\"enable_local_indexer\":true,\"enable_eagle\":false},"

@@ -30,21 +30,24 @@ struct DiscoveryTarget {
 };
 
 // v1/instances/<ns>/<c>/<ep>/<id hex>: {"type":"Endpoint", namespace, component,
-// endpoint, instance_id, "transport":{"nats_tcp": <request_subject>}}.
+// endpoint, instance_id, "transport":{<transport>: <address>}}. `transport` is
+// "nats_tcp" with the NATS request subject, or "tcp" with Dynamo's TCP request plane
+// address (`<ip>:<port>/<id hex>/<endpoint>`, as workers on Kubernetes write it).
 DiscoveryEntry InstanceEntry(const DiscoveryTarget& target, uint64_t instance_id,
-                             std::string_view request_subject);
+                             std::string_view address, std::string_view transport = "nats_tcp");
 
 // What the model card says a worker can hold.
 struct ModelCardFigures {
   uint64_t total_kv_blocks = 0;  // per data-parallel rank; 0 is written as null
   uint64_t max_num_seqs = 0;     // 0 is written as null
   uint32_t data_parallel_size = 1;
+  uint32_t data_parallel_start_rank = 0;  // the first rank this worker serves
 };
 
 // v1/mdc/<ns>/<c>/<ep>/<id hex>: {"type":"Model", namespace, component, endpoint,
 // instance_id, "card_json":{..., "kv_cache_block_size": kKvBlockSize, "runtime_config":
 // {total_kv_blocks, max_num_seqs, max_num_batched_tokens 8192,
-// data_parallel_start_rank 0, data_parallel_size, ...}, ...}}.
+// data_parallel_start_rank, data_parallel_size, ...}, ...}}.
 DiscoveryEntry ModelCardEntry(const DiscoveryTarget& target, uint64_t instance_id,
                               const ModelCardFigures& figures);
 
