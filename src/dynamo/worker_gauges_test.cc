@@ -183,16 +183,6 @@ TEST_P(BadValueTest, DropsTheRankWithAReasonNeverAZero) {
   EXPECT_THAT(page.status.message(), HasSubstr(GetParam().detail));
 }
 
-TEST_P(BadValueTest, LeavesTheOtherRanksAlone) {
-  if (GetParam().page.find("{") == std::string::npos) {
-    GTEST_SKIP() << "a gauge without a rank label is the whole worker's";
-  }
-  const WorkerPage page = Read(GetParam().page + "vllm:num_requests_waiting{engine=\"1\"} 2\n");
-  EXPECT_THAT(page.units, ElementsAre(IsUnit(Expected(1, 0, 0, std::nullopt, 2, std::nullopt))));
-  EXPECT_THAT(page.unreadable,
-              ElementsAre(UnreadableReport{WorkerKey{kInstance, 0}, GetParam().reason}));
-}
-
 INSTANTIATE_TEST_SUITE_P(
     Values, BadValueTest,
     ::testing::Values(
@@ -227,6 +217,23 @@ INSTANTIATE_TEST_SUITE_P(
                  "vllm:num_requests_waiting{engine=\"0\"} 1\n",
                  DropReason::kAmbiguousUnit, "2 series of vllm:num_requests_waiting"}),
     [](const ::testing::TestParamInfo<BadValue>& param) { return std::string(param.param.name); });
+
+TEST(WorkerGaugesTest, ABadRankLeavesTheOtherRanksAlone) {
+  const WorkerPage page = Read(R"(
+vllm:num_requests_waiting{engine="0"} 1
+vllm:num_requests_waiting{engine="1"} -2
+vllm:num_requests_waiting{engine="2"} 3
+vllm:kv_cache_usage_perc{engine="2"} 1.5
+vllm:num_requests_waiting{engine="3"} 4
+)");
+  EXPECT_THAT(page.units, ElementsAre(IsUnit(Expected(0, 0, 0, std::nullopt, 1, std::nullopt)),
+                                      IsUnit(Expected(3, 0, 0, std::nullopt, 4, std::nullopt))));
+  EXPECT_THAT(page.unreadable,
+              ElementsAre(UnreadableReport{WorkerKey{kInstance, 1}, DropReason::kWrongType},
+                          UnreadableReport{WorkerKey{kInstance, 2}, DropReason::kOutOfRange}));
+  // The first problem is the one the status tells.
+  EXPECT_THAT(page.status.message(), HasSubstr("rank 1: vllm:num_requests_waiting is negative"));
+}
 
 TEST(WorkerGaugesTest, ABadValueNoFigureUsesIsIgnoredNotDropped) {
   const WorkerPage page = Read(R"(
