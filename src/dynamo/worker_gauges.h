@@ -30,14 +30,18 @@
 // none of the gauges yields no record (kNoData), never an idle unit.
 //
 // Which model. A Dynamo worker process serves one model, and the caller knows it (the
-// instance's model card). Given the model, only its series are read (a sample without
-// a model label counts for any model). Without it, every series is read, and a rank
-// whose gauge appears in more than one series (two models, or the same series twice)
-// is dropped as kAmbiguousUnit: summing two models' queues into one instance would
-// double-count an engine that exports under two names and blame one instance for
-// another's load, so the scaler refuses to guess and says why.
+// instance's model card). Given the model, only its series are read: a sample's model
+// is its `model` label (Dynamo's, which Dynamo also adds to the engine's samples), else
+// its `model_name` (the engine's own); a sample without either counts for any model.
+// Without it, every series is read, and a rank whose gauge appears in more than one
+// series (two models, or the same series twice) is dropped as kAmbiguousUnit: summing
+// two models' queues into one instance would double-count an engine that exports under
+// two names and blame one instance for another's load, so the scaler refuses to guess
+// and says why.
 //
-// Pure functions of their input; a WorkerGaugeReader is immutable and thread-safe.
+// For whatever scrapes worker pages (a `metrics` source, the mock worker's tests, the
+// fuzzer). Pure functions of their input; a WorkerGaugeReader is immutable, and Read()
+// is safe from any number of threads at once.
 #ifndef METRICS_KEDA_DYNAMO_WORKER_GAUGES_H_
 #define METRICS_KEDA_DYNAMO_WORKER_GAUGES_H_
 

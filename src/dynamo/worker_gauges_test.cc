@@ -3,9 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,12 +20,7 @@ constexpr uint64_t kInstance = 0x7587867c5a2d0001;
 
 // A page of tests/data/metrics/, whole.
 std::string MetricsFixture(const std::string& name) {
-  const std::string path = std::string(MK_TEST_DATA_DIR) + "/metrics/" + name;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return testing::ReadTestData("metrics", name);
 }
 
 // The record expected for a rank: kv blocks (0/0 for none), usage, waiting, running.
@@ -95,43 +88,47 @@ TEST(WorkerGaugesTest, WithoutDynamosGaugesTheEnginesUsageFractionIsTheFigure) {
   EXPECT_THAT(page.units, ElementsAre(IsUnit(Expected(0, 0, 0, 0.0625, 1, 5))));
 }
 
-TEST(WorkerGaugesTest, DynamosUsageComesBeforeTheEngines) {
-  const WorkerPage page = Read(R"(
-dynamo_component_total_blocks{dp_rank="0"} 1000
-dynamo_component_gpu_cache_usage_percent{dp_rank="0"} 0.3
-vllm:kv_cache_usage_perc{engine="0"} 0.9
-)");
+// One rule of the figures, shown on a small page with one record.
+struct Rule {
+  const char* name;
+  std::string page;
+  WorkerGaugeUnit expected;
+};
+
+class RuleTest : public ::testing::TestWithParam<Rule> {};
+
+TEST_P(RuleTest, GivesTheRecord) {
+  const WorkerPage page = Read(GetParam().page);
   ExpectNoProblem(page);
-  EXPECT_THAT(page.units,
-              ElementsAre(IsUnit(Expected(0, 300, 1000, 0.3, std::nullopt, std::nullopt))));
+  EXPECT_THAT(page.units, ElementsAre(IsUnit(GetParam().expected)));
 }
 
-TEST(WorkerGaugesTest, TheEnginesUsageOfDynamosTotalGivesBlocks) {
-  const WorkerPage page = Read(R"(
-dynamo_component_total_blocks{dp_rank="0"} 1000
-vllm:gpu_cache_usage_perc{engine="0"} 0.2
-vllm:kv_cache_usage_perc{engine="0"} 0.25
-)");
-  ExpectNoProblem(page);
-  // vLLM's new name before its old one.
-  EXPECT_THAT(page.units,
-              ElementsAre(IsUnit(Expected(0, 250, 1000, 0.25, std::nullopt, std::nullopt))));
-}
+constexpr std::nullopt_t kNone = std::nullopt;
 
-TEST(WorkerGaugesTest, AZeroTotalLeavesTheFractionAlone) {
-  const WorkerPage page = Read(R"(
-dynamo_component_total_blocks{dp_rank="0"} 0
-dynamo_component_gpu_cache_usage_percent{dp_rank="0"} 0.4
-)");
-  ExpectNoProblem(page);
-  EXPECT_THAT(page.units, ElementsAre(IsUnit(Expected(0, 0, 0, 0.4, std::nullopt, std::nullopt))));
-}
-
-TEST(WorkerGaugesTest, WaitingAloneIsARecordWithoutKvFigures) {
-  const WorkerPage page = Read("vllm:num_requests_waiting{engine=\"2\"} 4\n");
-  ExpectNoProblem(page);
-  EXPECT_THAT(page.units, ElementsAre(IsUnit(Expected(2, 0, 0, std::nullopt, 4, std::nullopt))));
-}
+INSTANTIATE_TEST_SUITE_P(
+    Figures, RuleTest,
+    ::testing::Values(Rule{"dynamos_usage_before_the_engines",
+                           "dynamo_component_total_blocks{dp_rank=\"0\"} 1000\n"
+                           "dynamo_component_gpu_cache_usage_percent{dp_rank=\"0\"} 0.3\n"
+                           "vllm:kv_cache_usage_perc{engine=\"0\"} 0.9\n",
+                           Expected(0, 300, 1000, 0.3, kNone, kNone)},
+                      // vLLM's new name before its old one, of Dynamo's total.
+                      Rule{"engine_usage_of_dynamos_total",
+                           "dynamo_component_total_blocks{dp_rank=\"0\"} 1000\n"
+                           "vllm:gpu_cache_usage_perc{engine=\"0\"} 0.2\n"
+                           "vllm:kv_cache_usage_perc{engine=\"0\"} 0.25\n",
+                           Expected(0, 250, 1000, 0.25, kNone, kNone)},
+                      Rule{"zero_total_leaves_the_fraction",
+                           "dynamo_component_total_blocks{dp_rank=\"0\"} 0\n"
+                           "dynamo_component_gpu_cache_usage_percent{dp_rank=\"0\"} 0.4\n",
+                           Expected(0, 0, 0, 0.4, kNone, kNone)},
+                      Rule{"waiting_alone", "vllm:num_requests_waiting{engine=\"2\"} 4\n",
+                           Expected(2, 0, 0, kNone, 4, kNone)},
+                      Rule{"fraction_above_one_by_rounding",
+                           "dynamo_component_total_blocks{dp_rank=\"0\"} 64\n"
+                           "dynamo_component_gpu_cache_usage_percent{dp_rank=\"0\"} 1.0000001\n",
+                           Expected(0, 64, 64, 1.0, kNone, kNone)}),
+    [](const ::testing::TestParamInfo<Rule>& param) { return std::string(param.param.name); });
 
 TEST(WorkerGaugesTest, APageWithoutTheGaugesIsNoDataNeverAnIdleUnit) {
   for (const std::string& text :
@@ -249,16 +246,6 @@ vllm:num_requests_waiting{engine="1"} 0
   EXPECT_EQ(page.ignored.Get(DropReason::kOutOfRange), 2u);
   EXPECT_EQ(page.ignored.Get(DropReason::kWrongType), 1u);
   EXPECT_TRUE(page.status.ok());
-}
-
-TEST(WorkerGaugesTest, AFractionJustAboveOneFromRoundingIsOne) {
-  const WorkerPage page = Read(R"(
-dynamo_component_total_blocks{dp_rank="0"} 64
-dynamo_component_gpu_cache_usage_percent{dp_rank="0"} 1.0000001
-)");
-  ExpectNoProblem(page);
-  EXPECT_THAT(page.units,
-              ElementsAre(IsUnit(Expected(0, 64, 64, 1.0, std::nullopt, std::nullopt))));
 }
 
 constexpr char kTwoModels[] = R"(

@@ -93,10 +93,19 @@ std::optional<int64_t> ParseTimestamp(std::string_view text) {
   return value;
 }
 
+struct TypeName {
+  MetricType type;
+  std::string_view name;
+};
+constexpr TypeName kTypeNames[] = {
+    {MetricType::kUntyped, "untyped"}, {MetricType::kCounter, "counter"},
+    {MetricType::kGauge, "gauge"},     {MetricType::kHistogram, "histogram"},
+    {MetricType::kSummary, "summary"},
+};
+
 std::optional<MetricType> ParseType(std::string_view text) {
-  for (MetricType type : {MetricType::kCounter, MetricType::kGauge, MetricType::kHistogram,
-                          MetricType::kSummary, MetricType::kUntyped}) {
-    if (text == MetricTypeName(type)) return type;
+  for (const TypeName& entry : kTypeNames) {
+    if (entry.name == text) return entry.type;
   }
   return std::nullopt;
 }
@@ -394,17 +403,8 @@ class PageParser {
 }  // namespace
 
 std::string_view MetricTypeName(MetricType type) {
-  switch (type) {
-    case MetricType::kUntyped:
-      return "untyped";
-    case MetricType::kCounter:
-      return "counter";
-    case MetricType::kGauge:
-      return "gauge";
-    case MetricType::kHistogram:
-      return "histogram";
-    case MetricType::kSummary:
-      return "summary";
+  for (const TypeName& entry : kTypeNames) {
+    if (entry.type == type) return entry.name;
   }
   return "untyped";
 }

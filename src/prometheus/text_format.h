@@ -7,12 +7,14 @@
 //
 // Strict: a line that is not in the format fails the whole page, as a Prometheus
 // server fails the scrape, with the line number and what was wrong. Bounded: whatever
-// the input, the work is linear in the page and the memory kept is at most
-// `max_samples_kept` samples of bounded size (TextFormatLimits); a page beyond a limit
-// is refused, never read in part.
+// the input, the work is linear in the page (a line's labels are compared pairwise, at
+// most max_labels_per_sample of them), and what is kept is at most `max_samples_kept`
+// samples whose labels were copied from the page, so never more than about the page's
+// own size (TextFormatLimits); a page beyond a limit is refused, never read in part.
 //
-// A TextFormatReader is immutable after construction: Read() is const and safe to call
-// from any number of threads at once.
+// For the worker gauges (dynamo/worker_gauges.h) and anything else that reads another
+// process's /metrics. A TextFormatReader is immutable after construction: Read() is
+// const and safe to call from any number of threads at once.
 #ifndef METRICS_KEDA_PROMETHEUS_TEXT_FORMAT_H_
 #define METRICS_KEDA_PROMETHEUS_TEXT_FORMAT_H_
 
