@@ -31,6 +31,7 @@ targets=(
   "json_event_fuzzer events_json 4096 fuzz/events_json.dict"
   "discovery_record_fuzzer discovery 4096 fuzz/discovery.dict"
   "event_subject_fuzzer event_subjects 1024 fuzz/event_subjects.dict"
+  "worker_metrics_fuzzer worker_metrics 65536 fuzz/worker_metrics.dict"
 )
 
 scripts/install-deps.sh

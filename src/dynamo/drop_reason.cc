@@ -34,6 +34,10 @@ std::string_view DropReasonName(DropReason reason) {
       return "key_mismatch";
     case DropReason::kChannelDown:
       return "channel_down";
+    case DropReason::kMalformedPrometheus:
+      return "malformed_prometheus";
+    case DropReason::kAmbiguousUnit:
+      return "ambiguous_unit";
   }
   return "unknown";
 }

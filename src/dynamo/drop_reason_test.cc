@@ -25,6 +25,8 @@ TEST(DropReasonTest, NamesAreStable) {
   EXPECT_EQ(DropReasonName(DropReason::kUnknownKey), "unknown_key");
   EXPECT_EQ(DropReasonName(DropReason::kKeyMismatch), "key_mismatch");
   EXPECT_EQ(DropReasonName(DropReason::kChannelDown), "channel_down");
+  EXPECT_EQ(DropReasonName(DropReason::kMalformedPrometheus), "malformed_prometheus");
+  EXPECT_EQ(DropReasonName(DropReason::kAmbiguousUnit), "ambiguous_unit");
 }
 
 TEST(DropReasonTest, AllReasonsAreListedInIndexOrderWithDistinctNames) {
@@ -42,6 +44,8 @@ TEST(DropReasonTest, StatsReasonsAreTheScrapesOnly) {
     EXPECT_NE(reason, DropReason::kMalformedMsgpack);
     EXPECT_NE(reason, DropReason::kBadFrames);
     EXPECT_NE(reason, DropReason::kUnsupportedVersion);
+    EXPECT_NE(reason, DropReason::kMalformedPrometheus);
+    EXPECT_NE(reason, DropReason::kAmbiguousUnit);
   }
   EXPECT_EQ(std::set<DropReason>(kStatsDropReasons.begin(), kStatsDropReasons.end()).size(),
             kStatsDropReasons.size());

@@ -1,6 +1,6 @@
 // Helpers for the unit tests of the decoders that make WorkerLoad reports (the
-// stats decoder, the JSON LoadEvent decoder): building an expected report, printing
-// one in failure messages, reading the stats fixtures in tests/data/stats/.
+// stats decoder, the JSON LoadEvent decoder, the worker gauges): building an expected
+// report, printing one in failure messages, reading the fixtures in tests/data/.
 #ifndef METRICS_KEDA_DYNAMO_WORKER_LOAD_TEST_UTIL_H_
 #define METRICS_KEDA_DYNAMO_WORKER_LOAD_TEST_UTIL_H_
 
@@ -70,15 +70,18 @@ inline WorkerLoad MakeWorkerLoad(uint64_t lease, std::optional<uint32_t> rank,
   return load;
 }
 
-// A file of tests/data/stats/, whole; a missing one fails the test.
-inline std::string ReadStatsFixture(const std::string& name) {
-  const std::string path = std::string(MK_TEST_DATA_DIR) + "/stats/" + name;
+// A file of tests/data/<dir>/, whole; a missing one fails the test.
+inline std::string ReadTestData(const std::string& dir, const std::string& name) {
+  const std::string path = std::string(MK_TEST_DATA_DIR) + "/" + dir + "/" + name;
   std::ifstream in(path, std::ios::binary);
   EXPECT_TRUE(in.good()) << "cannot open " << path;
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
 }
+
+// A file of tests/data/stats/, whole.
+inline std::string ReadStatsFixture(const std::string& name) { return ReadTestData("stats", name); }
 
 }  // namespace testing
 }  // namespace mk::dynamo

@@ -9,7 +9,10 @@
 //     fleet, bound or connected to a broker) or NATS;
 //   - with --etcd-endpoints it registers each worker in etcd as Dynamo does
 //     (etcd_registration.h, discovery_payloads.h): one lease per worker, whose id is
-//     the worker's id, and its instance, model card and event channel records.
+//     the worker's id, and its instance, model card and event channel records;
+//   - with --metrics-port it serves each worker's Prometheus page, Dynamo's and vLLM's
+//     gauges per rank (metrics_page.h), as a worker's system port does: one HTTP port
+//     for the whole fleet, a path per worker.
 // The load follows --pattern and the control subject in every form.
 #include <nats/nats.h>
 #include <signal.h>
@@ -27,6 +30,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,8 +51,10 @@
 #include "mock_worker/etcd_registration.h"
 #include "mock_worker/event_plane.h"
 #include "mock_worker/load_pattern.h"
+#include "mock_worker/metrics_page.h"
 #include "mock_worker/worker_payloads.h"
 #include "nats/nats_connection.h"
+#include "observability/http_server.h"
 
 namespace mk::mock {
 namespace {
@@ -80,6 +86,7 @@ struct Config {
   // The event plane (--events and what goes with it).
   EventForm events = EventForm::kNone;
   uint16_t zmq_port = 0;        // 0: a free port
+  int metrics_port = -1;        // -1: no /metrics pages; 0: a free port
   std::string zmq_broker_xsub;  // --zmq-broker's xsub address
   double event_heartbeat_seconds = 10;
   bool publisher_id_is_worker = false;
@@ -219,6 +226,11 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
                  "json-active-load (Dec 2025 - Jan 2026); json-load-event (Aug - Dec 2025)")
       ->check(CLI::IsMember({"none", "zmq", "zmq-broker", "nats", "nats-namespace",
                              "json-active-load", "json-load-event"}));
+  app.add_option("--metrics-port", c.metrics_port,
+                 "Serve each worker's Prometheus page on this port of 127.0.0.1: worker i's "
+                 "at /metrics/<i>, worker 0's also at /metrics (0: a free port; the ready "
+                 "line says which); -1: none")
+      ->check(CLI::Range(-1, 65535));
   app.add_option("--zmq-port", c.zmq_port,
                  "--events zmq: the port of the PUB socket on 127.0.0.1 (0: a free one)");
   app.add_option("--zmq-broker", zmq_broker,
@@ -401,6 +413,13 @@ class MockFleet {
   const std::string& service() const { return service_; }
   const std::vector<WorkerIdentity>& workers() const { return workers_; }
   bool paused() const { return paused_.load(std::memory_order_relaxed); }
+
+  // Worker `index`'s figures now, as its stats replies and events carry them. Safe
+  // from any thread.
+  WorkerFigures FiguresNow(size_t index) {
+    const double load = WorkerLoadShare(FleetLoadNow(), config_.spread, index, workers_.size());
+    return FiguresForLoad(load, config_.kv_total_blocks, config_.slots_total);
+  }
 
   // Each worker's load now, spread around the fleet load as in the stats replies.
   void LoadsNow(std::vector<double>& loads) {
@@ -851,11 +870,13 @@ std::string HexList(const std::vector<uint64_t>& ids) {
 }
 
 // The one line a test waits for and parses:
-//   ready workers=N service=S events=FORM zmq=ENDPOINT lease_ttl=SECONDS worker_ids=H,...
-//         publisher_ids=H,... fpm_publisher_ids=H,... router_publisher_id=H
+//   ready workers=N service=S events=FORM zmq=ENDPOINT metrics=http://127.0.0.1:PORT
+//         lease_ttl=SECONDS worker_ids=H,... publisher_ids=H,... fpm_publisher_ids=H,...
+//         router_publisher_id=H
 // ids in lowercase hex without padding, in worker order; `-` for what does not apply.
 void PrintReady(const Config& config, const MockFleet& fleet, const FleetIdentities& ids,
-                const std::string& zmq_endpoint, int64_t lease_ttl) {
+                const std::string& zmq_endpoint, const std::string& metrics_url,
+                int64_t lease_ttl) {
   std::vector<uint64_t> publishers, fpm_publishers;
   if (IsEnvelopeForm(config.events)) {
     for (const EventWorker& w : ids.event_workers) {
@@ -867,13 +888,42 @@ void PrintReady(const Config& config, const MockFleet& fleet, const FleetIdentit
                                  ? LeaseHex(ids.router_publisher_id)
                                  : "-";
   std::printf(
-      "ready workers=%zu service=%s events=%s zmq=%s lease_ttl=%s worker_ids=%s "
+      "ready workers=%zu service=%s events=%s zmq=%s metrics=%s lease_ttl=%s worker_ids=%s "
       "publisher_ids=%s fpm_publisher_ids=%s router_publisher_id=%s\n",
       config.workers, fleet.service().c_str(), std::string(EventFormName(config.events)).c_str(),
       zmq_endpoint.empty() ? "-" : zmq_endpoint.c_str(),
+      metrics_url.empty() ? "-" : metrics_url.c_str(),
       lease_ttl > 0 ? std::to_string(lease_ttl).c_str() : "-", HexList(ids.worker_ids).c_str(),
       HexList(publishers).c_str(), HexList(fpm_publishers).c_str(), router.c_str());
   std::fflush(stdout);
+}
+
+constexpr char kMetricsHost[] = "127.0.0.1";
+
+// The /metrics pages: worker i's at /metrics/<i>, worker 0's also at /metrics (so that a
+// one-worker mock is exactly one pod). A route runs on a server thread and reads the
+// fleet's load, which is thread-safe.
+std::map<std::string, observability::HttpRoute> MetricsRoutes(const Config& config,
+                                                              MockFleet& fleet) {
+  MetricsPageLabels labels;
+  // The names live in `config`, which outlives the server.
+  labels.dynamo_namespace = config.dynamo_namespace;
+  labels.component = config.component;
+  labels.endpoint = config.endpoint;
+  const auto page = [&fleet, &config, labels](size_t index) -> observability::HttpRoute {
+    return [&fleet, &config, labels, index] {
+      // The content type of the text format, version 0.0.4.
+      return observability::HttpResponse{
+          "text/plain; version=0.0.4; charset=utf-8",
+          WorkerMetricsPage(fleet.FiguresNow(index), config.dp_ranks, labels)};
+    };
+  };
+  std::map<std::string, observability::HttpRoute> routes;
+  routes.emplace("/metrics", page(0));
+  for (size_t i = 0; i < config.workers; ++i) {
+    routes.emplace("/metrics/" + std::to_string(i), page(i));
+  }
+  return routes;
 }
 
 enum class Connected { kYes, kFailed, kStopped };
@@ -1049,7 +1099,24 @@ int Run(int argc, char** argv) {
     events = std::make_unique<EventLoop>(fleet, std::move(plane),
                                          EventSender(pub ? &*pub : nullptr, nc));
   }
-  PrintReady(config, fleet, ids, zmq_endpoint, lease_ttl);
+  std::unique_ptr<observability::HttpServer> metrics;
+  std::string metrics_url;
+  if (config.metrics_port >= 0) {
+    absl::StatusOr<std::unique_ptr<observability::HttpServer>> started =
+        observability::HttpServer::Start(kMetricsHost, config.metrics_port,
+                                         MetricsRoutes(config, fleet));
+    if (!started.ok()) {
+      std::fprintf(stderr, "%s: --metrics-port: %s\n", kProgram,
+                   std::string(started.status().message()).c_str());
+      events.reset();
+      release_etcd();
+      close_nats();
+      return 1;
+    }
+    metrics = std::move(*started);
+    metrics_url = "http://" + std::string(kMetricsHost) + ":" + std::to_string(metrics->port());
+  }
+  PrintReady(config, fleet, ids, zmq_endpoint, metrics_url, lease_ttl);
 
   if (config.duration_seconds > 0) {
     const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -1065,8 +1132,10 @@ int Run(int argc, char** argv) {
     }
   }
 
-  // A clean stop: the events end, the records leave etcd, then the connections close.
+  // A clean stop: the pages and events end, the records leave etcd, then the
+  // connections close.
   g_closing.store(true);
+  metrics.reset();
   events.reset();
   release_etcd();
   close_nats();
