@@ -218,7 +218,7 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
                      "scaler's own, else the kubeconfig context's)");
   app.add_option("--kube-watch-timeout", kube_watch,
                  "Seconds a Kubernetes watch runs before it is renewed; a watch silent for "
-                 "longer (plus 30 s) is taken as stalled")
+                 "longer (plus as long again, at most 30 s) is taken as stalled")
       ->capture_default_str();
   app.add_option("--tls-reload-interval", tls_reload,
                  "Seconds between checks of the TLS files for rotation")

@@ -21,8 +21,9 @@ constexpr size_t kMaxEventBytes = 4 << 20;
 // A list of a large namespace takes seconds; a minute is an API server in trouble.
 constexpr std::chrono::seconds kListTimeout = 60s;
 // Silence tolerated past the watch timeout before the stream is taken as stalled:
-// the server closes the watch at the timeout, give or take its own scheduling.
-constexpr std::chrono::seconds kStallGrace = 30s;
+// the server closes the watch at the timeout, give or take its own scheduling; a
+// short watch timeout gets as short a grace.
+constexpr std::chrono::seconds kMaxStallGrace = 30s;
 // Back-off after a failure: soon enough to notice a recovered API server within
 // seconds, slow enough at the cap not to add load to one in trouble.
 constexpr std::chrono::milliseconds kFirstBackoff = 500ms;
@@ -220,7 +221,7 @@ absl::Status KubernetesRegistry::Watch(Collection& collection, std::string& reso
                              "&timeoutSeconds=" + std::to_string(settings_.watch_timeout.count()));
   bool expired = false;
   absl::StatusOr<kubernetes::HttpAnswer> answer = client_->Stream(
-      path, kMaxEventBytes, settings_.watch_timeout + kStallGrace,
+      path, kMaxEventBytes, settings_.watch_timeout + std::min(settings_.watch_timeout, kMaxStallGrace),
       [&](std::string_view line) {
         absl::StatusOr<kubernetes::WatchEvent> event = kubernetes::ParseWatchEvent(line);
         if (!event.ok()) {

@@ -316,12 +316,26 @@ std::optional<grpc::Status> StreamReader::WaitForEnd(std::chrono::milliseconds t
   return ended_ ? std::optional(status_) : std::nullopt;
 }
 
+namespace {
+
+bool AnswersValue(Scaler& scaler, const Metadata& metadata, double value, double tolerance) {
+  MetricReply reply = GetMetrics(scaler.stub(), metadata);
+  return reply.status.ok() && std::abs(reply.value - value) < tolerance;
+}
+
+}  // namespace
+
 bool ValueBecomes(Scaler& scaler, const Metadata& metadata, double value,
                   std::chrono::milliseconds timeout, double tolerance) {
+  return Eventually([&] { return AnswersValue(scaler, metadata, value, tolerance); }, timeout);
+}
+
+bool PublishUntil(Scaler& scaler, const Metadata& metadata, double value,
+                  const std::function<void()>& publish, std::chrono::milliseconds timeout) {
   return Eventually(
       [&] {
-        MetricReply reply = GetMetrics(scaler.stub(), metadata);
-        return reply.status.ok() && std::abs(reply.value - value) < tolerance;
+        publish();
+        return AnswersValue(scaler, metadata, value, 1e-9);
       },
       timeout);
 }

@@ -169,6 +169,13 @@ bool ValueBecomes(Scaler& scaler, const Metadata& metadata, double value,
                   std::chrono::milliseconds timeout = std::chrono::seconds(10),
                   double tolerance = 1e-9);
 
+// The same, calling `publish` before each poll. ZMQ drops what a publisher sends
+// before the subscriber has connected, so the first records may be lost, as a
+// worker's periodic republication makes good.
+bool PublishUntil(Scaler& scaler, const Metadata& metadata, double value,
+                  const std::function<void()>& publish,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
 // Polls GetMetrics for `metadata` until it fails with `code`; the last reply
 // either way (its status says what came instead).
 MetricReply GetMetricsUntil(Scaler& scaler, const Metadata& metadata, grpc::StatusCode code,

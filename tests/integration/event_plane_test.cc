@@ -26,20 +26,6 @@ constexpr char kNoNats[] = "nats://127.0.0.1:1";
 const Metadata kKvPercent = {{"metricName", "llm_kv_blocks_usage_percent"},
                              {"metricType", "Value"}};
 
-// Publishes with `publish` until GetMetrics for `metadata` answers `value`. ZMQ drops
-// what a publisher sends before the subscriber has connected, so the first records
-// may be lost, as a worker's periodic republication makes good.
-bool PublishUntil(Scaler& scaler, const Metadata& metadata, double value,
-                  const std::function<void()>& publish) {
-  return Eventually(
-      [&] {
-        publish();
-        const MetricReply reply = GetMetrics(scaler.stub(), metadata);
-        return reply.status.ok() && std::abs(reply.value - value) < 1e-9;
-      },
-      15s);
-}
-
 class EventPlaneTest : public ::testing::Test {
  protected:
   std::unique_ptr<Scaler> StartScaler(std::vector<std::string> extra = {}) {

@@ -63,17 +63,26 @@ std::string PackEnvelope(uint64_t publisher_id, uint64_t sequence, const std::st
   return std::string(buffer.data(), buffer.size());
 }
 
-EventWorker::EventWorker(zmq::context_t& context, EtcdServer& etcd, EventWorkerSpec spec)
-    : context_(context),
-      etcd_(etcd),
-      spec_(std::move(spec)),
-      socket_(context, zmq::socket_type::pub) {
+EventWorker::EventWorker(zmq::context_t& context, uint64_t id, EventWorkerSpec spec)
+    : context_(context), spec_(std::move(spec)), socket_(context, zmq::socket_type::pub) {
+  Bind(id);
+}
+
+void EventWorker::Bind(uint64_t id) {
   socket_.set(zmq::sockopt::linger, 0);
   socket_.bind("tcp://127.0.0.1:*");
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
-  lease_hex_ = etcd_.GrantLease(spec_.lease_ttl_seconds);
-  id_ = std::stoull(lease_hex_, nullptr, 16);
+  id_ = id;
   publisher_id_ = std::mt19937_64(id_)() & ((uint64_t{1} << 53) - 1);
+}
+
+EventWorker::EventWorker(zmq::context_t& context, EtcdServer& etcd, EventWorkerSpec spec)
+    : context_(context),
+      etcd_(&etcd),
+      spec_(std::move(spec)),
+      socket_(context, zmq::socket_type::pub) {
+  lease_hex_ = etcd.GrantLease(spec_.lease_ttl_seconds);
+  Bind(std::stoull(lease_hex_, nullptr, 16));
   const std::string& ns = spec_.dynamo_namespace;
   const std::string& c = spec_.component;
   const std::string& ep = spec_.endpoint;
@@ -100,7 +109,7 @@ EventWorker::EventWorker(zmq::context_t& context, EtcdServer& etcd, EventWorkerS
            R"(,"transport":{"kind":"Zmq","config":{"endpoint":")" + endpoint_ + R"("}}})"},
   };
   for (const auto& [key, value] : records) {
-    etcd_.Put(key, "'" + value + "'", lease_hex_);
+    etcd.Put(key, "'" + value + "'", lease_hex_);
     keys_.push_back(key);
   }
 }
@@ -139,9 +148,9 @@ void EventWorker::ReopenPublisher() {
 }
 
 void EventWorker::Deregister() {
-  for (const std::string& key : keys_) etcd_.Delete(key);
+  for (const std::string& key : keys_) etcd_->Delete(key);
 }
 
-void EventWorker::RevokeLease() { etcd_.Ctl("lease revoke " + lease_hex_); }
+void EventWorker::RevokeLease() { etcd_->Ctl("lease revoke " + lease_hex_); }
 
 }  // namespace mk::testing

@@ -46,8 +46,12 @@ class EventWorker {
  public:
   // Binds its PUB socket, grants a lease and registers under it.
   EventWorker(zmq::context_t& context, EtcdServer& etcd, EventWorkerSpec spec);
+  // Binds its PUB socket only: instance `id` is registered elsewhere (a
+  // DynamoWorkerMetadata on Kubernetes, naming pub_endpoint() and publisher_id()).
+  EventWorker(zmq::context_t& context, uint64_t id, EventWorkerSpec spec);
 
   uint64_t id() const { return id_; }
+  uint64_t publisher_id() const { return publisher_id_; }
   const std::string& lease_hex() const { return lease_hex_; }
   const std::string& pub_endpoint() const { return endpoint_; }
 
@@ -64,14 +68,17 @@ class EventWorker {
   void ClosePublisher() { socket_.close(); }
   void ReopenPublisher();
 
-  // Deletes the keys, as a worker stopping cleanly does.
+  // Deletes the keys, as a worker stopping cleanly does (etcd workers only).
   void Deregister();
-  // Revokes the lease, as etcd does when a killed worker's TTL runs out.
+  // Revokes the lease, as etcd does when a killed worker's TTL runs out (etcd only).
   void RevokeLease();
 
  private:
+  // Binds the PUB socket and picks the publisher id, for instance `id`.
+  void Bind(uint64_t id);
+
   zmq::context_t& context_;
-  EtcdServer& etcd_;
+  EtcdServer* etcd_ = nullptr;
   EventWorkerSpec spec_;
   zmq::socket_t socket_;
   std::string endpoint_;

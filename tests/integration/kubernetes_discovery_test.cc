@@ -1,0 +1,235 @@
+// The scaler on Kubernetes with the Dynamo operator's discovery, against the tests'
+// own API server speaking the real list/watch protocol over HTTPS: workers are
+// DynamoWorkerMetadata objects that count while their pod is ready in an
+// EndpointSlice, and publish their load over ZMQ. A KEDA-like client reads the
+// answers while pods turn ready and unready, metadata comes and goes, the token
+// rotates, the API server goes down and back, and watches stall or expire.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <zmq.hpp>
+
+#include "cluster.h"
+#include "event_worker.h"
+#include "kube_api_server.h"
+
+namespace mk::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kNoNats[] = "nats://127.0.0.1:1";
+const Metadata kKvPercent = {{"metricName", "llm_kv_blocks_usage_percent"},
+                             {"metricType", "Value"}};
+const Metadata kUnits = {{"metricType", "AverageValue"}};  // N x F: F idle is 0
+
+class KubernetesDiscoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Process make({std::string(MK_SOURCE_DIR) + "/tests/integration/make_certs.sh", dir_.path()},
+                 dir_.path() + "/make_certs.log");
+    ASSERT_EQ(make.Wait(30s), std::optional<int>(0)) << make.Output();
+    KubeApiServerOptions options;
+    options.tls_dir = dir_.path();
+    api_ = std::make_unique<KubeApiServer>(options);
+    // Bookmarks now and then, as a real API server sends them.
+    api_->set_bookmark_interval(500ms);
+    WriteToken("test-token");
+    kubeconfig_ = dir_.path() + "/kubeconfig";
+    std::ofstream(kubeconfig_) << "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+                               << "clusters:\n- name: kind\n  cluster:\n    server: " << api_->url()
+                               << "\n    certificate-authority: " << api_->ca_path() << "\n"
+                               << "contexts:\n- name: test\n  context: {cluster: kind, user: "
+                                  "scaler, namespace: llm}\n"
+                               << "users:\n- name: scaler\n  user:\n    tokenFile: token\n";
+  }
+
+  // The token file, replaced at once as the kubelet rotates a projected token.
+  void WriteToken(const std::string& token) {
+    const std::string path = dir_.path() + "/token";
+    std::ofstream(path + ".new") << token;
+    std::rename((path + ".new").c_str(), path.c_str());
+  }
+
+  std::unique_ptr<Scaler> StartScaler() {
+    return std::make_unique<Scaler>(
+        dir_, kNoNats,
+        std::vector<std::string>{"--source", "events", "--discovery-backend", "kubernetes",
+                                 "--kubeconfig", kubeconfig_, "--component-name", "backend",
+                                 "--endpoint-name", "generate", "--cache-ttl", "1",
+                                 "--check-interval", "1", "--kube-watch-timeout", "2"});
+  }
+
+  // A worker pod: its publisher, and its DynamoWorkerMetadata (not yet its
+  // readiness: SetReady).
+  EventWorker& AddWorker(const std::string& pod, uint64_t id) {
+    auto worker = std::make_unique<EventWorker>(context_, id, EventWorkerSpec{});
+    WorkerMetadataSpec spec;
+    spec.pod = pod;
+    spec.instance_id = id;
+    spec.total_kv_blocks = 1000;
+    spec.event_channel_endpoint = worker->pub_endpoint();
+    spec.event_publisher_id = worker->publisher_id();
+    api_->Put(KubeResource::kDynamoWorkerMetadata, DynamoWorkerMetadataJson(spec));
+    workers_[pod] = std::move(worker);
+    return *workers_[pod];
+  }
+
+  // The workers' EndpointSlice: `pods` and whether each is ready.
+  void SetReady(std::vector<std::pair<std::string, bool>> pods) {
+    EndpointSliceSpec slice;
+    slice.name = "vllm-agg-0-backend-x7k2p";
+    for (const auto& [pod, ready] : pods) slice.pods.push_back({pod, "127.0.0.1", ready});
+    api_->Put(KubeResource::kEndpointSlice, EndpointSliceJson(slice));
+  }
+
+  std::string Status(Scaler& scaler) { return scaler.Http("/status"); }
+
+  TempDir dir_;
+  std::unique_ptr<KubeApiServer> api_;
+  std::string kubeconfig_;
+  zmq::context_t context_{1};
+  std::map<std::string, std::unique_ptr<EventWorker>> workers_;
+};
+
+TEST_F(KubernetesDiscoveryTest, ReadyPodsWithMetadataAreTheFleet) {
+  EventWorker& a = AddWorker("pod-a", 0xa1);
+  EventWorker& b = AddWorker("pod-b", 0xb2);
+  AddWorker("pod-c", 0xc3);  // never ready: not in the fleet
+  SetReady({{"pod-a", true}, {"pod-b", true}, {"pod-c", false}});
+  auto scaler = StartScaler();
+  // 100 + 300 of 2000 blocks.
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 20, [&] {
+    a.PublishLoad(100);
+    b.PublishLoad(300);
+  })) << GetMetrics(scaler->stub(), kKvPercent).status.error_message() << "\n"
+      << Status(*scaler);
+  EXPECT_TRUE(Contains(Status(*scaler), R"("name":"kubernetes")")) << Status(*scaler);
+
+  // pod-b turns unready: it leaves at once, its last load with it.
+  SetReady({{"pod-a", true}, {"pod-b", false}, {"pod-c", false}});
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 10, 10s)) << Status(*scaler);
+  // pod-a's metadata is deleted (the pod is going): nobody is left, and an empty,
+  // healthy fleet is idle.
+  api_->Delete(KubeResource::kDynamoWorkerMetadata, "llm", "pod-a");
+  EXPECT_TRUE(ValueBecomes(*scaler, kUnits, 0, 10s)) << Status(*scaler);
+  // Back: ready again and publishing.
+  SetReady({{"pod-a", true}, {"pod-b", true}, {"pod-c", false}});
+  EXPECT_TRUE(PublishUntil(*scaler, kKvPercent, 50, [&] { b.PublishLoad(500); }))
+      << Status(*scaler);
+}
+
+TEST_F(KubernetesDiscoveryTest, ARotatedTokenIsReadAgain) {
+  EventWorker& a = AddWorker("pod-a", 0xa1);
+  SetReady({{"pod-a", true}});
+  auto scaler = StartScaler();
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 10, [&] { a.PublishLoad(100); }))
+      << Status(*scaler);
+  // The kubelet writes a new token and the old one stops being accepted; the
+  // watches end (as they do every timeout) and start again with the new token.
+  WriteToken("rotated-token");
+  api_->SetToken("rotated-token");
+  api_->CloseWatches();
+  EventWorker& b = AddWorker("pod-b", 0xb2);
+  SetReady({{"pod-a", true}, {"pod-b", true}});
+  EXPECT_TRUE(PublishUntil(*scaler, kKvPercent, 25, [&] {
+    a.PublishLoad(100);
+    b.PublishLoad(400);
+  })) << Status(*scaler);
+  EXPECT_TRUE(Contains(Status(*scaler), R"("name":"kubernetes","role":"discovery","connected":true)"))
+      << Status(*scaler);
+}
+
+TEST_F(KubernetesDiscoveryTest, ApiServerDownKeepsServingAndSaysSoThenCatchesUp) {
+  EventWorker& a = AddWorker("pod-a", 0xa1);
+  EventWorker& b = AddWorker("pod-b", 0xb2);
+  SetReady({{"pod-a", true}, {"pod-b", true}});
+  auto scaler = StartScaler();
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 30, [&] {
+    a.PublishLoad(200);
+    b.PublishLoad(400);
+  })) << Status(*scaler);
+
+  api_->Stop();
+  // Membership frozen, events still heard: the picture stays servable and current.
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return Contains(Status(*scaler),
+                        R"("name":"kubernetes","role":"discovery","connected":false)");
+      },
+      15s))
+      << Status(*scaler);
+  EXPECT_TRUE(PublishUntil(*scaler, kKvPercent, 40, [&] {
+    a.PublishLoad(400);
+    b.PublishLoad(400);
+  })) << Status(*scaler);
+
+  // While it was down, pod-b went unready; back, the scaler catches up.
+  api_->Start();
+  SetReady({{"pod-a", true}, {"pod-b", false}});
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 40, 20s)) << Status(*scaler);
+  EXPECT_TRUE(ValueBecomes(*scaler, kUnits, 0.4, 5s, 1e-9)) << Status(*scaler);
+}
+
+TEST_F(KubernetesDiscoveryTest, AnExpiredWatchListsAgain) {
+  EventWorker& a = AddWorker("pod-a", 0xa1);
+  SetReady({{"pod-a", true}});
+  auto scaler = StartScaler();
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 10, [&] { a.PublishLoad(100); }))
+      << Status(*scaler);
+  const size_t lists = api_->CountRequests(KubeApiServer::Verb::kList);
+  // The streams fall behind while the history they need is compacted away: the
+  // next thing they say is 410 Expired, and the scaler lists again.
+  ASSERT_GT(api_->StallWatches(), 0u);
+  EventWorker& b = AddWorker("pod-b", 0xb2);
+  SetReady({{"pod-a", true}, {"pod-b", true}});
+  api_->Compact();
+  api_->ResumeWatches();
+  EXPECT_TRUE(PublishUntil(*scaler, kKvPercent, 30, [&] {
+    a.PublishLoad(100);
+    b.PublishLoad(500);
+  })) << Status(*scaler);
+  EXPECT_GT(api_->CountRequests(KubeApiServer::Verb::kList), lists);
+}
+
+TEST_F(KubernetesDiscoveryTest, AStalledWatchIsNoticedAndResumed) {
+  EventWorker& a = AddWorker("pod-a", 0xa1);
+  SetReady({{"pod-a", true}});
+  auto scaler = StartScaler();
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 10, [&] { a.PublishLoad(100); }))
+      << Status(*scaler);
+  // A hung API server: the open streams say nothing more, not even their end.
+  ASSERT_GT(api_->StallWatches(), 0u);
+  EventWorker& b = AddWorker("pod-b", 0xb2);
+  SetReady({{"pod-a", true}, {"pod-b", true}});
+  // The scaler gives a silent stream the watch timeout and a grace, then watches
+  // again from where it was.
+  EXPECT_TRUE(PublishUntil(
+      *scaler, kKvPercent, 20,
+      [&] {
+        a.PublishLoad(100);
+        b.PublishLoad(300);
+      },
+      20s))
+      << Status(*scaler);
+  const std::vector<std::string> resumed =
+      api_->WatchResourceVersions(KubeResource::kDynamoWorkerMetadata);
+  ASSERT_GE(resumed.size(), 2u);
+  EXPECT_NE(resumed.back(), "");  // resumed, not listed afresh
+}
+
+TEST_F(KubernetesDiscoveryTest, ObjectsThatDoNotReadAreCountedAndHarmNoOne) {
+  EventWorker& a = AddWorker("pod-a", 0xa1);
+  SetReady({{"pod-a", true}});
+  api_->Put(KubeResource::kDynamoWorkerMetadata,
+            R"({"metadata":{"name":"pod-x","namespace":"llm"},"spec":{"data":{"endpoints":"x"}}})");
+  auto scaler = StartScaler();
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 10, [&] { a.PublishLoad(100); }))
+      << Status(*scaler);
+  EXPECT_TRUE(Contains(Status(*scaler), R"("objects_dropped":1)")) << Status(*scaler);
+}
+
+}  // namespace
+}  // namespace mk::testing
