@@ -40,6 +40,7 @@
 #include "observability/http_server.h"
 #include "observability/logging.h"
 #include "observability/status_page.h"
+#include "worker_pages/page_poller.h"
 #include "zmq/event_subscriber.h"
 
 namespace {
@@ -64,6 +65,8 @@ mk::keda::SourceChoice TriggerSource(mk::config::Source source) {
       return mk::keda::SourceChoice::kStats;
     case mk::config::Source::kEvents:
       return mk::keda::SourceChoice::kEvents;
+    case mk::config::Source::kMetrics:
+      return mk::keda::SourceChoice::kMetrics;
     case mk::config::Source::kAuto:
       break;
   }
@@ -159,8 +162,12 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  const bool stats_source = options.source != config::Source::kEvents;
-  const bool events_source = options.source != config::Source::kStats;
+  const bool any_source = options.source == config::Source::kAuto;
+  const bool stats_source = any_source || options.source == config::Source::kStats;
+  const bool events_source = any_source || options.source == config::Source::kEvents;
+  // The workers' own /metrics pages: found through Kubernetes discovery only.
+  const bool metrics_source = options.discovery_backend == config::DiscoveryBackend::kKubernetes &&
+                              (any_source || options.source == config::Source::kMetrics);
   const bool nats_events = events_source && options.event_plane == config::EventPlane::kNats;
   const bool zmq_events = events_source && options.event_plane == config::EventPlane::kZmq;
   observability::HealthReporter health;
@@ -219,6 +226,7 @@ int main(int argc, char** argv) {
   // from its construction: new collectors learn what the sources know through this
   // hook, the default one right after the sources start.
   std::unique_ptr<discovery::Registry> discovery;
+  std::unique_ptr<worker_pages::WorkerPagePoller> page_poller;
   std::unique_ptr<zmq::ZmqEventSubscriber> zmq_subscriber;
   std::unique_ptr<nats::NatsEventSubscription> nats_subscription;
   std::atomic<bool> sources_started{false};
@@ -249,7 +257,7 @@ int main(int argc, char** argv) {
   keda::TriggerLog trigger_log;
   keda::ScalerService service(registry,
                               {default_target, options.threshold, options.max_metadata_bytes,
-                               TriggerSource(options.source)},
+                               TriggerSource(options.source), metrics_source},
                               streams, rpc_counters, trigger_log);
 
   const observability::ScalerState state{
@@ -286,6 +294,17 @@ int main(int argc, char** argv) {
                              .gauges = {{"channels_open", stats.sockets},
                                         {"channels_down", stats.channels_down},
                                         {"channels_refused", stats.channels_refused}}});
+        }
+        if (page_poller) {
+          const worker_pages::PagePollerStats stats = page_poller->Stats();
+          sources.push_back({.name = "worker_pages",
+                             .role = "metrics",
+                             .connected = stats.connected,
+                             .counters = {{"polls", stats.polls},
+                                          {"pages_read", stats.pages_read},
+                                          {"pages_failed", stats.pages_failed},
+                                          {"pages_dropped", stats.drops.Total()}},
+                             .gauges = {}});
         }
         if (discovery) {
           const discovery::RegistryStats stats = discovery->Stats();
@@ -390,6 +409,19 @@ int main(int argc, char** argv) {
     if (!started.ok()) return Fail(2, std::string(started.status().message()));
     discovery = std::move(*started);
   }
+  if (metrics_source) {
+    absl::StatusOr<std::unique_ptr<worker_pages::WorkerPagePoller>> started =
+        worker_pages::WorkerPagePoller::Start(
+            registry,
+            [&discovery](const fleet::Target& target) {
+              return discovery->RegistrationsFor(target);
+            },
+            {.port = static_cast<uint16_t>(options.worker_metrics_port),
+             .interval = Seconds(options.check_interval_seconds)});
+    if (!started.ok()) return Fail(1, std::string(started.status().message()));
+    page_poller = std::move(*started);
+    health.SetSourceConnected("worker_pages", true);
+  }
   if (zmq_events) {
     absl::StatusOr<std::unique_ptr<zmq::ZmqEventSubscriber>> started =
         zmq::ZmqEventSubscriber::Start(
@@ -436,6 +468,7 @@ int main(int argc, char** argv) {
   }
   nats_subscription.reset();
   zmq_subscriber.reset();
+  page_poller.reset();
   discovery.reset();
   spdlog::info("stopped");
   return 0;

@@ -176,7 +176,8 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
               etcd_endpoints = tls.etcd_endpoints;
   app.add_option("--source", source,
                  "Where load is heard: stats ($SRV.STATS scrapes, Dynamo 0.1 - 0.5), events "
-                 "(the event plane, every release since), or auto (every reachable source)")
+                 "(the event plane, every release since), metrics (the worker pods' own "
+                 "/metrics, on Kubernetes), or auto (every reachable source)")
       ->capture_default_str();
   app.add_option("--event-plane", event_plane, "Transport of events: zmq or nats")
       ->envname("DYN_EVENT_PLANE")
@@ -207,7 +208,10 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
   app.add_option("--etcd-tls-key", tls.etcd_tls_key,
                  "PEM key of --etcd-tls-cert (path, or the PEM itself)")
       ->envname("ETCD_AUTH_CLIENT_KEY");
-  std::string kubeconfig, kube_namespaces, kube_watch = "300";
+  std::string kubeconfig, kube_namespaces, kube_watch = "300", worker_metrics_port = "9090";
+  app.add_option("--worker-metrics-port", worker_metrics_port,
+                 "Port of each worker pod's own /metrics (source metrics, on Kubernetes)")
+      ->capture_default_str();
   app.add_option("--kubeconfig", kubeconfig,
                  "kubeconfig file for --discovery-backend kubernetes outside a pod (default: "
                  "the pod's service account)")
@@ -298,11 +302,9 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
     } else if (source == "events") {
       options.source = Source::kEvents;
     } else if (source == "metrics") {
-      throw Bad("--source", source,
-                "the worker pods' /metrics source comes with Kubernetes discovery, not built "
-                "yet; expected stats, events or auto");
+      options.source = Source::kMetrics;
     } else {
-      throw Bad("--source", source, "expected stats, events or auto");
+      throw Bad("--source", source, "expected stats, events, metrics or auto");
     }
     if (event_plane == "zmq") {
       options.event_plane = EventPlane::kZmq;
@@ -351,6 +353,14 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
     }
     options.kube_watch_seconds =
         static_cast<unsigned>(Count("--kube-watch-timeout", kube_watch, 1, 3600));
+    options.worker_metrics_port =
+        static_cast<int>(Count("--worker-metrics-port", worker_metrics_port, 1, 65535));
+    if (options.source == Source::kMetrics &&
+        options.discovery_backend != DiscoveryBackend::kKubernetes) {
+      throw Bad("--source", source,
+                "the worker pods' /metrics are found through Kubernetes discovery: give "
+                "--discovery-backend kubernetes");
+    }
     if (etcd_endpoints.find_first_not_of(" ,") == std::string::npos) {
       throw Bad("--etcd-endpoints", etcd_endpoints, "expected etcd URLs, comma separated");
     }

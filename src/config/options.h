@@ -15,7 +15,7 @@
 namespace mk::config {
 
 // Where the scaler hears load (design.md, "Command line").
-enum class Source { kAuto, kStats, kEvents };
+enum class Source { kAuto, kStats, kEvents, kMetrics };
 enum class EventPlane { kZmq, kNats };
 enum class DiscoveryBackend { kEtcd, kKubernetes, kNone };
 
@@ -75,6 +75,8 @@ struct Options {
   std::string kubeconfig;
   std::vector<std::string> kube_namespaces;
   unsigned kube_watch_seconds = 300;
+  // Port of each worker pod's own /metrics (the operator's system port).
+  int worker_metrics_port = 9090;
 };
 
 // Either options to run with, or an exit: --help/--version text (code 0) or an

@@ -310,6 +310,15 @@ TEST_F(OptionsTest, KubernetesDiscoveryAsTheOperatorSetsIt) {
   EXPECT_EQ(options.kube_watch_seconds, 5u);
 }
 
+TEST_F(OptionsTest, TheWorkersPagesAreASourceOnKubernetes) {
+  const Options options = Parsed({"--source", "metrics", "--discovery-backend", "kubernetes",
+                                  "--worker-metrics-port", "8081"});
+  EXPECT_EQ(options.source, Source::kMetrics);
+  EXPECT_EQ(options.worker_metrics_port, 8081);
+  EXPECT_EQ(Parsed({}).worker_metrics_port, 9090);
+  ExpectRejected({"--worker-metrics-port", "0"}, "--worker-metrics-port");
+}
+
 TEST_F(OptionsTest, RejectsBadKubernetesSettings) {
   for (const char* names : {"", "llm,", "LLM", "-llm", "llm/x", "a,,b"}) {
     ExpectRejected({"--kube-namespace", names}, "--kube-namespace");

@@ -317,11 +317,13 @@ std::vector<Unit> FleetModel::Units(TimePoint now, SourceView view) const {
     } else if (pulled != nullptr) {
       out.push_back(std::move(*pulled));
     } else if (member != nullptr) {
-      // Workers publish on change: one that registered while the source listened
-      // and said nothing is idle; one registered before is unknown until it speaks
-      // or the settle period passes.
-      const bool settled =
-          member->registered_at > subscribed_since_ || now - subscribed_since_ >= max_staleness_;
+      // Workers publish events on change: one that registered while the source
+      // listened and said nothing is idle; one registered before is unknown until it
+      // speaks or the settle period passes. Pulled sources (scrapes, pages) answer
+      // whenever asked: a worker that never answers them is unknown, not idle.
+      const bool on_change = events_active_ && reads(SourceView::kEvents);
+      const bool settled = on_change && (member->registered_at > subscribed_since_ ||
+                                         now - subscribed_since_ >= max_staleness_);
       if (settled && silent_channels_down_) {
         out.push_back(Unit{key, UnitState::kUnreadable, std::nullopt,
                            dynamo::DropReason::kChannelDown, 1, FigureSource::kNone,

@@ -284,6 +284,18 @@ TEST_F(FleetModelTest, PagesKeepAUnitReadableBehindADownChannel) {
       0.8);
 }
 
+TEST_F(FleetModelTest, WithPulledSourcesAloneASilentRegisteredUnitIsNeverIdle) {
+  FleetModel pulled(100, kStaleness);  // no event source: scrapes and pages only
+  pulled.SetSubscribedSince(kStart);
+  pulled.SetRegistrations(std::vector{Card(1), Card(2)}, kStart);
+  pulled.RecordWorkerPages(std::vector{Page(1, 900)}, {}, kStart + 100s);
+  // Worker 2 has answered nothing, long past the settle period: unknown, not idle.
+  const std::vector<Unit> units = pulled.Units(kStart + 101s);
+  ASSERT_EQ(units.size(), 2u);
+  EXPECT_EQ(units[1].state, UnitState::kPending);
+  EXPECT_DOUBLE_EQ(*Aggregate(units).Value(FleetMetric::kLoadAvg), 0.9);
+}
+
 TEST_F(FleetModelTest, PagesOfWorkersNotRegisteredDoNotCount) {
   model_.SetRegistrations(std::vector{Card(1)}, kStart);
   model_.RecordWorkerPages(std::vector{Page(1, 100), Page(9, 900)}, {}, kStart + 1s);

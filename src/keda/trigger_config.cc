@@ -167,24 +167,29 @@ absl::StatusOr<TriggerConfig> ParseTriggerMetadata(const Metadata& metadata,
   }
 
   if (const std::string* source = Find(metadata, Key::kSource)) {
-    static constexpr std::string_view kNames[] = {"auto", "stats", "events"};
+    // Indexed by SourceChoice, and by the SourceView of one source alone.
+    static constexpr std::string_view kNames[] = {"auto", "stats", "events", "metrics"};
+    static constexpr fleet::SourceView kViews[] = {
+        fleet::SourceView::kAll, fleet::SourceView::kStats, fleet::SourceView::kEvents,
+        fleet::SourceView::kMetrics};
+    const auto* named = std::find(std::begin(kNames), std::end(kNames), *source);
+    if (named == std::end(kNames)) {
+      return Invalid(Name(Key::kSource), *source, "must be auto, stats, events or metrics");
+    }
     const std::string_view running = kNames[static_cast<size_t>(defaults.source)];
-    if (*source == "metrics") {
-      return Invalid(Name(Key::kSource), *source,
-                     "the worker pods' /metrics source comes with Kubernetes discovery, not "
-                     "built yet; must be auto, stats or events");
-    }
-    if (std::find(std::begin(kNames), std::end(kNames), *source) == std::end(kNames)) {
-      return Invalid(Name(Key::kSource), *source, "must be auto, stats or events");
-    }
     if (*source != "auto" && defaults.source != SourceChoice::kAuto && *source != running) {
       return Invalid(
           Name(Key::kSource), *source,
           fmt::format("must be auto or {}: this scaler runs --source {}", running, running));
     }
+    if (*source == "metrics" && defaults.source == SourceChoice::kAuto &&
+        !defaults.metrics_source) {
+      return Invalid(Name(Key::kSource), *source,
+                     "the worker pods' /metrics are read with --discovery-backend kubernetes "
+                     "only; must be auto, stats or events");
+    }
     if (defaults.source == SourceChoice::kAuto) {
-      if (*source == "stats") config.source = fleet::SourceView::kStats;
-      if (*source == "events") config.source = fleet::SourceView::kEvents;
+      config.source = kViews[static_cast<size_t>(named - std::begin(kNames))];
     }
   }
 

@@ -24,7 +24,7 @@ namespace mk::keda {
 enum class MetricType { kAverageValue, kValue };
 
 // The process's --source, which a trigger's `source` must agree with.
-enum class SourceChoice { kAuto, kStats, kEvents };
+enum class SourceChoice { kAuto, kStats, kEvents, kMetrics };
 
 // What the command line sets for triggers that do not say otherwise.
 struct TriggerDefaults {
@@ -33,6 +33,9 @@ struct TriggerDefaults {
   // Keys and values together; more is RESOURCE_EXHAUSTED before any parsing.
   size_t max_metadata_bytes = 16 * 1024;
   SourceChoice source = SourceChoice::kAuto;
+  // Under kAuto: whether the workers' /metrics pages are among the sources
+  // (Kubernetes discovery), so that a trigger may read them alone.
+  bool metrics_source = false;
 };
 
 struct TriggerConfig {

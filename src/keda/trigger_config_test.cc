@@ -279,9 +279,20 @@ TEST(TriggerConfigTest, SourceOfAOneSourceScalerIsThatSource) {
 }
 
 TEST(TriggerConfigTest, RejectsOtherSources) {
+  // metrics: the defaults run no /metrics source (not Kubernetes discovery).
   for (const std::string value : {"Stats", "event", "nats", "zmq", "metrics", ""}) {
     ExpectRejected(Meta({{"source", value}}), "source", value);
   }
+}
+
+TEST(TriggerConfigTest, TheWorkersPagesAloneOnKubernetes) {
+  TriggerDefaults kubernetes = Defaults();
+  kubernetes.metrics_source = true;
+  EXPECT_EQ(Parsed(Meta({{"source", "metrics"}}), kubernetes).source, fleet::SourceView::kMetrics);
+  TriggerDefaults metrics = Defaults();
+  metrics.source = SourceChoice::kMetrics;
+  EXPECT_EQ(Parsed(Meta({{"source", "metrics"}}), metrics).source, fleet::SourceView::kAll);
+  EXPECT_FALSE(ParseTriggerMetadata(Meta({{"source", "events"}}), metrics).ok());
 }
 
 // ---- kvTotalBlocks ----------------------------------------------------------

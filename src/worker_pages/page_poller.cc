@@ -30,8 +30,8 @@ std::vector<dynamo::WorkerLoad> CompleteFromCard(const dynamo::WorkerPage& page,
     const uint64_t card_blocks = registration.total_kv_blocks.value_or(0);
     if (load.kv_total_blocks == 0 && load.gpu_cache_usage_perc && card_blocks > 0) {
       load.kv_total_blocks = card_blocks;
-      load.kv_active_blocks =
-          static_cast<uint64_t>(std::llround(*load.gpu_cache_usage_perc * static_cast<double>(card_blocks)));
+      load.kv_active_blocks = static_cast<uint64_t>(
+          std::llround(*load.gpu_cache_usage_perc * static_cast<double>(card_blocks)));
     }
     if (unit.running && registration.max_num_seqs.value_or(0) > 0) {
       load.request_total_slots = *registration.max_num_seqs;
@@ -188,16 +188,17 @@ void WorkerPagePoller::FetchAll(std::vector<Fetch>& fetches) {
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http");
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.timeout.count()));
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &fetch);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION,
-                     +[](char* data, size_t size, size_t count, void* self) -> size_t {
-                       Fetch& into = *static_cast<Fetch*>(self);
-                       if (into.body.size() + size * count > into.max_bytes) {
-                         into.overflow = true;
-                         return 0;
-                       }
-                       into.body.append(data, size * count);
-                       return size * count;
-                     });
+    curl_easy_setopt(
+        easy, CURLOPT_WRITEFUNCTION,
+        +[](char* data, size_t size, size_t count, void* self) -> size_t {
+          Fetch& into = *static_cast<Fetch*>(self);
+          if (into.body.size() + size * count > into.max_bytes) {
+            into.overflow = true;
+            return 0;
+          }
+          into.body.append(data, size * count);
+          return size * count;
+        });
     if (curl_multi_add_handle(multi.get(), easy) == CURLM_OK) {
       ++active;
     } else {

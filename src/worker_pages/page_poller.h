@@ -37,7 +37,7 @@
 namespace mk::worker_pages {
 
 struct PagePollerSettings {
-  uint16_t port = 9090;  // --worker-metrics-port
+  uint16_t port = 9090;                                         // --worker-metrics-port
   std::chrono::nanoseconds interval = std::chrono::seconds(5);  // --check-interval
   // A worker's page is a few hundred KiB at most (vLLM's histograms); one that takes
   // longer than this to come is missed for this poll, not waited for.
@@ -69,8 +69,9 @@ class WorkerPagePoller {
 
   // Polls the targets `targets` holds, with the registrations `registrations` gives;
   // both outlive the poller.
-  static absl::StatusOr<std::unique_ptr<WorkerPagePoller>> Start(
-      fleet::TargetRegistry& targets, RegistrationsOf registrations, PagePollerSettings settings);
+  static absl::StatusOr<std::unique_ptr<WorkerPagePoller>> Start(fleet::TargetRegistry& targets,
+                                                                 RegistrationsOf registrations,
+                                                                 PagePollerSettings settings);
   ~WorkerPagePoller();
   WorkerPagePoller(const WorkerPagePoller&) = delete;
   WorkerPagePoller& operator=(const WorkerPagePoller&) = delete;

@@ -101,10 +101,12 @@ TEST_F(KubernetesDiscoveryTest, ReadyPodsWithMetadataAreTheFleet) {
   SetReady({{"pod-a", true}, {"pod-b", true}, {"pod-c", false}});
   auto scaler = StartScaler();
   // 100 + 300 of 2000 blocks.
-  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 20, [&] {
-    a.PublishLoad(100);
-    b.PublishLoad(300);
-  })) << GetMetrics(scaler->stub(), kKvPercent).status.error_message() << "\n"
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 20,
+                           [&] {
+                             a.PublishLoad(100);
+                             b.PublishLoad(300);
+                           }))
+      << GetMetrics(scaler->stub(), kKvPercent).status.error_message() << "\n"
       << Status(*scaler);
   EXPECT_TRUE(Contains(Status(*scaler), R"("name":"kubernetes")")) << Status(*scaler);
 
@@ -138,7 +140,8 @@ TEST_F(KubernetesDiscoveryTest, ARotatedTokenIsReadAgain) {
     a.PublishLoad(100);
     b.PublishLoad(400);
   })) << Status(*scaler);
-  EXPECT_TRUE(Contains(Status(*scaler), R"("name":"kubernetes","role":"discovery","connected":true)"))
+  EXPECT_TRUE(
+      Contains(Status(*scaler), R"("name":"kubernetes","role":"discovery","connected":true)"))
       << Status(*scaler);
 }
 
