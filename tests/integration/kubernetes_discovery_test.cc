@@ -5,10 +5,13 @@
 // answers while pods turn ready and unready, metadata comes and goes, the token
 // rotates, the API server goes down and back, and watches stall or expire.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <zmq.hpp>
 
 #include "cluster.h"
@@ -53,13 +56,14 @@ class KubernetesDiscoveryTest : public ::testing::Test {
     std::rename((path + ".new").c_str(), path.c_str());
   }
 
-  std::unique_ptr<Scaler> StartScaler() {
-    return std::make_unique<Scaler>(
-        dir_, kNoNats,
-        std::vector<std::string>{"--source", "events", "--discovery-backend", "kubernetes",
-                                 "--kubeconfig", kubeconfig_, "--component-name", "backend",
-                                 "--endpoint-name", "generate", "--cache-ttl", "1",
-                                 "--check-interval", "1", "--kube-watch-timeout", "2"});
+  std::unique_ptr<Scaler> StartScaler(std::vector<std::string> extra = {"--source", "events"}) {
+    std::vector<std::string> args = {
+        "--discovery-backend",  "kubernetes", "--kubeconfig",     kubeconfig_,
+        "--component-name",     "backend",    "--endpoint-name",  "generate",
+        "--cache-ttl",          "1",          "--check-interval", "1",
+        "--kube-watch-timeout", "2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return std::make_unique<Scaler>(dir_, kNoNats, args);
   }
 
   // A worker pod: its publisher, and its DynamoWorkerMetadata (not yet its
@@ -77,12 +81,17 @@ class KubernetesDiscoveryTest : public ::testing::Test {
     return *workers_[pod];
   }
 
-  // The workers' EndpointSlice: `pods` and whether each is ready.
+  // The workers' EndpointSlice: `pods` and whether each is ready, each at its own
+  // loopback address (AddressOf).
   void SetReady(std::vector<std::pair<std::string, bool>> pods) {
     EndpointSliceSpec slice;
     slice.name = "vllm-agg-0-backend-x7k2p";
-    for (const auto& [pod, ready] : pods) slice.pods.push_back({pod, "127.0.0.1", ready});
+    for (const auto& [pod, ready] : pods) slice.pods.push_back({pod, AddressOf(pod), ready});
     api_->Put(KubeResource::kEndpointSlice, EndpointSliceJson(slice));
+  }
+  // pod-a at 127.0.0.2, pod-b at 127.0.0.3, ...: a pod IP each, as in a cluster.
+  static std::string AddressOf(const std::string& pod) {
+    return "127.0.0." + std::to_string(2 + (pod.back() - 'a'));
   }
 
   std::string Status(Scaler& scaler) { return scaler.Http("/status"); }
@@ -232,6 +241,90 @@ TEST_F(KubernetesDiscoveryTest, ObjectsThatDoNotReadAreCountedAndHarmNoOne) {
   ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 10, [&] { a.PublishLoad(100); }))
       << Status(*scaler);
   EXPECT_TRUE(Contains(Status(*scaler), R"("objects_dropped":1)")) << Status(*scaler);
+}
+
+// A worker pod's own /metrics page at its address, on the port every pod shares.
+class WorkerPage {
+ public:
+  WorkerPage(const std::string& address, int port) {
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
+      std::lock_guard lock(mutex_);
+      response.set_content(page_, "text/plain; version=0.0.4");
+    });
+    bound_ = port == 0 ? server_.bind_to_any_port(address)
+                       : (server_.bind_to_port(address, port) ? port : -1);
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~WorkerPage() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return bound_; }
+  // Dynamo's KV gauges and vLLM's queue, as a worker of one rank serves them.
+  void Set(double kv_usage, int waiting) {
+    std::lock_guard lock(mutex_);
+    page_ =
+        "# TYPE dynamo_component_total_blocks gauge\n"
+        "dynamo_component_total_blocks{dp_rank=\"0\",model=\"m\"} 1000\n"
+        "# TYPE dynamo_component_gpu_cache_usage_percent gauge\n"
+        "dynamo_component_gpu_cache_usage_percent{dp_rank=\"0\",model=\"m\"} " +
+        std::to_string(kv_usage) +
+        "\n# TYPE vllm:num_requests_waiting gauge\n"
+        "vllm:num_requests_waiting{engine=\"0\",model_name=\"m\"} " +
+        std::to_string(waiting) + "\n";
+  }
+
+ private:
+  httplib::Server server_;
+  std::mutex mutex_;
+  std::string page_;
+  int bound_ = -1;
+  std::thread thread_;
+};
+
+TEST_F(KubernetesDiscoveryTest, TheWorkersOwnPagesAreASource) {
+  AddWorker("pod-a", 0xa1);
+  AddWorker("pod-b", 0xb2);
+  WorkerPage a(AddressOf("pod-a"), 0);
+  ASSERT_GT(a.port(), 0);
+  WorkerPage b(AddressOf("pod-b"), a.port());
+  ASSERT_EQ(b.port(), a.port());
+  a.Set(0.3, 2);
+  b.Set(0.5, 4);
+  SetReady({{"pod-a", true}, {"pod-b", true}});
+  auto scaler = StartScaler({"--source", "metrics", "--worker-metrics-port",
+                             std::to_string(a.port()), "--max-staleness", "3"});
+  // 300 + 500 of 2000 blocks; 3 requests waiting a unit.
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 40, 15s))
+      << GetMetrics(scaler->stub(), kKvPercent).status.error_message() << "\n"
+      << Status(*scaler);
+  const Metadata waiting = {
+      {"metricName", "llm_requests_waiting"}, {"metricType", "Value"}, {"threshold", "5"}};
+  EXPECT_TRUE(ValueBecomes(*scaler, waiting, 3, 5s)) << Status(*scaler);
+  EXPECT_TRUE(Contains(Status(*scaler), R"("source":"metrics")")) << Status(*scaler);
+  // A page that changes is read at the next poll.
+  b.Set(0.9, 4);
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 60, 10s)) << Status(*scaler);
+}
+
+TEST_F(KubernetesDiscoveryTest, APodThatStopsAnsweringIsNotTakenAsIdle) {
+  AddWorker("pod-a", 0xa1);
+  AddWorker("pod-b", 0xb2);
+  WorkerPage a(AddressOf("pod-a"), 0);
+  auto b = std::make_unique<WorkerPage>(AddressOf("pod-b"), a.port());
+  a.Set(0.2, 0);
+  b->Set(0.8, 0);
+  SetReady({{"pod-a", true}, {"pod-b", true}});
+  auto scaler = StartScaler({"--source", "metrics", "--worker-metrics-port",
+                             std::to_string(a.port()), "--max-staleness", "3"});
+  ASSERT_TRUE(ValueBecomes(*scaler, kKvPercent, 50, 15s)) << Status(*scaler);
+  // pod-b's page goes silent (overloaded, or its port closed) while it stays ready:
+  // its unit is unknown once its last page is past the staleness bound, and F is
+  // over pod-a alone; N still counts it. Never 0.8 read as idle.
+  b.reset();
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 20, 15s)) << Status(*scaler);
+  EXPECT_TRUE(ValueBecomes(*scaler, kUnits, 0.4, 5s)) << Status(*scaler);  // N 2 x F 0.2
+  EXPECT_TRUE(Contains(Status(*scaler), R"("state":"pending")")) << Status(*scaler);
 }
 
 }  // namespace
