@@ -339,7 +339,7 @@ const METADATA_KEYS = [
   "namespace", "component", "endpoint", "metricName", "threshold", "activationThreshold",
   "metricType", "source", "kvTotalBlocks",
 ];
-const TRIGGER_SOURCES = new Set(["auto", "stats", "events"]);
+const TRIGGER_SOURCES = new Set(["auto", "stats", "events", "metrics"]);
 const NAME_RULE = /^[A-Za-z0-9_-]{1,128}$/;
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 const TLS_AUTH_PARAMETERS = new Set(["caCert", "tlsClientCert", "tlsClientKey"]);
