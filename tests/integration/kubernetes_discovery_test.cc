@@ -5,13 +5,10 @@
 // answers while pods turn ready and unready, metadata comes and goes, the token
 // rotates, the API server goes down and back, and watches stall or expire.
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <chrono>
 #include <fstream>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <zmq.hpp>
 
 #include "cluster.h"
@@ -243,87 +240,73 @@ TEST_F(KubernetesDiscoveryTest, ObjectsThatDoNotReadAreCountedAndHarmNoOne) {
   EXPECT_TRUE(Contains(Status(*scaler), R"("objects_dropped":1)")) << Status(*scaler);
 }
 
-// A worker pod's own /metrics page at its address, on the port every pod shares.
-class WorkerPage {
+// A simulated worker pod serving its own /metrics (Dynamo's and vLLM's gauges) at its
+// address, on the port every pod shares, with a constant load.
+class PagePod {
  public:
-  WorkerPage(const std::string& address, int port) {
-    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
-      std::lock_guard lock(mutex_);
-      response.set_content(page_, "text/plain; version=0.0.4");
-    });
-    bound_ = port == 0 ? server_.bind_to_any_port(address)
-                       : (server_.bind_to_port(address, port) ? port : -1);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  PagePod(const TempDir& dir, const std::string& address, int port, double load) {
+    static int pods = 0;
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{BinaryPath("dynamo-mock-worker"), "--nats-server", "", "--events",
+                                 "none", "--workers", "1", "--kv-total-blocks", "1000", "--pattern",
+                                 "constant:" + std::to_string(load), "--metrics-host", address,
+                                 "--metrics-port", std::to_string(port)},
+        dir.path() + "/pod-" + std::to_string(++pods) + ".log");
+    if (!process_->WaitForOutput("ready", 15s)) {
+      throw std::runtime_error("dynamo-mock-worker did not start: " + process_->Output());
+    }
+    const std::string output = process_->Output();
+    const size_t at = output.find("metrics=http://" + address + ":");
+    if (at == std::string::npos) throw std::runtime_error("no metrics URL: " + output);
+    port_ =
+        std::stoi(output.substr(at + std::string("metrics=http://").size() + address.size() + 1));
   }
-  ~WorkerPage() {
-    server_.stop();
-    thread_.join();
-  }
-  int port() const { return bound_; }
-  // Dynamo's KV gauges and vLLM's queue, as a worker of one rank serves them.
-  void Set(double kv_usage, int waiting) {
-    std::lock_guard lock(mutex_);
-    page_ =
-        "# TYPE dynamo_component_total_blocks gauge\n"
-        "dynamo_component_total_blocks{dp_rank=\"0\",model=\"m\"} 1000\n"
-        "# TYPE dynamo_component_gpu_cache_usage_percent gauge\n"
-        "dynamo_component_gpu_cache_usage_percent{dp_rank=\"0\",model=\"m\"} " +
-        std::to_string(kv_usage) +
-        "\n# TYPE vllm:num_requests_waiting gauge\n"
-        "vllm:num_requests_waiting{engine=\"0\",model_name=\"m\"} " +
-        std::to_string(waiting) + "\n";
-  }
+  int port() const { return port_; }
 
  private:
-  httplib::Server server_;
-  std::mutex mutex_;
-  std::string page_;
-  int bound_ = -1;
-  std::thread thread_;
+  std::unique_ptr<Process> process_;
+  int port_ = 0;
 };
 
 TEST_F(KubernetesDiscoveryTest, TheWorkersOwnPagesAreASource) {
   AddWorker("pod-a", 0xa1);
   AddWorker("pod-b", 0xb2);
-  WorkerPage a(AddressOf("pod-a"), 0);
-  ASSERT_GT(a.port(), 0);
-  WorkerPage b(AddressOf("pod-b"), a.port());
-  ASSERT_EQ(b.port(), a.port());
-  a.Set(0.3, 2);
-  b.Set(0.5, 4);
+  PagePod a(dir_, AddressOf("pod-a"), 0, 0.3);
+  auto b = std::make_unique<PagePod>(dir_, AddressOf("pod-b"), a.port(), 0.5);
   SetReady({{"pod-a", true}, {"pod-b", true}});
   auto scaler = StartScaler({"--source", "metrics", "--worker-metrics-port",
                              std::to_string(a.port()), "--max-staleness", "3"});
-  // 300 + 500 of 2000 blocks; 3 requests waiting a unit.
-  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 40, 15s))
+  // 300 + 500 of 2000 blocks.
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 40, 15s, 1e-6))
       << GetMetrics(scaler->stub(), kKvPercent).status.error_message() << "\n"
       << Status(*scaler);
+  EXPECT_TRUE(Contains(Status(*scaler), R"("source":"metrics")")) << Status(*scaler);
+  // The engine's queue is on the page too.
   const Metadata waiting = {
       {"metricName", "llm_requests_waiting"}, {"metricType", "Value"}, {"threshold", "5"}};
-  EXPECT_TRUE(ValueBecomes(*scaler, waiting, 3, 5s)) << Status(*scaler);
-  EXPECT_TRUE(Contains(Status(*scaler), R"("source":"metrics")")) << Status(*scaler);
-  // A page that changes is read at the next poll.
-  b.Set(0.9, 4);
-  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 60, 10s)) << Status(*scaler);
+  EXPECT_TRUE(GetMetrics(scaler->stub(), waiting).status.ok())
+      << GetMetrics(scaler->stub(), waiting).status.error_message();
+  // pod-b's worker restarts busier: its new page is read at the next poll.
+  b.reset();
+  b = std::make_unique<PagePod>(dir_, AddressOf("pod-b"), a.port(), 0.9);
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 60, 15s, 1e-6)) << Status(*scaler);
 }
 
 TEST_F(KubernetesDiscoveryTest, APodThatStopsAnsweringIsNotTakenAsIdle) {
   AddWorker("pod-a", 0xa1);
   AddWorker("pod-b", 0xb2);
-  WorkerPage a(AddressOf("pod-a"), 0);
-  auto b = std::make_unique<WorkerPage>(AddressOf("pod-b"), a.port());
-  a.Set(0.2, 0);
-  b->Set(0.8, 0);
+  PagePod a(dir_, AddressOf("pod-a"), 0, 0.2);
+  auto b = std::make_unique<PagePod>(dir_, AddressOf("pod-b"), a.port(), 0.8);
   SetReady({{"pod-a", true}, {"pod-b", true}});
   auto scaler = StartScaler({"--source", "metrics", "--worker-metrics-port",
                              std::to_string(a.port()), "--max-staleness", "3"});
-  ASSERT_TRUE(ValueBecomes(*scaler, kKvPercent, 50, 15s)) << Status(*scaler);
-  // pod-b's page goes silent (overloaded, or its port closed) while it stays ready:
-  // its unit is unknown once its last page is past the staleness bound, and F is
-  // over pod-a alone; N still counts it. Never 0.8 read as idle.
+  ASSERT_TRUE(ValueBecomes(*scaler, kKvPercent, 50, 15s, 1e-6)) << Status(*scaler);
+  // pod-b's worker dies while the pod still reads ready: once its last page is past
+  // the staleness bound its unit is unknown, and F is over pod-a alone; N still
+  // counts it. Never 0.8 read as idle.
   b.reset();
-  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 20, 15s)) << Status(*scaler);
-  EXPECT_TRUE(ValueBecomes(*scaler, kUnits, 0.4, 5s)) << Status(*scaler);  // N 2 x F 0.2
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 20, 15s, 1e-6)) << Status(*scaler);
+  EXPECT_TRUE(ValueBecomes(*scaler, kUnits, 0.4, 5s, 1e-6)) << Status(*scaler);  // N 2 x F 0.2
   EXPECT_TRUE(Contains(Status(*scaler), R"("state":"pending")")) << Status(*scaler);
 }
 

@@ -85,8 +85,10 @@ struct Config {
 
   // The event plane (--events and what goes with it).
   EventForm events = EventForm::kNone;
-  uint16_t zmq_port = 0;        // 0: a free port
-  int metrics_port = -1;        // -1: no /metrics pages; 0: a free port
+  uint16_t zmq_port = 0;  // 0: a free port
+  int metrics_port = -1;  // -1: no /metrics pages; 0: a free port
+  // Where the pages listen: one address per simulated pod when a test runs several.
+  std::string metrics_host = "127.0.0.1";
   std::string zmq_broker_xsub;  // --zmq-broker's xsub address
   double event_heartbeat_seconds = 10;
   bool publisher_id_is_worker = false;
@@ -227,10 +229,14 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "zmq", "zmq-broker", "nats", "nats-namespace",
                              "json-active-load", "json-load-event"}));
   app.add_option("--metrics-port", c.metrics_port,
-                 "Serve each worker's Prometheus page on this port of 127.0.0.1: worker i's "
+                 "Serve each worker's Prometheus page on this port (of --metrics-host): worker i's "
                  "at /metrics/<i>, worker 0's also at /metrics (0: a free port; the ready "
                  "line says which); -1: none")
       ->check(CLI::Range(-1, 65535));
+  app.add_option("--metrics-host", c.metrics_host,
+                 "The address --metrics-port listens on, e.g. 127.0.0.2: a pod IP of its own "
+                 "when a test runs several simulated pods on one port")
+      ->capture_default_str();
   app.add_option("--zmq-port", c.zmq_port,
                  "--events zmq: the port of the PUB socket on 127.0.0.1 (0: a free one)");
   app.add_option("--zmq-broker", zmq_broker,
@@ -898,8 +904,6 @@ void PrintReady(const Config& config, const MockFleet& fleet, const FleetIdentit
   std::fflush(stdout);
 }
 
-constexpr char kMetricsHost[] = "127.0.0.1";
-
 // The /metrics pages: worker i's at /metrics/<i>, worker 0's also at /metrics (so that a
 // one-worker mock is exactly one pod). A route runs on a server thread and reads the
 // fleet's load, which is thread-safe.
@@ -1103,7 +1107,7 @@ int Run(int argc, char** argv) {
   std::string metrics_url;
   if (config.metrics_port >= 0) {
     absl::StatusOr<std::unique_ptr<observability::HttpServer>> started =
-        observability::HttpServer::Start(kMetricsHost, config.metrics_port,
+        observability::HttpServer::Start(config.metrics_host, config.metrics_port,
                                          MetricsRoutes(config, fleet));
     if (!started.ok()) {
       std::fprintf(stderr, "%s: --metrics-port: %s\n", kProgram,
@@ -1114,7 +1118,7 @@ int Run(int argc, char** argv) {
       return 1;
     }
     metrics = std::move(*started);
-    metrics_url = "http://" + std::string(kMetricsHost) + ":" + std::to_string(metrics->port());
+    metrics_url = "http://" + config.metrics_host + ":" + std::to_string(metrics->port());
   }
   PrintReady(config, fleet, ids, zmq_endpoint, metrics_url, lease_ttl);
 
