@@ -284,6 +284,22 @@ TEST_F(FleetModelTest, PagesKeepAUnitReadableBehindADownChannel) {
       0.8);
 }
 
+TEST_F(FleetModelTest, APageGivesEventsTheCapacityTheCardLacks) {
+  model_.SetRegistrations(std::vector{Card(1, std::nullopt)}, kStart);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 500), kStart + 1s);
+  // No capacity anywhere yet: KV usage is undefined, not a made-up percentage.
+  EXPECT_EQ(Figures(kStart + 2s).Value(FleetMetric::kKvBlocksUsagePercent).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The worker's page says 1000 blocks (and an older usage): the newer event's 500
+  // used blocks are read against it.
+  model_.RecordWorkerPages(std::vector{Page(1, 100, 1000)}, {}, kStart + 1s);
+  model_.ApplyActiveLoad(WorkerLoadEvent(1, 500), kStart + 3s);
+  const std::vector<Unit> units = model_.Units(kStart + 4s);
+  ASSERT_EQ(units.size(), 1u);
+  EXPECT_EQ(units[0].source, FigureSource::kEvents);
+  EXPECT_DOUBLE_EQ(*Aggregate(units).Value(FleetMetric::kKvBlocksUsagePercent), 50);
+}
+
 TEST_F(FleetModelTest, WithPulledSourcesAloneASilentRegisteredUnitIsNeverIdle) {
   FleetModel pulled(100, kStaleness);  // no event source: scrapes and pages only
   pulled.SetSubscribedSince(kStart);
