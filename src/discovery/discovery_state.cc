@@ -5,7 +5,8 @@
 
 namespace mk::discovery {
 
-bool DiscoveryState::Put(std::string_view key, std::string_view value, std::string_view host) {
+bool DiscoveryState::Put(std::string_view key, std::string_view value, std::string_view host,
+                         std::optional<uint16_t> metrics_port) {
   const bool had = Delete(key);
   dynamo::Decoded<dynamo::DiscoveryRecord> decoded = decoder_.Decode(key, value);
   if (!decoded.ok()) {
@@ -17,7 +18,8 @@ bool DiscoveryState::Put(std::string_view key, std::string_view value, std::stri
       [&](auto&& record) {
         using Record = std::decay_t<decltype(record)>;
         if constexpr (std::is_same_v<Record, dynamo::InstanceRecord>) {
-          instances_.emplace(std::move(name), Instance{std::move(record), std::string(host)});
+          instances_.emplace(std::move(name),
+                             Instance{std::move(record), std::string(host), metrics_port});
         } else if constexpr (std::is_same_v<Record, dynamo::ModelCardRecord>) {
           cards_.emplace(std::move(name), std::move(record));
         } else {
@@ -64,7 +66,10 @@ std::vector<fleet::Registration> DiscoveryState::RegistrationsFor(
     if (!same(instance)) continue;
     fleet::Registration& r = registrations[instance.instance_id];
     r.instance_id = instance.instance_id;
-    if (!entry.host.empty()) r.host = entry.host;
+    if (!entry.host.empty()) {
+      r.host = entry.host;
+      r.metrics_port = entry.metrics_port;
+    }
     auto card = cards.find(instance.instance_id);
     if (card == cards.end()) continue;
     const dynamo::RuntimeConfig& runtime = card->second->runtime;

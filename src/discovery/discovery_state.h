@@ -10,7 +10,9 @@
 #ifndef METRICS_KEDA_DISCOVERY_DISCOVERY_STATE_H_
 #define METRICS_KEDA_DISCOVERY_DISCOVERY_STATE_H_
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,9 +27,11 @@ namespace mk::discovery {
 class DiscoveryState {
  public:
   // A key put with `value`, or deleted. True when what the store says changed.
-  // `host`: where the worker's pod answers (its IP, from Kubernetes), kept with an
-  // instance record for its /metrics page; empty when the store does not say.
-  bool Put(std::string_view key, std::string_view value, std::string_view host = {});
+  // `host` and `metrics_port`: where the worker's pod answers (its IP, and the port
+  // of its /metrics where known; from Kubernetes), kept with an instance record;
+  // empty when the store does not say.
+  bool Put(std::string_view key, std::string_view value, std::string_view host = {},
+           std::optional<uint16_t> metrics_port = std::nullopt);
   bool Delete(std::string_view key);
 
   // The instances registered for `target` (namespace, component, endpoint), each
@@ -48,6 +52,7 @@ class DiscoveryState {
   struct Instance {
     dynamo::InstanceRecord record;
     std::string host;
+    std::optional<uint16_t> metrics_port;
   };
   std::map<std::string, Instance, std::less<>> instances_;
   std::map<std::string, dynamo::ModelCardRecord, std::less<>> cards_;

@@ -20,18 +20,19 @@ std::vector<std::string> NamesGone(const Map& objects, const std::string& ns,
   return gone;
 }
 
-// The ready pods of a slice, each with its first address.
-std::map<std::string, std::string> ReadyPodsOf(
-    const std::vector<kubernetes::SliceEndpoint>& endpoints) {
-  std::map<std::string, std::string> pods;
-  for (const auto& endpoint : endpoints) {
+}  // namespace
+
+// The ready pods of a slice, each with its first address and the slice's system port.
+std::map<std::string, KubernetesMembership::Address> KubernetesMembership::ReadyPodsOf(
+    const kubernetes::EndpointSlice& slice) {
+  std::map<std::string, Address> pods;
+  for (const auto& endpoint : slice.endpoints) {
     if (!endpoint.ready) continue;
-    pods[endpoint.pod] = endpoint.addresses.empty() ? std::string() : endpoint.addresses.front();
+    pods[endpoint.pod] = Address{
+        endpoint.addresses.empty() ? std::string() : endpoint.addresses.front(), slice.system_port};
   }
   return pods;
 }
-
-}  // namespace
 
 KubernetesMembership::KubernetesMembership(DiscoveryState& state, size_t max_objects)
     : state_(state), max_objects_(max_objects) {}
@@ -52,7 +53,7 @@ bool KubernetesMembership::Reconcile(const PodKey& pod) {
     if (!kept) changed = state_.Delete(key) || changed;
   }
   for (const auto& [key, value] : wanted.records) {
-    changed = state_.Put(key, value, wanted.address) || changed;
+    changed = state_.Put(key, value, wanted.address.ip, wanted.address.port) || changed;
   }
   if (member) {
     present_[pod] = wanted;
@@ -93,11 +94,11 @@ bool KubernetesMembership::ReplaceWorkerMetadata(const std::string& ns,
 }
 
 bool KubernetesMembership::SetSliceReadyPods(const std::string& ns, const std::string& slice,
-                                             std::map<std::string, std::string> pods) {
+                                             std::map<std::string, Address> pods) {
   const PodKey key{ns, slice};
   auto it = slice_pods_.find(key);
-  static const std::map<std::string, std::string> kNone;
-  const std::map<std::string, std::string>& before = it != slice_pods_.end() ? it->second : kNone;
+  static const std::map<std::string, Address> kNone;
+  const std::map<std::string, Address>& before = it != slice_pods_.end() ? it->second : kNone;
   std::vector<std::string> turned;  // pods whose readiness or address moved
   for (const auto& [pod, address] : before) {
     if (pods.contains(pod)) continue;
@@ -128,7 +129,7 @@ bool KubernetesMembership::PutEndpointSlice(const std::string& ns,
     ++refused_;
     return false;
   }
-  return SetSliceReadyPods(ns, slice.meta.name, ReadyPodsOf(slice.endpoints));
+  return SetSliceReadyPods(ns, slice.meta.name, ReadyPodsOf(slice));
 }
 
 bool KubernetesMembership::DeleteEndpointSlice(const std::string& ns, const std::string& name) {

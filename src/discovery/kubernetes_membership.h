@@ -16,7 +16,9 @@
 #ifndef METRICS_KEDA_DISCOVERY_KUBERNETES_MEMBERSHIP_H_
 #define METRICS_KEDA_DISCOVERY_KUBERNETES_MEMBERSHIP_H_
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -48,27 +50,35 @@ class KubernetesMembership {
   using PodKey = std::pair<std::string, std::string>;  // namespace, pod
   using Records = std::vector<std::pair<std::string, std::string>>;
 
+  struct Address;
+  static std::map<std::string, Address> ReadyPodsOf(const kubernetes::EndpointSlice& slice);
   // Brings the pod's records in `state_` in line with its metadata and readiness.
   bool Reconcile(const PodKey& pod);
   // The pods a slice lists as ready (with an address each), and the readiness
   // counts that follow from them.
   bool SetSliceReadyPods(const std::string& ns, const std::string& slice,
-                         std::map<std::string, std::string> pods);
+                         std::map<std::string, Address> pods);
 
   DiscoveryState& state_;
   const size_t max_objects_;
+  // Where a pod answers: its address, and its slice's "system" port if named.
+  struct Address {
+    std::string ip;
+    std::optional<uint16_t> port;
+    friend bool operator==(const Address&, const Address&) = default;
+  };
   struct Ready {
-    size_t slices = 0;    // slices listing the pod ready
-    std::string address;  // its address in the latest of them
+    size_t slices = 0;  // slices listing the pod ready
+    Address address;    // as the latest of them says
   };
   struct Present {
     Records records;
-    std::string address;
+    Address address;
     friend bool operator==(const Present&, const Present&) = default;
   };
   std::map<PodKey, Records> metadata_;  // per pod: its records
   // Per (namespace, slice): its ready pods and their addresses.
-  std::map<PodKey, std::map<std::string, std::string>> slice_pods_;
+  std::map<PodKey, std::map<std::string, Address>> slice_pods_;
   std::map<PodKey, Ready> ready_;      // per pod
   std::map<PodKey, Present> present_;  // what is in state_, per pod
   uint64_t refused_ = 0;

@@ -221,7 +221,8 @@ absl::Status KubernetesRegistry::Watch(Collection& collection, std::string& reso
                              "&timeoutSeconds=" + std::to_string(settings_.watch_timeout.count()));
   bool expired = false;
   absl::StatusOr<kubernetes::HttpAnswer> answer = client_->Stream(
-      path, kMaxEventBytes, settings_.watch_timeout + std::min(settings_.watch_timeout, kMaxStallGrace),
+      path, kMaxEventBytes,
+      settings_.watch_timeout + std::min(settings_.watch_timeout, kMaxStallGrace),
       [&](std::string_view line) {
         absl::StatusOr<kubernetes::WatchEvent> event = kubernetes::ParseWatchEvent(line);
         if (!event.ok()) {

@@ -49,8 +49,10 @@ struct Registration {
   uint32_t dp_start_rank = 0;
   uint32_t dp_size = 1;
   // Where the worker's pod answers (its IP; Kubernetes discovery), for its own
-  // /metrics page; empty when discovery does not say.
+  // /metrics page; empty when discovery does not say. The port, where its
+  // EndpointSlice names one ("system"); else the scaler's --worker-metrics-port.
   std::string host;
+  std::optional<uint16_t> metrics_port;
 
   friend bool operator==(const Registration&, const Registration&) = default;
 };

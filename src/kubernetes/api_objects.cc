@@ -104,6 +104,31 @@ auto Parse(std::string_view text, std::string_view what, Read&& read)
   }
 }
 
+// The port of `ports` (an EndpointSlice's) named "system", if any.
+std::optional<uint16_t> SystemPort(od::value ports_value) {
+  od::array ports;
+  if (ports_value.get_array().get(ports)) Fail("ports is not an array");
+  std::optional<uint16_t> system;
+  for (auto entry : ports) {
+    od::value value;
+    if (entry.get(value)) Fail("malformed JSON in ports");
+    std::optional<std::string> name;
+    std::optional<int64_t> number;
+    ForEachField(ObjectOf(value, "a port"), [&](std::string_view key, od::value field) {
+      if (key == "name" && !IsNull(field)) name = StringOf(field, "ports[].name");
+      if (key == "port" && !IsNull(field)) {
+        int64_t port = 0;
+        if (field.get_int64().get(port) || port < 1 || port > 65535) {
+          Fail("ports[].port is not a port number");
+        }
+        number = port;
+      }
+    });
+    if (name == "system" && number) system = static_cast<uint16_t>(*number);
+  }
+  return system;
+}
+
 // The spec.data maps and the etcd key prefix their paths go under.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 3> kRecordMaps = {{
     {"endpoints", "v1/instances/"},
@@ -216,6 +241,10 @@ absl::StatusOr<EndpointSlice> ParseEndpointSlice(std::string_view object) {
     EndpointSlice slice;
     ForEachField(root, [&](std::string_view key, od::value field) {
       if (key == "metadata") slice.meta = ReadMeta(field);
+      if (key == "ports" && !IsNull(field)) {
+        slice.system_port = SystemPort(field);
+        return;
+      }
       if (key != "endpoints" || IsNull(field)) return;
       od::array endpoints;
       if (field.get_array().get(endpoints)) Fail("endpoints is not an array");

@@ -15,6 +15,7 @@
 #ifndef METRICS_KEDA_KUBERNETES_API_OBJECTS_H_
 #define METRICS_KEDA_KUBERNETES_API_OBJECTS_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,6 +74,9 @@ struct SliceEndpoint {
 struct EndpointSlice {
   ObjectMeta meta;
   std::vector<SliceEndpoint> endpoints;
+  // The port named "system" (ports[].name; the operator's name for the workers'
+  // system port, where /metrics is served), if the slice has one.
+  std::optional<uint16_t> system_port;
 };
 absl::StatusOr<EndpointSlice> ParseEndpointSlice(std::string_view object);
 

@@ -72,6 +72,7 @@ TEST(EndpointSliceTest, ReadyPodsOfTheFixture) {
   absl::StatusOr<EndpointSlice> slice = ParseEndpointSlice(Fixture("k8s_endpointslice.json"));
   ASSERT_TRUE(slice.ok()) << slice.status();
   EXPECT_EQ(slice->meta.name, "vllm-agg-0-backend-x7k2p");
+  EXPECT_EQ(slice->system_port, 9090);
   ASSERT_EQ(slice->endpoints.size(), 2u);
   EXPECT_EQ(slice->endpoints[0],
             (SliceEndpoint{"vllm-agg-0-backend-7d9f8c6b5-abcde", true, {"10.244.1.23"}}));
@@ -87,6 +88,7 @@ TEST(EndpointSliceTest, ReadyWhenUnsaidAndOnlyPodsCount) {
       R"({"addresses":["1.2.3.6"],"targetRef":{"kind":"Node","name":"n"}},)"
       R"({"addresses":["1.2.3.7"]}]})");
   ASSERT_TRUE(slice.ok()) << slice.status();
+  EXPECT_EQ(slice->system_port, std::nullopt);
   ASSERT_EQ(slice->endpoints.size(), 2u);
   EXPECT_TRUE(slice->endpoints[0].ready);
   EXPECT_TRUE(slice->endpoints[1].ready);
@@ -96,8 +98,9 @@ TEST(EndpointSliceTest, RefusesBadShapes) {
   for (const std::string text :
        {R"({"metadata":{"name":"s"},"endpoints":{}})",
         R"({"metadata":{"name":"s"},"endpoints":[{"conditions":{"ready":"yes"}}]})",
-        R"({"metadata":{"name":"s"},"endpoints":[{"addresses":"1.2.3.4"}]})",
-        R"({"endpoints":[]})"}) {
+        R"({"metadata":{"name":"s"},"endpoints":[{"addresses":"1.2.3.4"}]})", R"({"endpoints":[]})",
+        R"({"metadata":{"name":"s"},"ports":[{"name":"system","port":0}]})",
+        R"({"metadata":{"name":"s"},"ports":[{"name":"system","port":"9090"}]})"}) {
     EXPECT_FALSE(ParseEndpointSlice(text).ok()) << text;
   }
 }

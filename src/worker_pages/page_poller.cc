@@ -112,7 +112,8 @@ void WorkerPagePoller::PollOnce() {
                                    : registration.host;
       Fetch& fetch = fetches.emplace_back();
       fetch.collector = collector;
-      fetch.url = "http://" + host + ":" + std::to_string(settings_.port) + "/metrics";
+      fetch.url = "http://" + host + ":" +
+                  std::to_string(registration.metrics_port.value_or(settings_.port)) + "/metrics";
       fetch.max_bytes = settings_.max_page_bytes;
       fetch.registration = std::move(registration);
     }

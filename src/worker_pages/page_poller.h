@@ -1,7 +1,8 @@
 // The workers' own /metrics pages as a pulled source (design.md: source `metrics`,
 // on Kubernetes): every poll interval, for each target, reads the page of every
 // registered worker whose pod address discovery gives (http://<pod IP>:<port>/metrics,
-// the operator's system port), turns it into unit figures (dynamo::WorkerGaugeReader)
+// the operator's system port: the port its EndpointSlice names "system", else the
+// configured one), turns it into unit figures (dynamo::WorkerGaugeReader)
 // completed from the worker's model card (its KV capacity where the page has only a
 // usage fraction; its request slots where the page says how many run), and hands them
 // to the target's Collector (RecordWorkerPages, then Publish).

@@ -1157,8 +1157,11 @@ std::string EndpointSliceJson(const EndpointSliceSpec& spec) {
   }
   return R"({"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":)" +
          Quoted(spec.name) + R"(,"namespace":)" + Quoted(spec.kube_namespace) + R"(,"labels":{)" +
-         labels + R"(}},"addressType":"IPv4","endpoints":[)" + endpoints +
-         R"(],"ports":[{"name":"system","port":9090,"protocol":"TCP"}]})";
+         labels + R"(}},"addressType":"IPv4","endpoints":[)" + endpoints + R"(],"ports":[)" +
+         (spec.system_port > 0 ? R"({"name":"system","port":)" + std::to_string(spec.system_port) +
+                                     R"(,"protocol":"TCP"})"
+                               : std::string()) +
+         "]}";
 }
 
 }  // namespace mk::testing

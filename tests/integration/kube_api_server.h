@@ -271,6 +271,7 @@ struct EndpointSliceSpec {
   std::string dynamo_namespace = "dynamo";
   bool discovery_labels = true;
   std::vector<SlicePod> pods;
+  int system_port = 9090;  // the port named "system"; 0: no port at all
 };
 std::string EndpointSliceJson(const EndpointSliceSpec& spec);
 

@@ -80,9 +80,10 @@ class KubernetesDiscoveryTest : public ::testing::Test {
 
   // The workers' EndpointSlice: `pods` and whether each is ready, each at its own
   // loopback address (AddressOf).
-  void SetReady(std::vector<std::pair<std::string, bool>> pods) {
+  void SetReady(std::vector<std::pair<std::string, bool>> pods, int system_port = 9090) {
     EndpointSliceSpec slice;
     slice.name = "vllm-agg-0-backend-x7k2p";
+    slice.system_port = system_port;
     for (const auto& [pod, ready] : pods) slice.pods.push_back({pod, AddressOf(pod), ready});
     api_->Put(KubeResource::kEndpointSlice, EndpointSliceJson(slice));
   }
@@ -273,9 +274,10 @@ TEST_F(KubernetesDiscoveryTest, TheWorkersOwnPagesAreASource) {
   AddWorker("pod-b", 0xb2);
   PagePod a(dir_, AddressOf("pod-a"), 0, 0.3);
   auto b = std::make_unique<PagePod>(dir_, AddressOf("pod-b"), a.port(), 0.5);
-  SetReady({{"pod-a", true}, {"pod-b", true}});
-  auto scaler = StartScaler({"--source", "metrics", "--worker-metrics-port",
-                             std::to_string(a.port()), "--max-staleness", "3"});
+  // The slice names the pods' system port, as the operator's does: it is where
+  // their pages are read.
+  SetReady({{"pod-a", true}, {"pod-b", true}}, a.port());
+  auto scaler = StartScaler({"--source", "metrics", "--max-staleness", "3"});
   // 300 + 500 of 2000 blocks.
   EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 40, 15s, 1e-6))
       << GetMetrics(scaler->stub(), kKvPercent).status.error_message() << "\n"
@@ -297,7 +299,8 @@ TEST_F(KubernetesDiscoveryTest, APodThatStopsAnsweringIsNotTakenAsIdle) {
   AddWorker("pod-b", 0xb2);
   PagePod a(dir_, AddressOf("pod-a"), 0, 0.2);
   auto b = std::make_unique<PagePod>(dir_, AddressOf("pod-b"), a.port(), 0.8);
-  SetReady({{"pod-a", true}, {"pod-b", true}});
+  // A slice without a system port: the pages are read on --worker-metrics-port.
+  SetReady({{"pod-a", true}, {"pod-b", true}}, 0);
   auto scaler = StartScaler({"--source", "metrics", "--worker-metrics-port",
                              std::to_string(a.port()), "--max-staleness", "3"});
   ASSERT_TRUE(ValueBecomes(*scaler, kKvPercent, 50, 15s, 1e-6)) << Status(*scaler);
