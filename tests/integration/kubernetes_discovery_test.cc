@@ -66,16 +66,20 @@ class KubernetesDiscoveryTest : public ::testing::Test {
   // A worker pod: its publisher, and its DynamoWorkerMetadata (not yet its
   // readiness: SetReady).
   EventWorker& AddWorker(const std::string& pod, uint64_t id) {
-    auto worker = std::make_unique<EventWorker>(context_, id, EventWorkerSpec{});
+    workers_[pod] = std::make_unique<EventWorker>(context_, id, EventWorkerSpec{});
+    PutMetadata(pod, 1000);
+    return *workers_[pod];
+  }
+  // The pod's DynamoWorkerMetadata, its model card saying `kv_blocks`.
+  void PutMetadata(const std::string& pod, uint64_t kv_blocks) {
+    const EventWorker& worker = *workers_.at(pod);
     WorkerMetadataSpec spec;
     spec.pod = pod;
-    spec.instance_id = id;
-    spec.total_kv_blocks = 1000;
-    spec.event_channel_endpoint = worker->pub_endpoint();
-    spec.event_publisher_id = worker->publisher_id();
+    spec.instance_id = worker.id();
+    spec.total_kv_blocks = kv_blocks;
+    spec.event_channel_endpoint = worker.pub_endpoint();
+    spec.event_publisher_id = worker.publisher_id();
     api_->Put(KubeResource::kDynamoWorkerMetadata, DynamoWorkerMetadataJson(spec));
-    workers_[pod] = std::move(worker);
-    return *workers_[pod];
   }
 
   // The workers' EndpointSlice: `pods` and whether each is ready, each at its own
@@ -116,6 +120,11 @@ TEST_F(KubernetesDiscoveryTest, ReadyPodsWithMetadataAreTheFleet) {
       << GetMetrics(scaler->stub(), kKvPercent).status.error_message() << "\n"
       << Status(*scaler);
   EXPECT_TRUE(Contains(Status(*scaler), R"("name":"kubernetes")")) << Status(*scaler);
+  // pod-b's metadata changes: its card now says 3000 blocks (400 of 4000).
+  PutMetadata("pod-b", 3000);
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 10, 10s)) << Status(*scaler);
+  PutMetadata("pod-b", 1000);
+  EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 20, 10s)) << Status(*scaler);
 
   // pod-b turns unready: it leaves at once, its last load with it.
   SetReady({{"pod-a", true}, {"pod-b", false}, {"pod-c", false}});
