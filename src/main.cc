@@ -461,15 +461,18 @@ int main(int argc, char** argv) {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   // The health service dies with the server; NATS callbacks may still come.
   health.Attach(nullptr);
-  // Sources stop before the registry and router they feed.
+  // The HTTP pages read the sources: they stop first, their requests finished.
+  http->reset();
+  // Sources stop before the registry and router they feed; discovery before the
+  // subscriptions its changes reconfigure, the poller before the discovery it asks.
   {
     std::lock_guard lock(nats_listeners->mutex);
     nats_listeners->registry = nullptr;
   }
-  nats_subscription.reset();
-  zmq_subscriber.reset();
   page_poller.reset();
   discovery.reset();
+  nats_subscription.reset();
+  zmq_subscriber.reset();
   spdlog::info("stopped");
   return 0;
 }

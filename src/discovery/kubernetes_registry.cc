@@ -12,9 +12,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A page of a list: client-go's informers ask for 500 objects at a time.
-constexpr int kPageSize = 500;
-// A page of 500 DynamoWorkerMetadata of a few KiB each, with room to spare; the API
+// A page of a list: 100 objects, so that pages stay far under the bound below even
+// with large objects (a pod serving many LoRA model cards).
+constexpr int kPageSize = 100;
+// A page of 100 DynamoWorkerMetadata of a few KiB each, with room to spare; the API
 // server itself refuses objects over about 1.5 MiB, so one watch event is smaller.
 constexpr size_t kMaxPageBytes = 64 << 20;
 constexpr size_t kMaxEventBytes = 4 << 20;
@@ -28,6 +29,9 @@ constexpr std::chrono::seconds kMaxStallGrace = 30s;
 // seconds, slow enough at the cap not to add load to one in trouble.
 constexpr std::chrono::milliseconds kFirstBackoff = 500ms;
 constexpr std::chrono::milliseconds kMaxBackoff = 30s;
+// A watch that ends sooner than this without an error made no progress worth
+// resuming at once.
+constexpr std::chrono::milliseconds kQuickEnd = 1s;
 
 // The discovery labels the operator puts on the workers' EndpointSlices,
 // URL-encoded: nvidia.com/dynamo-discovery-backend=kubernetes,
@@ -220,6 +224,7 @@ absl::Status KubernetesRegistry::Watch(Collection& collection, std::string& reso
                              kubernetes::QueryEscape(resource_version) +
                              "&timeoutSeconds=" + std::to_string(settings_.watch_timeout.count()));
   bool expired = false;
+  std::string error;  // an ERROR event other than 410
   absl::StatusOr<kubernetes::HttpAnswer> answer = client_->Stream(
       path, kMaxEventBytes,
       settings_.watch_timeout + std::min(settings_.watch_timeout, kMaxStallGrace),
@@ -233,9 +238,8 @@ absl::Status KubernetesRegistry::Watch(Collection& collection, std::string& reso
         if (event->type == kubernetes::WatchEventType::kError) {
           expired = event->error_code == 410;
           if (!expired) {
-            spdlog::warn("kubernetes discovery: watch of {} in {}: error {}: {}",
-                         KindName(collection.kind == Kind::kWorkerMetadata), collection.ns,
-                         event->error_code, event->error_message);
+            error = fmt::format("watch {}: error {}: {}", path, event->error_code,
+                                event->error_message);
           }
           return false;
         }
@@ -252,6 +256,12 @@ absl::Status KubernetesRegistry::Watch(Collection& collection, std::string& reso
   if (answer->status == 410 || expired) {
     resource_version.clear();
     return absl::OkStatus();
+  }
+  // As client-go: the watch ends, and after the back-off the collection is listed
+  // again.
+  if (!error.empty()) {
+    resource_version.clear();
+    return absl::UnavailableError(error);
   }
   if (answer->status != 200) return AnswerError(*answer, "watch " + path);
   return absl::OkStatus();
@@ -272,17 +282,31 @@ void KubernetesRegistry::Run(Collection& collection) {
         collection.connected = true;
       }
     }
+    const auto watch_started = std::chrono::steady_clock::now();
     if (status.ok()) status = Watch(collection, resource_version);
     if (stopping_) return;
     if (status.ok()) {
       if (was_down)
         spdlog::info("kubernetes discovery: {} in {} followed again", kind, collection.ns);
       was_down = false;
-      backoff = kFirstBackoff;
+      // A watch the server ends at once, again and again (a proxy closing streams),
+      // is resumed after the back-off rather than in a tight loop; one that ran is
+      // resumed at once.
+      if (std::chrono::steady_clock::now() - watch_started < kQuickEnd) {
+        if (SleepUnlessStopping(backoff)) return;
+        backoff = std::min(backoff * 2, kMaxBackoff);
+      } else {
+        backoff = kFirstBackoff;
+      }
       continue;
     }
-    // An expired continue token (410 while paging) lists again from the start.
-    if (status.code() == absl::StatusCode::kOutOfRange) resource_version.clear();
+    // An expired continue token (410 while paging) lists again from the start, and
+    // so does an event too large to take: watching from the same resourceVersion
+    // would meet it again.
+    if (status.code() == absl::StatusCode::kOutOfRange ||
+        status.code() == absl::StatusCode::kResourceExhausted) {
+      resource_version.clear();
+    }
     if (collection.connected.exchange(false) || !was_down) {
       spdlog::warn("kubernetes discovery: {} in {}: {}; membership is kept as it was, retrying",
                    kind, collection.ns, std::string(status.message()));

@@ -1,5 +1,7 @@
 #include "discovery/registry.h"
 
+#include <algorithm>
+
 namespace mk::discovery {
 
 Registry::Registry(OnChange on_change, std::chrono::milliseconds coalesce)
@@ -19,8 +21,9 @@ void Registry::StopNotifying() {
 }
 
 void Registry::NotifyLocked() {
-  dirty_ = true;
   last_change_ = std::chrono::steady_clock::now();
+  if (!dirty_) first_change_ = last_change_;
+  dirty_ = true;
   wake_.notify_all();
 }
 
@@ -35,10 +38,12 @@ void Registry::RunNotifier() {
   while (true) {
     wake_.wait(lock, [this] { return stopping_ || dirty_; });
     if (stopping_) return;
-    // Quiet for `coalesce_` since the burst's last change.
-    while (!stopping_ && std::chrono::steady_clock::now() < last_change_ + coalesce_) {
-      wake_.wait_until(lock, last_change_ + coalesce_);
-    }
+    // Quiet for `coalesce_` since the burst's last change, but told within a second
+    // of its first: a store that never stops changing (pods churning in a rollout)
+    // is still told.
+    constexpr auto kLongestBurst = std::chrono::seconds(1);
+    auto due = [&] { return std::min(last_change_ + coalesce_, first_change_ + kLongestBurst); };
+    while (!stopping_ && std::chrono::steady_clock::now() < due()) wake_.wait_until(lock, due());
     if (stopping_) return;
     dirty_ = false;
     lock.unlock();

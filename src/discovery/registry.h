@@ -7,7 +7,8 @@
 // Membership is known once the backend has read its store once (`listed`); until
 // then RegistrationsFor says none. Changes come in bursts (a listing, a worker's
 // records at start, a pod turning ready): `on_change` is called once per burst, after
-// `coalesce` without another change, on the registry's own thread, and once when the
+// `coalesce` without another change (or a second after the burst began, whichever
+// comes first), on the registry's own thread, and once when the
 // store has first been read even if it is empty (membership is then known: nobody).
 //
 // Thread-safe. `on_change` must not destroy the registry. A backend's destructor
@@ -89,6 +90,7 @@ class Registry {
   bool listed_ = false;
   bool dirty_ = false;
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point first_change_;  // of the burst being coalesced
   std::chrono::steady_clock::time_point last_change_;
   std::thread notifier_;
 };

@@ -541,12 +541,15 @@ Decoded<DiscoveryKey> ParseDiscoveryKey(std::string_view text) {
     return KeyResult::Drop(DropReason::kOversized, "the key is longer than 4096 bytes");
   }
   const std::vector<std::string_view> segments = Split(text);
-  for (std::string_view segment : segments) {
-    if (segment.empty()) {
+  const size_t n = segments.size();
+  // A namespace-scoped channel of the flat layout has an empty component:
+  // v1/event_channels/<ns>//<topic>/<id>, as Dynamo registers kv_metrics.
+  const bool namespace_channel = n == 6 && segments[0] == "v1" && segments[1] == "event_channels";
+  for (size_t i = 0; i < n; ++i) {
+    if (segments[i].empty() && !(namespace_channel && i == 3)) {
       return KeyResult::Drop(DropReason::kUnknownKey, "a key has an empty segment");
     }
   }
-  const size_t n = segments.size();
   if (n >= 2 && segments[0] == "v1") {
     const std::string_view kind = segments[1];
     if (kind == "instances" || kind == "mdc") {

@@ -541,6 +541,13 @@ TEST_F(DiscoveryValueTest, FlatEventChannelFixture) {
 
   ExpectDropped(Channel(kFlatKey, Replace(flat_, R"("component": "backend",)", "")),
                 DropReason::kMissingField, "flat channel without component");
+  // A namespace-scoped channel: an empty component, in the key and the record.
+  std::string namespace_key(kFlatKey);
+  namespace_key.replace(namespace_key.find("/backend/"), 9, "//");
+  const Decoded<EventChannelRecord> whole_namespace =
+      Channel(namespace_key, Replace(flat_, R"("component": "backend")", R"("component": "")"));
+  ASSERT_TRUE(whole_namespace.ok()) << whole_namespace.detail;
+  EXPECT_TRUE(whole_namespace.record->component.empty());
   ExpectDropped(
       Channel(kFlatKey, Replace(flat_, R"("topic": "kv_metrics")", R"("topic": "other")")),
       DropReason::kKeyMismatch, "topic");

@@ -172,6 +172,10 @@ std::string ApiClient::Token(bool reread) {
 absl::StatusOr<HttpAnswer> ApiClient::Perform(const std::string& path, Transfer& transfer) {
   absl::StatusOr<HttpAnswer> answer;
   for (int attempt = 0; attempt < 2; ++attempt) {
+    // Declared before the handle, so that they outlive it.
+    char error[CURL_ERROR_SIZE] = {};
+    std::unique_ptr<curl_slist, HeadersDeleter> headers(
+        curl_slist_append(nullptr, "Accept: application/json"));
     std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
     if (!curl) return absl::ResourceExhaustedError("libcurl: cannot make a handle");
     CURL* handle = curl.get();
@@ -182,14 +186,11 @@ absl::StatusOr<HttpAnswer> ApiClient::Perform(const std::string& path, Transfer&
     transfer.overflow = transfer.ended_by_reader = transfer.stopped = transfer.idle = false;
     transfer.last_byte = Clock::now();
 
-    std::unique_ptr<curl_slist, HeadersDeleter> headers(
-        curl_slist_append(nullptr, "Accept: application/json"));
     if (const std::string token = Token(attempt > 0); !token.empty()) {
       headers.reset(
           curl_slist_append(headers.release(), ("Authorization: Bearer " + token).c_str()));
     }
     const std::string url = access_.server + path;
-    char error[CURL_ERROR_SIZE] = {};
     curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
     curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
@@ -205,7 +206,11 @@ absl::StatusOr<HttpAnswer> ApiClient::Perform(const std::string& path, Transfer&
       curl_easy_setopt(handle, CURLOPT_TIMEOUT, static_cast<long>(transfer.timeout.count()));
     }
     curl_blob ca{const_cast<char*>(access_.ca_pem.data()), access_.ca_pem.size(), CURL_BLOB_NOCOPY};
-    if (!access_.ca_pem.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO_BLOB, &ca);
+    if (!access_.ca_pem.empty()) {
+      // The cluster's CA alone, as client-go trusts it: not the system's as well.
+      curl_easy_setopt(handle, CURLOPT_CAINFO_BLOB, &ca);
+      curl_easy_setopt(handle, CURLOPT_CAPATH, nullptr);
+    }
     if (access_.insecure_skip_tls_verify) {
       curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 0L);

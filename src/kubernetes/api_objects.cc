@@ -1,7 +1,9 @@
 #include "kubernetes/api_objects.h"
 
+#include <fmt/format.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 
 #include "absl/status/status.h"
@@ -101,6 +103,22 @@ auto Parse(std::string_view text, std::string_view what, Read&& read)
     return result;
   } catch (const Bad& bad) {
     return absl::InvalidArgumentError(std::string(what) + ": " + bad.what);
+  }
+}
+
+// The instance_id of a discovery record's JSON text, if it has a readable one (the
+// record's decoder says what is wrong with it otherwise).
+std::optional<uint64_t> InstanceIdOf(std::string_view record) {
+  try {
+    Document document(record);
+    std::optional<uint64_t> id;
+    ForEachField(document.Root(), [&](std::string_view key, od::value field) {
+      uint64_t value = 0;
+      if (key == "instance_id" && !field.get_uint64().get(value)) id = value;
+    });
+    return id;
+  } catch (const Bad&) {
+    return std::nullopt;
   }
 }
 
@@ -217,17 +235,28 @@ absl::StatusOr<WorkerMetadata> ParseWorkerMetadata(std::string_view object) {
       if (key != "spec") return;
       ForEachField(ObjectOf(field, "spec"), [&](std::string_view name, od::value data) {
         if (name != "data") return;
+        // A transient null (written back by a server-side apply): no records yet.
+        if (IsNull(data)) return;
         ForEachField(ObjectOf(data, "spec.data"), [&](std::string_view map, od::value records) {
           const auto* kind = std::find_if(kRecordMaps.begin(), kRecordMaps.end(),
                                           [&](const auto& entry) { return entry.first == map; });
           if (kind == kRecordMaps.end() || IsNull(records)) return;
-          ForEachField(ObjectOf(records, "spec.data." + std::string(map)),
-                       [&](std::string_view path, od::value record) {
-                         std::string etcd_key(kind->second);
-                         etcd_key += path;
-                         metadata.records.emplace_back(std::move(etcd_key),
-                                                       RawObject(record, "a record"));
-                       });
+          ForEachField(
+              ObjectOf(records, "spec.data." + std::string(map)),
+              [&](std::string_view path, od::value record) {
+                std::string value = RawObject(record, "a record");
+                std::string etcd_key(kind->second);
+                etcd_key += path;
+                // Some releases key endpoints and model cards by
+                // <ns>/<comp>/<ep> alone: the instance id, which etcd's
+                // keys end with, is then the record's.
+                if (map != "event_channels" && std::count(path.begin(), path.end(), '/') == 2) {
+                  if (std::optional<uint64_t> id = InstanceIdOf(value)) {
+                    etcd_key += fmt::format("/{:x}", *id);
+                  }
+                }
+                metadata.records.emplace_back(std::move(etcd_key), std::move(value));
+              });
         });
       });
     });

@@ -50,6 +50,31 @@ TEST(WorkerMetadataTest, ItsRecordsDecodeAsEtcdsDo) {
   EXPECT_EQ(state.EventChannels()[0].zmq_endpoint, "tcp://10.244.1.23:45113");
 }
 
+TEST(WorkerMetadataTest, RecordsKeyedWithoutTheirIdGetIt) {
+  // Some releases key endpoints and model cards by <ns>/<comp>/<ep> alone, and
+  // namespace-wide channels with an empty component.
+  std::string text = Fixture("k8s_dynamoworkermetadata.json");
+  for (size_t at;
+       (at = text.find("\"dynamo/backend/generate/1cbf105786def2\"")) != std::string::npos;) {
+    text.replace(at, 40, "\"dynamo/backend/generate\"");
+  }
+  absl::StatusOr<WorkerMetadata> metadata = ParseWorkerMetadata(text);
+  ASSERT_TRUE(metadata.ok()) << metadata.status();
+  ASSERT_EQ(metadata->records.size(), 3u);
+  EXPECT_EQ(metadata->records[0].first, "v1/instances/dynamo/backend/generate/1cbf105786def2");
+  EXPECT_EQ(metadata->records[1].first, "v1/mdc/dynamo/backend/generate/1cbf105786def2");
+  discovery::DiscoveryState state;
+  for (const auto& [key, value] : metadata->records) EXPECT_TRUE(state.Put(key, value)) << key;
+  EXPECT_EQ(state.RegistrationsFor({"dynamo", "backend", "generate"}).size(), 1u);
+}
+
+TEST(WorkerMetadataTest, ANullDataHasNoRecordsYet) {
+  absl::StatusOr<WorkerMetadata> metadata =
+      ParseWorkerMetadata(R"({"metadata":{"name":"p"},"spec":{"data":null}})");
+  ASSERT_TRUE(metadata.ok()) << metadata.status();
+  EXPECT_TRUE(metadata->records.empty());
+}
+
 TEST(WorkerMetadataTest, MapsThatAreNullOrUnknownAreSkipped) {
   absl::StatusOr<WorkerMetadata> metadata = ParseWorkerMetadata(
       R"({"metadata":{"name":"p","resourceVersion":"7"},"spec":{"data":{"endpoints":null,)"

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <iterator>
+#include <map>
 
 #include "absl/status/status.h"
 
@@ -41,16 +43,21 @@ std::vector<dynamo::WorkerLoad> CompleteFromCard(const dynamo::WorkerPage& page,
   return loads;
 }
 
-// One page to read, and what came of it.
+// One page to read, and what came of it. The body is read into figures as soon as
+// it has come, so that a poll holds at most `parallel` bodies at once.
 struct WorkerPagePoller::Fetch {
   std::shared_ptr<fleet::Collector> collector;
   fleet::Registration registration;
   std::string url;
-  std::string body;
+  std::string body;  // while it comes
   size_t max_bytes = 0;
   bool overflow = false;
   bool read = false;  // answered 200 with a whole body
   std::string error;
+  // The page's figures, once read.
+  std::vector<dynamo::WorkerLoad> loads;
+  std::vector<dynamo::UnreadableReport> unreadable;
+  dynamo::DropCounts drops;
 };
 
 absl::StatusOr<std::unique_ptr<WorkerPagePoller>> WorkerPagePoller::Start(
@@ -136,13 +143,10 @@ void WorkerPagePoller::PollOnce() {
       continue;
     }
     ++poll.pages_read;
-    const dynamo::WorkerPage page = reader_.Read(fetch.body, fetch.registration.instance_id);
-    poll.drops.Merge(page.drops);
+    poll.drops.Merge(fetch.drops);
     Heard& into = heard[fetch.collector.get()];
-    for (dynamo::WorkerLoad& load : CompleteFromCard(page, fetch.registration)) {
-      into.loads.push_back(std::move(load));
-    }
-    into.unreadable.insert(into.unreadable.end(), page.unreadable.begin(), page.unreadable.end());
+    std::move(fetch.loads.begin(), fetch.loads.end(), std::back_inserter(into.loads));
+    into.unreadable.insert(into.unreadable.end(), fetch.unreadable.begin(), fetch.unreadable.end());
   }
   // A poll that reached no page of a target that has some is not recorded: its
   // units age out rather than read as heard.
@@ -187,6 +191,8 @@ void WorkerPagePoller::FetchAll(std::vector<Fetch>& fetches) {
     curl_easy_setopt(easy, CURLOPT_PRIVATE, &fetch);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http");
+    // Pods are reached directly, never through an http_proxy of the environment.
+    curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.timeout.count()));
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &fetch);
     curl_easy_setopt(
@@ -227,8 +233,12 @@ void WorkerPagePoller::FetchAll(std::vector<Fetch>& fetches) {
         fetch.error = "HTTP " + std::to_string(status);
       } else {
         fetch.read = true;
+        const dynamo::WorkerPage page = reader_.Read(fetch.body, fetch.registration.instance_id);
+        fetch.loads = CompleteFromCard(page, fetch.registration);
+        fetch.unreadable = page.unreadable;
+        fetch.drops = page.drops;
       }
-      if (!fetch.read) fetch.body.clear();
+      fetch.body = std::string();  // its memory too
       const size_t index = static_cast<size_t>(&fetch - fetches.data());
       curl_multi_remove_handle(multi.get(), message->easy_handle);
       easies[index].reset();
