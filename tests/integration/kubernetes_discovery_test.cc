@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <thread>
 #include <zmq.hpp>
 
 #include "cluster.h"
@@ -320,6 +321,28 @@ TEST_F(KubernetesDiscoveryTest, APodThatStopsAnsweringIsNotTakenAsIdle) {
   EXPECT_TRUE(ValueBecomes(*scaler, kKvPercent, 20, 15s, 1e-6)) << Status(*scaler);
   EXPECT_TRUE(ValueBecomes(*scaler, kUnits, 0.4, 5s, 1e-6)) << Status(*scaler);  // N 2 x F 0.2
   EXPECT_TRUE(Contains(Status(*scaler), R"("state":"pending")")) << Status(*scaler);
+}
+
+TEST_F(KubernetesDiscoveryTest, WithAutoThePagesKeepAWorkerReadableWhenItsEventsCannotBeHeard) {
+  EventWorker& a = AddWorker("pod-a", 0xa1);
+  EventWorker& b = AddWorker("pod-b", 0xb2);
+  // pod-b's event channel cannot be reached (its ZMQ port partitioned away) from the
+  // start; both pods serve their pages.
+  b.ClosePublisher();
+  PagePod page_a(dir_, AddressOf("pod-a"), 0, 0.1);
+  PagePod page_b(dir_, AddressOf("pod-b"), page_a.port(), 0.7);
+  SetReady({{"pod-a", true}, {"pod-b", true}}, page_a.port());
+  auto scaler = StartScaler({"--source", "auto", "--max-staleness", "3"});
+  // A load change comes through the events at once, and pod-b's page speaks for it:
+  // (300 + 700) of 2000 blocks.
+  ASSERT_TRUE(PublishUntil(*scaler, kKvPercent, 50, [&] { a.PublishLoad(300); }))
+      << Status(*scaler);
+  // Past the staleness bound (pod-b's channel down) it stays readable from its page.
+  std::this_thread::sleep_for(4s);
+  const MetricReply reply = GetMetrics(scaler->stub(), kKvPercent);
+  ASSERT_TRUE(reply.status.ok()) << reply.status.error_message() << "\n" << Status(*scaler);
+  EXPECT_TRUE(Contains(Status(*scaler), R"("source":"metrics")")) << Status(*scaler);
+  EXPECT_FALSE(Contains(Status(*scaler), R"("state":"unreadable")")) << Status(*scaler);
 }
 
 }  // namespace
