@@ -37,13 +37,15 @@ std::map<std::string, KubernetesMembership::Address> KubernetesMembership::Ready
 KubernetesMembership::KubernetesMembership(DiscoveryState& state, size_t max_objects)
     : state_(state), max_objects_(max_objects) {}
 
-bool KubernetesMembership::Reconcile(const PodKey& pod) {
+bool KubernetesMembership::Reconcile(const PodKey& object) {
   static const Present kAbsent;
-  auto metadata = metadata_.find(pod);
-  auto ready = ready_.find(pod);
+  auto metadata = metadata_.find(object);
+  auto ready = metadata != metadata_.end() ? ready_.find({object.first, metadata->second.pod})
+                                           : ready_.end();
   const bool member = metadata != metadata_.end() && ready != ready_.end();
-  const Present wanted = member ? Present{metadata->second, ready->second.address} : kAbsent;
-  auto present = present_.find(pod);
+  const Present wanted =
+      member ? Present{metadata->second.records, ready->second.address} : kAbsent;
+  auto present = present_.find(object);
   const Present& current = present != present_.end() ? present->second : kAbsent;
   if (wanted == current) return false;
   bool changed = false;
@@ -56,32 +58,57 @@ bool KubernetesMembership::Reconcile(const PodKey& pod) {
     changed = state_.Put(key, value, wanted.address.ip, wanted.address.port) || changed;
   }
   if (member) {
-    present_[pod] = wanted;
+    present_[object] = wanted;
   } else {
-    present_.erase(pod);
+    present_.erase(object);
+  }
+  return changed;
+}
+
+bool KubernetesMembership::ReconcilePod(const PodKey& pod) {
+  auto owned = objects_of_pod_.find(pod);
+  if (owned == objects_of_pod_.end()) return false;
+  bool changed = false;
+  for (const std::string& name : owned->second) {
+    changed = Reconcile({pod.first, name}) || changed;
   }
   return changed;
 }
 
 bool KubernetesMembership::PutWorkerMetadata(const std::string& ns,
                                              kubernetes::WorkerMetadata metadata) {
-  PodKey pod{ns, metadata.meta.name};
-  auto it = metadata_.find(pod);
+  const PodKey object{ns, metadata.meta.name};
+  std::string pod = metadata.meta.owner_pod.empty() ? metadata.meta.name : metadata.meta.owner_pod;
+  auto it = metadata_.find(object);
   if (it == metadata_.end()) {
     if (metadata_.size() >= max_objects_) {
       ++refused_;
       return false;
     }
-    it = metadata_.emplace(pod, Records()).first;
+    it = metadata_.emplace(object, Metadata()).first;
+  } else if (it->second.pod != pod) {
+    auto owned = objects_of_pod_.find({ns, it->second.pod});
+    if (owned != objects_of_pod_.end()) {
+      owned->second.erase(object.second);
+      if (owned->second.empty()) objects_of_pod_.erase(owned);
+    }
   }
-  it->second = std::move(metadata.records);
-  return Reconcile(pod);
+  objects_of_pod_[{ns, pod}].insert(object.second);
+  it->second = Metadata{std::move(pod), std::move(metadata.records)};
+  return Reconcile(object);
 }
 
 bool KubernetesMembership::DeleteWorkerMetadata(const std::string& ns, const std::string& name) {
-  const PodKey pod{ns, name};
-  if (metadata_.erase(pod) == 0) return false;
-  return Reconcile(pod);
+  const PodKey object{ns, name};
+  auto it = metadata_.find(object);
+  if (it == metadata_.end()) return false;
+  auto owned = objects_of_pod_.find({ns, it->second.pod});
+  if (owned != objects_of_pod_.end()) {
+    owned->second.erase(name);
+    if (owned->second.empty()) objects_of_pod_.erase(owned);
+  }
+  metadata_.erase(it);
+  return Reconcile(object);
 }
 
 bool KubernetesMembership::ReplaceWorkerMetadata(const std::string& ns,
@@ -118,7 +145,7 @@ bool KubernetesMembership::SetSliceReadyPods(const std::string& ns, const std::s
     slice_pods_[key] = std::move(pods);
   }
   bool changed = false;
-  for (const std::string& pod : turned) changed = Reconcile({ns, pod}) || changed;
+  for (const std::string& pod : turned) changed = ReconcilePod({ns, pod}) || changed;
   return changed;
 }
 

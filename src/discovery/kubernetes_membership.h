@@ -52,8 +52,11 @@ class KubernetesMembership {
 
   struct Address;
   static std::map<std::string, Address> ReadyPodsOf(const kubernetes::EndpointSlice& slice);
-  // Brings the pod's records in `state_` in line with its metadata and readiness.
-  bool Reconcile(const PodKey& pod);
+  // Brings a metadata object's records in `state_` in line with it and its pod's
+  // readiness (`object`: namespace and the object's name).
+  bool Reconcile(const PodKey& object);
+  // Reconcile for every object `pod` owns.
+  bool ReconcilePod(const PodKey& pod);
   // The pods a slice lists as ready (with an address each), and the readiness
   // counts that follow from them.
   bool SetSliceReadyPods(const std::string& ns, const std::string& slice,
@@ -76,11 +79,17 @@ class KubernetesMembership {
     Address address;
     friend bool operator==(const Present&, const Present&) = default;
   };
-  std::map<PodKey, Records> metadata_;  // per pod: its records
+  struct Metadata {
+    std::string pod;  // its owner pod (else its own name)
+    Records records;
+  };
+  // Per (namespace, DynamoWorkerMetadata name); and per pod, the names it owns.
+  std::map<PodKey, Metadata> metadata_;
+  std::map<PodKey, std::set<std::string>> objects_of_pod_;
   // Per (namespace, slice): its ready pods and their addresses.
   std::map<PodKey, std::map<std::string, Address>> slice_pods_;
   std::map<PodKey, Ready> ready_;      // per pod
-  std::map<PodKey, Present> present_;  // what is in state_, per pod
+  std::map<PodKey, Present> present_;  // what is in state_, per metadata object
   uint64_t refused_ = 0;
 };
 

@@ -78,6 +78,24 @@ TEST_F(KubernetesMembershipTest, RegistrationsCarryThePodsAddress) {
   EXPECT_EQ(state_.RegistrationsFor(kTarget).at(0).host, "10.244.2.8");
 }
 
+TEST_F(KubernetesMembershipTest, ContainerModeObjectsCountWhileTheirOwnerPodIsReady) {
+  // Dynamo's container discovery mode: one object per container, "<pod>-<container>",
+  // each owned by the pod.
+  kubernetes::WorkerMetadata first = Metadata("pod-a-worker-0", 0xa, 1000);
+  first.meta.owner_pod = "pod-a";
+  kubernetes::WorkerMetadata second = Metadata("pod-a-worker-1", 0xb, 1000);
+  second.meta.owner_pod = "pod-a";
+  membership_.PutWorkerMetadata("llm", first);
+  membership_.PutWorkerMetadata("llm", second);
+  EXPECT_TRUE(membership_.PutEndpointSlice("llm", Slice("s", {{"pod-a", true}})));
+  EXPECT_EQ(Registered(), (std::vector<uint64_t>{0xa, 0xb}));
+  EXPECT_TRUE(membership_.PutEndpointSlice("llm", Slice("s", {{"pod-a", false}})));
+  EXPECT_TRUE(Registered().empty());
+  EXPECT_TRUE(membership_.PutEndpointSlice("llm", Slice("s", {{"pod-a", true}})));
+  EXPECT_TRUE(membership_.DeleteWorkerMetadata("llm", "pod-a-worker-0"));
+  EXPECT_EQ(Registered(), std::vector<uint64_t>{0xb});
+}
+
 TEST_F(KubernetesMembershipTest, ChangedMetadataReplacesTheRecords) {
   membership_.PutEndpointSlice("llm", Slice("s", {{"pod-a", true}}));
   membership_.PutWorkerMetadata("llm", Metadata("pod-a", 0xa, 1000));

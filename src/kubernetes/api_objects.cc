@@ -86,6 +86,20 @@ bool IsNull(od::value& value) {
 ObjectMeta ReadMeta(od::value value) {
   ObjectMeta meta;
   ForEachField(ObjectOf(value, "metadata"), [&](std::string_view key, od::value field) {
+    if (key == "ownerReferences" && !IsNull(field)) {
+      od::array owners;
+      if (field.get_array().get(owners)) Fail("metadata.ownerReferences is not an array");
+      for (auto entry : owners) {
+        od::value owner;
+        if (entry.get(owner)) Fail("malformed JSON in metadata.ownerReferences");
+        std::string kind, name;
+        ForEachField(ObjectOf(owner, "an owner reference"), [&](std::string_view k, od::value v) {
+          if (k == "kind") kind = StringOf(v, "ownerReferences[].kind");
+          if (k == "name") name = StringOf(v, "ownerReferences[].name");
+        });
+        if (kind == "Pod" && meta.owner_pod.empty()) meta.owner_pod = std::move(name);
+      }
+    }
     if (key == "name") meta.name = StringOf(field, "metadata.name");
     if (key == "resourceVersion")
       meta.resource_version = StringOf(field, "metadata.resourceVersion");

@@ -29,6 +29,10 @@ namespace mk::kubernetes {
 struct ObjectMeta {
   std::string name;
   std::string resource_version;
+  // The Pod among metadata.ownerReferences, if any: a DynamoWorkerMetadata is owned
+  // by its worker's pod (named after it, or "<pod>-<container>" in Dynamo's
+  // container discovery mode).
+  std::string owner_pod;
 };
 
 // One page of a list: its items as JSON text, decoded by kind afterwards.

@@ -25,6 +25,7 @@ TEST(WorkerMetadataTest, RecordsGoUnderTheirEtcdKeys) {
       ParseWorkerMetadata(Fixture("k8s_dynamoworkermetadata.json"));
   ASSERT_TRUE(metadata.ok()) << metadata.status();
   EXPECT_EQ(metadata->meta.name, "vllm-agg-0-backend-7d9f8c6b5-abcde");
+  EXPECT_EQ(metadata->meta.owner_pod, "vllm-agg-0-backend-7d9f8c6b5-abcde");
   ASSERT_EQ(metadata->records.size(), 3u);
   EXPECT_EQ(metadata->records[0].first, "v1/instances/dynamo/backend/generate/1cbf105786def2");
   EXPECT_EQ(metadata->records[1].first, "v1/mdc/dynamo/backend/generate/1cbf105786def2");
