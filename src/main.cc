@@ -417,10 +417,12 @@ int main(int argc, char** argv) {
               return discovery->RegistrationsFor(target);
             },
             {.port = static_cast<uint16_t>(options.worker_metrics_port),
-             .interval = Seconds(options.check_interval_seconds)});
+             .interval = Seconds(options.check_interval_seconds),
+             .on_poll = [&health](bool connected) {
+               health.SetSourceConnected("worker_pages", connected);
+             }});
     if (!started.ok()) return Fail(1, std::string(started.status().message()));
     page_poller = std::move(*started);
-    health.SetSourceConnected("worker_pages", true);
   }
   if (zmq_events) {
     absl::StatusOr<std::unique_ptr<zmq::ZmqEventSubscriber>> started =

@@ -65,6 +65,29 @@ absl::Status AnswerError(const kubernetes::HttpAnswer& answer, std::string_view 
   }
 }
 
+// One object of the store with `parse`; none, counted in `dropped`, when it does not
+// decode.
+template <typename Parse>
+auto Decode(Parse parse, std::string_view object, std::atomic<uint64_t>& dropped)
+    -> std::optional<typename decltype(parse(object))::value_type> {
+  auto decoded = parse(object);
+  if (decoded.ok()) return *std::move(decoded);
+  ++dropped;
+  spdlog::debug("kubernetes discovery: {}", std::string(decoded.status().message()));
+  return std::nullopt;
+}
+
+// The listed `items` that decode.
+template <typename Parse>
+auto DecodeAll(Parse parse, const std::vector<std::string>& items, std::atomic<uint64_t>& dropped)
+    -> std::vector<typename decltype(parse(std::string_view()))::value_type> {
+  std::vector<typename decltype(parse(std::string_view()))::value_type> decoded;
+  for (const std::string& item : items) {
+    if (auto object = Decode(parse, item, dropped)) decoded.push_back(*std::move(object));
+  }
+  return decoded;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<KubernetesRegistry>> KubernetesRegistry::Start(
@@ -142,21 +165,15 @@ bool KubernetesRegistry::ApplyLocked(const Collection& collection, bool deleted,
                                      std::string_view object) {
   bool changed = false;
   if (collection.kind == Kind::kWorkerMetadata) {
-    absl::StatusOr<kubernetes::WorkerMetadata> metadata = kubernetes::ParseWorkerMetadata(object);
-    if (!metadata.ok()) {
-      ++objects_dropped_;
-      spdlog::debug("kubernetes discovery: {}", std::string(metadata.status().message()));
-      return false;
-    }
+    std::optional<kubernetes::WorkerMetadata> metadata =
+        Decode(kubernetes::ParseWorkerMetadata, object, objects_dropped_);
+    if (!metadata) return false;
     changed = deleted ? membership_.DeleteWorkerMetadata(collection.ns, metadata->meta.name)
                       : membership_.PutWorkerMetadata(collection.ns, *std::move(metadata));
   } else {
-    absl::StatusOr<kubernetes::EndpointSlice> slice = kubernetes::ParseEndpointSlice(object);
-    if (!slice.ok()) {
-      ++objects_dropped_;
-      spdlog::debug("kubernetes discovery: {}", std::string(slice.status().message()));
-      return false;
-    }
+    std::optional<kubernetes::EndpointSlice> slice =
+        Decode(kubernetes::ParseEndpointSlice, object, objects_dropped_);
+    if (!slice) return false;
     changed = deleted ? membership_.DeleteEndpointSlice(collection.ns, slice->meta.name)
                       : membership_.PutEndpointSlice(collection.ns, *std::move(slice));
   }
@@ -185,30 +202,12 @@ absl::StatusOr<std::string> KubernetesRegistry::List(Collection& collection) {
   } while (!continue_token.empty());
 
   std::lock_guard lock(mutex_);
-  bool changed = false;
-  if (collection.kind == Kind::kWorkerMetadata) {
-    std::vector<kubernetes::WorkerMetadata> listed;
-    for (const std::string& item : items) {
-      absl::StatusOr<kubernetes::WorkerMetadata> metadata = kubernetes::ParseWorkerMetadata(item);
-      if (metadata.ok()) {
-        listed.push_back(*std::move(metadata));
-      } else {
-        ++objects_dropped_;
-      }
-    }
-    changed = membership_.ReplaceWorkerMetadata(collection.ns, std::move(listed));
-  } else {
-    std::vector<kubernetes::EndpointSlice> listed;
-    for (const std::string& item : items) {
-      absl::StatusOr<kubernetes::EndpointSlice> slice = kubernetes::ParseEndpointSlice(item);
-      if (slice.ok()) {
-        listed.push_back(*std::move(slice));
-      } else {
-        ++objects_dropped_;
-      }
-    }
-    changed = membership_.ReplaceEndpointSlices(collection.ns, std::move(listed));
-  }
+  const bool changed =
+      collection.kind == Kind::kWorkerMetadata
+          ? membership_.ReplaceWorkerMetadata(
+                collection.ns, DecodeAll(kubernetes::ParseWorkerMetadata, items, objects_dropped_))
+          : membership_.ReplaceEndpointSlices(
+                collection.ns, DecodeAll(kubernetes::ParseEndpointSlice, items, objects_dropped_));
   if (changed) NotifyLocked();
   collection.listed = true;
   if (std::all_of(collections_.begin(), collections_.end(),

@@ -1,7 +1,8 @@
 // The simdjson on-demand reading every JSON decoder of this directory shares: one
 // reused parser that reads a message as exactly one JSON object, a loop over an
 // object's fields, and strict readers of counts and 64-bit integers. Not a public
-// interface of the library: callers are decoders in src/dynamo/. A JsonObjectParser
+// interface of the library: callers are decoders in src/dynamo/, and the Kubernetes
+// API's objects (src/kubernetes/) use its field loop. A JsonObjectParser
 // is not thread-safe (one per decoder); the functions are pure.
 #ifndef METRICS_KEDA_DYNAMO_JSON_READER_H_
 #define METRICS_KEDA_DYNAMO_JSON_READER_H_

@@ -186,7 +186,7 @@ void Collector::RecordWorkerPages(std::span<const dynamo::WorkerLoad> reports,
                                   std::span<const dynamo::UnreadableReport> unreadable) {
   std::lock_guard lock(model_mutex_);
   const auto now = Clock::now();
-  last_refused_ = model_.RecordWorkerPages(reports, unreadable, now);
+  pages_refused_ = model_.RecordWorkerPages(reports, unreadable, now);
   last_good_poll_ = now;
   changed_ = true;
 }
@@ -218,7 +218,7 @@ void Collector::PublishChanges(bool coalesce) {
       wake_.notify_all();
       return;
     }
-    snapshot = TakeSnapshotLocked(now, last_refused_);
+    snapshot = TakeSnapshotLocked(now);
     last_publish_ = now;
     last_snapshot_cost_ = Clock::now() - now;
   }
@@ -263,11 +263,13 @@ void Collector::SetFallbackKvTotalBlocks(std::optional<uint64_t> blocks) {
 }
 
 void Collector::WantSourceView(SourceView view) {
+  // Asked on every RPC of such a trigger: once wanted, no lock (the model's lock is
+  // the event threads' too).
+  std::atomic<bool>& wanted = want_view_[static_cast<size_t>(view)];
+  if (view == SourceView::kAll || wanted.load(std::memory_order_acquire)) return;
   {
     std::lock_guard lock(model_mutex_);
-    bool& wanted = want_view_[static_cast<size_t>(view)];
-    if (view == SourceView::kAll || wanted) return;
-    wanted = true;
+    if (wanted.exchange(true)) return;
     changed_ = true;
   }
   // The very call that asked reads the view from the snapshot taken here.
@@ -307,7 +309,7 @@ void Collector::RunRound() {
     SnapshotPtr snapshot;
     {
       std::lock_guard lock(model_mutex_);
-      if (events_connected_) snapshot = TakeSnapshotLocked(now, last_refused_);
+      if (events_connected_) snapshot = TakeSnapshotLocked(now);
     }
     Deliver(snapshot, now, false);
     return;
@@ -349,7 +351,7 @@ void Collector::RunRound() {
     // idle. No snapshot then: the picture ages out and callers are told.
     std::lock_guard lock(model_mutex_);
     if (settings_.events && events_connected_ && !model_.HasStatsUnits()) {
-      snapshot = TakeSnapshotLocked(ended, last_refused_);
+      snapshot = TakeSnapshotLocked(ended);
     }
   }
   {
@@ -386,12 +388,13 @@ SnapshotPtr Collector::Update(const ScrapeResult& heard, Clock::time_point heard
   std::lock_guard lock(model_mutex_);
   const size_t refused = model_.RecordScrape(heard.units, heard.unreadable, heard_at);
   drops.Add(dynamo::DropReason::kOverWorkerLimit, refused);
-  last_refused_ = refused;
+  scrape_refused_ = refused;
   last_good_scrape_ = heard_at;
-  return TakeSnapshotLocked(heard_at, refused);
+  return TakeSnapshotLocked(heard_at);
 }
 
-SnapshotPtr Collector::TakeSnapshotLocked(Clock::time_point now, size_t refused) {
+SnapshotPtr Collector::TakeSnapshotLocked(Clock::time_point now) {
+  const size_t refused = scrape_refused_ + pages_refused_;
   model_.EvictSilent(now);
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->target = target_;

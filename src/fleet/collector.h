@@ -159,9 +159,9 @@ class Collector {
   // limit are dropped and counted in `drops`) and returns the model's snapshot.
   SnapshotPtr Update(const ScrapeResult& heard, Clock::time_point heard_at,
                      dynamo::DropCounts& drops);
-  // Evicts the silent units and takes a snapshot of the model. `refused`: new units
-  // refused over the limit by what was just recorded. Needs model_mutex_ held.
-  SnapshotPtr TakeSnapshotLocked(Clock::time_point now, size_t refused);
+  // Evicts the silent units and takes a snapshot of the model, with the new units
+  // the last scrape and poll refused over the limit. Needs model_mutex_ held.
+  SnapshotPtr TakeSnapshotLocked(Clock::time_point now);
   // Counts an event outcome and marks the model changed. Needs model_mutex_ held.
   EventOutcome CountLocked(EventOutcome outcome);
   // Logs units that joined, left or turned unreadable since `previous` (none: the
@@ -205,8 +205,11 @@ class Collector {
   std::optional<Clock::time_point> last_good_scrape_;
   std::optional<Clock::time_point> last_good_poll_;
   std::optional<Clock::time_point> events_down_since_;
-  std::array<bool, kSourceViewCount> want_view_{};
-  size_t last_refused_ = 0;
+  // Set under model_mutex_, read without it by WantSourceView.
+  std::array<std::atomic<bool>, kSourceViewCount> want_view_{};
+  // New units refused over the limit by the last scrape and the last poll of pages.
+  size_t scrape_refused_ = 0;
+  size_t pages_refused_ = 0;
   // Touched by the collector thread only.
   uint64_t round_ = 0;
   std::optional<Clock::time_point> last_discovery_;

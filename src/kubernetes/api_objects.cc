@@ -7,6 +7,7 @@
 #include <array>
 
 #include "absl/status/status.h"
+#include "dynamo/json_reader.h"
 
 namespace mk::kubernetes {
 namespace {
@@ -47,15 +48,17 @@ class Document {
   od::document document_;
 };
 
+using dynamo::json::ForEachField;
+
+// Calls `visit(element)` for each element of the array `value` (`what` names it).
 template <typename Visit>
-void ForEachField(od::object object, Visit&& visit) {
-  for (auto field_result : object) {
-    od::field field;
-    std::string_view key;
-    if (std::move(field_result).get(field) || field.unescaped_key().get(key)) {
-      Fail("malformed JSON");
-    }
-    visit(key, field.value());
+void ForEachElement(od::value value, std::string_view what, Visit&& visit) {
+  od::array array;
+  if (value.get_array().get(array)) Fail(std::string(what) + " is not an array");
+  for (auto entry : array) {
+    od::value element;
+    if (entry.get(element)) Fail("malformed JSON in " + std::string(what));
+    visit(element);
   }
 }
 
@@ -77,28 +80,20 @@ std::string RawObject(od::value value, std::string_view what) {
   return std::string(raw);
 }
 
-bool IsNull(od::value& value) {
-  od::json_type type;
-  if (value.type().get(type)) Fail("malformed JSON");
-  return type == od::json_type::null;
-}
+bool IsNull(od::value& value) { return dynamo::json::TypeOf(value) == od::json_type::null; }
 
 ObjectMeta ReadMeta(od::value value) {
   ObjectMeta meta;
   ForEachField(ObjectOf(value, "metadata"), [&](std::string_view key, od::value field) {
     if (key == "ownerReferences" && !IsNull(field)) {
-      od::array owners;
-      if (field.get_array().get(owners)) Fail("metadata.ownerReferences is not an array");
-      for (auto entry : owners) {
-        od::value owner;
-        if (entry.get(owner)) Fail("malformed JSON in metadata.ownerReferences");
+      ForEachElement(field, "metadata.ownerReferences", [&](od::value owner) {
         std::string kind, name;
         ForEachField(ObjectOf(owner, "an owner reference"), [&](std::string_view k, od::value v) {
           if (k == "kind") kind = StringOf(v, "ownerReferences[].kind");
           if (k == "name") name = StringOf(v, "ownerReferences[].name");
         });
         if (kind == "Pod" && meta.owner_pod.empty()) meta.owner_pod = std::move(name);
-      }
+      });
     }
     if (key == "name") meta.name = StringOf(field, "metadata.name");
     if (key == "resourceVersion")
@@ -117,6 +112,8 @@ auto Parse(std::string_view text, std::string_view what, Read&& read)
     return result;
   } catch (const Bad& bad) {
     return absl::InvalidArgumentError(std::string(what) + ": " + bad.what);
+  } catch (const dynamo::json::MalformedJson&) {
+    return absl::InvalidArgumentError(std::string(what) + ": malformed JSON");
   }
 }
 
@@ -133,17 +130,15 @@ std::optional<uint64_t> InstanceIdOf(std::string_view record) {
     return id;
   } catch (const Bad&) {
     return std::nullopt;
+  } catch (const dynamo::json::MalformedJson&) {
+    return std::nullopt;
   }
 }
 
 // The port of `ports` (an EndpointSlice's) named "system", if any.
 std::optional<uint16_t> SystemPort(od::value ports_value) {
-  od::array ports;
-  if (ports_value.get_array().get(ports)) Fail("ports is not an array");
   std::optional<uint16_t> system;
-  for (auto entry : ports) {
-    od::value value;
-    if (entry.get(value)) Fail("malformed JSON in ports");
+  ForEachElement(ports_value, "ports", [&](od::value value) {
     std::optional<std::string> name;
     std::optional<int64_t> number;
     ForEachField(ObjectOf(value, "a port"), [&](std::string_view key, od::value field) {
@@ -157,7 +152,7 @@ std::optional<uint16_t> SystemPort(od::value ports_value) {
       }
     });
     if (name == "system" && number) system = static_cast<uint16_t>(*number);
-  }
+  });
   return system;
 }
 
@@ -183,13 +178,8 @@ absl::StatusOr<ListPage> ParseListPage(std::string_view body) {
         });
       } else if (key == "items") {
         if (IsNull(field)) return;  // an empty list may say null
-        od::array items;
-        if (field.get_array().get(items)) Fail("items is not an array");
-        for (auto item : items) {
-          od::value value;
-          if (item.get(value)) Fail("malformed JSON in items");
-          page.items.push_back(RawObject(value, "an item"));
-        }
+        ForEachElement(field, "items",
+                       [&](od::value item) { page.items.push_back(RawObject(item, "an item")); });
       }
     });
     if (page.resource_version.empty()) Fail("no metadata.resourceVersion");
@@ -289,23 +279,15 @@ absl::StatusOr<EndpointSlice> ParseEndpointSlice(std::string_view object) {
         return;
       }
       if (key != "endpoints" || IsNull(field)) return;
-      od::array endpoints;
-      if (field.get_array().get(endpoints)) Fail("endpoints is not an array");
-      for (auto entry : endpoints) {
-        od::value value;
-        if (entry.get(value)) Fail("malformed JSON in endpoints");
+      ForEachElement(field, "endpoints", [&](od::value value) {
         SliceEndpoint endpoint;
         endpoint.ready = true;  // "nil should be interpreted as ready" (discovery/v1)
         bool is_pod = false;
         ForEachField(ObjectOf(value, "an endpoint"), [&](std::string_view name, od::value part) {
           if (name == "addresses") {
-            od::array addresses;
-            if (part.get_array().get(addresses)) Fail("addresses is not an array");
-            for (auto address : addresses) {
-              od::value text;
-              if (address.get(text)) Fail("malformed JSON in addresses");
+            ForEachElement(part, "addresses", [&](od::value text) {
               endpoint.addresses.push_back(StringOf(text, "an address"));
-            }
+            });
           } else if (name == "conditions") {
             ForEachField(ObjectOf(part, "conditions"),
                          [&](std::string_view condition, od::value state) {
@@ -322,7 +304,7 @@ absl::StatusOr<EndpointSlice> ParseEndpointSlice(std::string_view object) {
         });
         // Endpoints that are not pods (a Service's external IPs) are no workers.
         if (is_pod && !endpoint.pod.empty()) slice.endpoints.push_back(std::move(endpoint));
-      }
+      });
     });
     if (slice.meta.name.empty()) Fail("no metadata.name");
     return slice;

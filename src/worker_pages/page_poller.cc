@@ -133,18 +133,22 @@ void WorkerPagePoller::PollOnce() {
   struct Heard {
     std::vector<dynamo::WorkerLoad> loads;
     std::vector<dynamo::UnreadableReport> unreadable;
+    size_t pages = 0;  // asked for
+    size_t read = 0;   // answered
   };
   std::map<fleet::Collector*, Heard> heard;
   for (const std::shared_ptr<fleet::Collector>& collector : polled) heard[collector.get()];
   for (Fetch& fetch : fetches) {
+    Heard& into = heard[fetch.collector.get()];
+    ++into.pages;
     if (!fetch.read) {
       ++poll.pages_failed;
       spdlog::debug("worker page {}: {}", fetch.url, fetch.error);
       continue;
     }
+    ++into.read;
     ++poll.pages_read;
     poll.drops.Merge(fetch.drops);
-    Heard& into = heard[fetch.collector.get()];
     std::move(fetch.loads.begin(), fetch.loads.end(), std::back_inserter(into.loads));
     into.unreadable.insert(into.unreadable.end(), fetch.unreadable.begin(), fetch.unreadable.end());
   }
@@ -152,22 +156,20 @@ void WorkerPagePoller::PollOnce() {
   // units age out rather than read as heard.
   for (const std::shared_ptr<fleet::Collector>& collector : polled) {
     Heard& of = heard[collector.get()];
-    const bool any_page = std::any_of(fetches.begin(), fetches.end(), [&](const Fetch& fetch) {
-      return fetch.collector == collector;
-    });
-    const bool any_read = std::any_of(fetches.begin(), fetches.end(), [&](const Fetch& fetch) {
-      return fetch.collector == collector && fetch.read;
-    });
-    if (any_page && !any_read) continue;
+    if (of.pages > 0 && of.read == 0) continue;
     collector->RecordWorkerPages(of.loads, of.unreadable);
     collector->Publish();
   }
-  std::lock_guard lock(mutex_);
-  ++stats_.polls;
-  stats_.pages_read += poll.pages_read;
-  stats_.pages_failed += poll.pages_failed;
-  stats_.drops.Merge(poll.drops);
-  stats_.connected = fetches.empty() || poll.pages_read > 0;
+  const bool connected = fetches.empty() || poll.pages_read > 0;
+  {
+    std::lock_guard lock(mutex_);
+    ++stats_.polls;
+    stats_.pages_read += poll.pages_read;
+    stats_.pages_failed += poll.pages_failed;
+    stats_.drops.Merge(poll.drops);
+    stats_.connected = connected;
+  }
+  if (settings_.on_poll) settings_.on_poll(connected);
 }
 
 void WorkerPagePoller::FetchAll(std::vector<Fetch>& fetches) {

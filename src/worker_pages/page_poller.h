@@ -47,6 +47,8 @@ struct PagePollerSettings {
   // Connections at once: a thousand pods are read in a few rounds of these, without
   // a thousand sockets open.
   size_t parallel = 64;
+  // Told after each poll whether it read a page or had none to read (for readiness).
+  std::function<void(bool connected)> on_poll;
 };
 
 struct PagePollerStats {

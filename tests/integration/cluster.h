@@ -122,6 +122,12 @@ class Scaler {
 
 using Metadata = std::map<std::string, std::string>;
 
+// Nothing listens here: for a scaler that reads events over ZMQ and needs no NATS.
+inline constexpr char kNoNats[] = "nats://127.0.0.1:1";
+// KV usage as its figure F (metricType Value), in percent.
+inline const Metadata kKvPercent = {{"metricName", "llm_kv_blocks_usage_percent"},
+                                    {"metricType", "Value"}};
+
 externalscaler::ScaledObjectRef Ref(const Metadata& metadata);
 
 struct MetricReply {

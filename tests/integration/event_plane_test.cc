@@ -20,12 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Nothing listens here: a scaler reading events over ZMQ needs no NATS.
-constexpr char kNoNats[] = "nats://127.0.0.1:1";
-
-const Metadata kKvPercent = {{"metricName", "llm_kv_blocks_usage_percent"},
-                             {"metricType", "Value"}};
-
 class EventPlaneTest : public ::testing::Test {
  protected:
   std::unique_ptr<Scaler> StartScaler(std::vector<std::string> extra = {}) {

@@ -403,9 +403,7 @@ class KubeApiServerTest : public ::testing::Test {
   static void TearDownTestSuite() { curl_global_cleanup(); }
 
   void SetUp() override {
-    Process make({std::string(MK_SOURCE_DIR) + "/tests/integration/make_certs.sh", dir_.path()},
-                 dir_.path() + "/make_certs.log");
-    ASSERT_EQ(make.Wait(30s), std::optional<int>(0)) << make.Output();
+    ASSERT_EQ(MakeCertificates(dir_.path()), "");
     KubeApiServerOptions options;
     options.tls_dir = dir_.path();
     server_ = std::make_unique<KubeApiServer>(options);

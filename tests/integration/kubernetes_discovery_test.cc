@@ -21,17 +21,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr char kNoNats[] = "nats://127.0.0.1:1";
-const Metadata kKvPercent = {{"metricName", "llm_kv_blocks_usage_percent"},
-                             {"metricType", "Value"}};
 const Metadata kUnits = {{"metricType", "AverageValue"}};  // N x F: F idle is 0
 
 class KubernetesDiscoveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Process make({std::string(MK_SOURCE_DIR) + "/tests/integration/make_certs.sh", dir_.path()},
-                 dir_.path() + "/make_certs.log");
-    ASSERT_EQ(make.Wait(30s), std::optional<int>(0)) << make.Output();
+    ASSERT_EQ(MakeCertificates(dir_.path()), "");
     KubeApiServerOptions options;
     options.tls_dir = dir_.path();
     api_ = std::make_unique<KubeApiServer>(options);

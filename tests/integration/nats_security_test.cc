@@ -91,9 +91,7 @@ TEST_F(NatsSecurityTest, Token) {
 }
 
 TEST_F(NatsSecurityTest, TlsWithCaAndClientCertificate) {
-  Process make({std::string(MK_SOURCE_DIR) + "/tests/integration/make_certs.sh", dir_.path()},
-               dir_.path() + "/make_certs.log");
-  ASSERT_EQ(make.Wait(60s), std::optional<int>(0)) << make.Output();
+  ASSERT_EQ(MakeCertificates(dir_.path()), "");
   auto file = [&](const std::string& name) { return dir_.path() + "/" + name; };
   NatsServer nats(dir_, "tls { cert_file: \"" + file("server.crt") + "\"\n key_file: \"" +
                             file("server.key") + "\"\n ca_file: \"" + file("ca.crt") +

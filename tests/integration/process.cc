@@ -140,4 +140,12 @@ std::string NatsServerPath() {
   throw std::runtime_error("nats-server not found: run scripts/install-deps.sh");
 }
 
+std::string MakeCertificates(const std::string& dir) {
+  Process make({std::string(MK_SOURCE_DIR) + "/tests/integration/make_certs.sh", dir},
+               dir + "/make_certs.log");
+  // openssl makes a few keys: seconds, but a busy machine may take longer.
+  if (make.Wait(std::chrono::seconds(60)) == std::optional<int>(0)) return "";
+  return "make_certs.sh failed: " + make.Output();
+}
+
 }  // namespace mk::testing

@@ -62,6 +62,11 @@ class Process {
 
 // Where the project's executables and nats-server are.
 std::string BinaryPath(const std::string& name);
+
+// Writes the tests' certificates (make_certs.sh: a CA, a server certificate for
+// localhost and 127.0.0.1, a client certificate) into `dir`. Empty when done, else
+// what the script said.
+std::string MakeCertificates(const std::string& dir);
 std::string NatsServerPath();
 
 }  // namespace mk::testing

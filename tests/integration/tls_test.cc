@@ -23,11 +23,7 @@ std::string Read(const std::string& path) {
 
 class TlsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    Process make({std::string(MK_SOURCE_DIR) + "/tests/integration/make_certs.sh", dir_.path()},
-                 dir_.path() + "/make_certs.log");
-    ASSERT_EQ(make.Wait(60s), std::optional<int>(0)) << make.Output();
-  }
+  void SetUp() override { ASSERT_EQ(MakeCertificates(dir_.path()), ""); }
   std::string File(const std::string& name) const { return dir_.path() + "/" + name; }
 
   // GetMetricSpec over a channel with `credentials`; the status.
