@@ -1,7 +1,6 @@
 #include "keda/hpa.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "keda/metric_answer.h"
 
@@ -12,9 +11,13 @@ int64_t HpaDesiredReplicas(const HpaInputs& inputs) {
   const double ratio = inputs.metric_type == MetricType::kAverageValue
                            ? inputs.total / (inputs.target * current)
                            : inputs.total / inputs.target;
-  if (std::abs(1 - ratio) <= inputs.tolerance) return inputs.current_replicas;
-  return inputs.metric_type == MetricType::kAverageValue ? CeilToInt64(inputs.total / inputs.target)
-                                                         : CeilToInt64(ratio * current);
+  const double up = inputs.scale_up_tolerance.value_or(inputs.tolerance);
+  if (1 - inputs.tolerance <= ratio && ratio <= 1 + up) return inputs.current_replicas;
+  if (inputs.metric_type == MetricType::kAverageValue) {
+    return CeilToInt64(inputs.total / inputs.target);
+  }
+  return CeilToInt64(ratio *
+                     static_cast<double>(inputs.ready_pods.value_or(inputs.current_replicas)));
 }
 
 int64_t KedaReplicas(const HpaInputs& inputs, bool active) {

@@ -5,6 +5,7 @@
 #define METRICS_KEDA_KEDA_HPA_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "keda/trigger_config.h"
 
@@ -17,12 +18,20 @@ struct HpaInputs {
   int64_t current_replicas = 1;
   int64_t min_replicas = 0;  // KEDA's minReplicaCount
   int64_t max_replicas = 100;
+  // The band around ratio 1 in which the count is kept: [1 - tolerance, 1 + tolerance],
+  // the controller's default 0.1. Kubernetes 1.33+ lets an HPA's behavior set the
+  // scale-up side apart (scaleUp.tolerance).
   double tolerance = 0.1;
+  std::optional<double> scale_up_tolerance = std::nullopt;
+  // For Value: the pods Running and Ready, which the HPA multiplies the ratio by;
+  // current_replicas where none is given.
+  std::optional<int64_t> ready_pods = std::nullopt;
 };
 
-// The HPA's desired count for current_replicas > 0, before clamping: within the
-// tolerance the current count is kept, else ceil(total / target) (AverageValue)
-// or ceil(total / target * current) (Value).
+// The HPA's desired count for current_replicas > 0, before clamping (kubernetes
+// replica_calculator.go, external metrics): within the tolerance the current count
+// is kept, else ceil(total / target) (AverageValue) or ceil(total / target x ready
+// pods) (Value).
 int64_t HpaDesiredReplicas(const HpaInputs& inputs);
 
 // KEDA's end result: inactive with minReplicaCount 0 gives 0 (scale to zero);
