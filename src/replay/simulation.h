@@ -28,7 +28,7 @@ struct ReplayOptions {
   // The replicas when the trace starts, all ready; max(minReplicaCount, 1) if unset.
   std::optional<int32_t> initial_replicas = std::nullopt;
   int32_t hpa_sync_period_seconds = 15;  // kube-controller-manager's default
-  LoadModel load;
+  LoadModel load = {};
 };
 
 // Who changed the replica count.

@@ -29,7 +29,7 @@ struct Trace {
   std::vector<TraceSample> samples;  // times strictly ascending, the first 0
   // Per-unit traces carry each unit's request slots: waiting requests then convert
   // to demand at that many requests per worker capacity.
-  std::optional<double> slots_per_unit;
+  std::optional<double> slots_per_unit = std::nullopt;
 };
 
 }  // namespace mk::replay
