@@ -1,0 +1,33 @@
+// What replay prints and writes: each setting's scale events as a timeline, its
+// summary figures, a side-by-side table of settings, and the per-second timeline as
+// CSV (the plots' data). Pure text; the caller does the I/O.
+#ifndef METRICS_KEDA_REPLAY_REPORT_H_
+#define METRICS_KEDA_REPLAY_REPORT_H_
+
+#include <span>
+#include <string>
+
+#include "autoscaling/scaled_object.h"
+#include "replay/simulation.h"
+
+namespace mk::replay {
+
+// "HH:MM:SS" (hours past 99 widen) for seconds since the trace's start.
+std::string ClockTime(int64_t seconds);
+
+// The scale events, one line each: time, actor, from -> to, reason; then the
+// warnings and the summary line.
+std::string TimelineText(const ReplayResult& result);
+
+// One row per setting: replica-hours, time above target (seconds and share),
+// worst and p95 waiting requests, scale events, flapping, largest count.
+std::string SummaryTable(std::span<const ReplayResult> results);
+
+// One row per second: time,demand,replicas,ready,unit_load,waiting and, per
+// trigger i, trigger<i>_figure and trigger<i>_target (the threshold the figure is
+// held against). Empty cells where a value is unknown.
+std::string TimelineCsv(const ReplayResult& result, const autoscaling::ScaledObjectSpec& object);
+
+}  // namespace mk::replay
+
+#endif  // METRICS_KEDA_REPLAY_REPORT_H_
