@@ -43,6 +43,21 @@ std::string TimelineText(const ReplayResult& result) {
   return text;
 }
 
+std::string SampledTimeline(const ReplayResult& result, int64_t every) {
+  std::string text = absl::StrFormat("  %-8s %8s %8s %6s %10s %9s\n", "time", "demand", "replicas",
+                                     "ready", "figure", "waiting");
+  for (const Second& second : result.seconds) {
+    if (every <= 0 || second.time % every != 0) continue;
+    const std::optional<double> figure =
+        second.triggers.empty() ? std::nullopt : second.triggers.front().figure;
+    absl::StrAppendFormat(&text, "  %-8s %8s %8d %6d %10s %9.1f\n", ClockTime(second.time),
+                          second.demand ? absl::StrFormat("%.3f", *second.demand) : "-",
+                          second.replicas, second.ready,
+                          figure ? absl::StrFormat("%.3f", *figure) : "-", second.waiting);
+  }
+  return text;
+}
+
 std::string SummaryTable(std::span<const ReplayResult> results) {
   std::string text =
       absl::StrFormat("%-24s %13s %17s %10s %9s %7s %8s %5s\n", "setting", "replica-hours",

@@ -19,6 +19,10 @@ std::string ClockTime(int64_t seconds);
 // warnings and the summary line.
 std::string TimelineText(const ReplayResult& result);
 
+// Every `every` seconds: time, demand, replicas, ready, the first trigger's figure
+// and the waiting requests, as a table.
+std::string SampledTimeline(const ReplayResult& result, int64_t every);
+
 // One row per setting: replica-hours, time above target (seconds and share),
 // worst and p95 waiting requests, scale events, flapping, largest count.
 std::string SummaryTable(std::span<const ReplayResult> results);
