@@ -32,6 +32,7 @@ targets=(
   "discovery_record_fuzzer discovery 4096 fuzz/discovery.dict"
   "event_subject_fuzzer event_subjects 1024 fuzz/event_subjects.dict"
   "worker_metrics_fuzzer worker_metrics 65536 fuzz/worker_metrics.dict"
+  "trace_readers_fuzzer traces 16384 fuzz/traces.dict"
 )
 
 scripts/install-deps.sh

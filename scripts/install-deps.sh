@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libnats-dev nats-server etcd-server etcd-client libzmq3-dev cppzmq-dev
   libsimdjson-dev libmsgpack-cxx-dev libcli11-dev libspdlog-dev prometheus-cpp-dev libcpp-httplib-dev
-  libcurl4-openssl-dev libyaml-cpp-dev
+  libcurl4-openssl-dev libyaml-cpp-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus openssl
 )

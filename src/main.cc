@@ -40,6 +40,7 @@
 #include "observability/http_server.h"
 #include "observability/logging.h"
 #include "observability/status_page.h"
+#include "recording/recorder.h"
 #include "worker_pages/page_poller.h"
 #include "zmq/event_subscriber.h"
 
@@ -222,6 +223,19 @@ int main(int argc, char** argv) {
       .max_workers = options.max_workers_per_target,
       .events = events_source,
   };
+  // The recording (--record-file) listens to every collector from its creation, so
+  // it is made before the registry and outlives it.
+  std::unique_ptr<recording::Recorder> recorder;
+  if (!options.record_file.empty()) {
+    absl::StatusOr<std::unique_ptr<recording::Recorder>> started = recording::Recorder::Start(
+        {.path = options.record_file,
+         .max_bytes = options.record_max_bytes,
+         .keep = options.record_keep,
+         .throttle = {.interval = Seconds(options.record_interval_seconds),
+                      .stale_after = settings.max_staleness}});
+    if (!started.ok()) return Fail(2, "--record-file: " + std::string(started.status().message()));
+    recorder = std::move(*started);
+  }
   // The sources below are made after the registry, whose default collector exists
   // from its construction: new collectors learn what the sources know through this
   // hook, the default one right after the sources start.
@@ -249,7 +263,10 @@ int main(int argc, char** argv) {
                    : fleet::ScraperFactory([](const fleet::Target&) {
                        return std::unique_ptr<fleet::TargetScraper>();
                      }),
-      Seconds(options.target_idle_seconds), options.max_targets, introduce);
+      Seconds(options.target_idle_seconds), options.max_targets, [&](fleet::Collector& collector) {
+        if (recorder) recorder->Watch(collector);
+        introduce(collector);
+      });
   fleet::EventRouter router(registry);
 
   keda::ActivationStreams streams(settings.check_interval, options.max_streams);
@@ -261,7 +278,12 @@ int main(int argc, char** argv) {
                               streams, rpc_counters, trigger_log);
 
   const observability::ScalerState state{
-      registry, rpc_counters, streams, connection.get(), METRICS_KEDA_VERSION, [&] {
+      registry,
+      rpc_counters,
+      streams,
+      connection.get(),
+      METRICS_KEDA_VERSION,
+      [&] {
         std::vector<observability::SourceHealth> sources;
         if (connection) {
           observability::SourceHealth nats{.name = "nats",
@@ -319,7 +341,8 @@ int main(int argc, char** argv) {
                                         {"event_channels", stats.event_channels}}});
         }
         return sources;
-      }};
+      },
+      recorder.get()};
   absl::StatusOr<std::unique_ptr<observability::HttpServer>> http =
       observability::HttpServer::Start(
           options.host.address, options.metrics_port,

@@ -224,6 +224,21 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
                  "Seconds a Kubernetes watch runs before it is renewed; a watch silent for "
                  "longer (plus as long again, at most 30 s) is taken as stalled")
       ->capture_default_str();
+  std::string record_file, record_max_bytes = std::to_string(defaults.record_max_bytes),
+                           record_keep = std::to_string(defaults.record_keep),
+                           record_interval = "1";
+  app.add_option("--record-file", record_file,
+                 "Record every target's units and fleet figures to this file (gzip CSV, for "
+                 "replay; empty: off)");
+  app.add_option("--record-max-bytes", record_max_bytes,
+                 "Compressed size at which the recording file is rotated")
+      ->capture_default_str();
+  app.add_option("--record-keep", record_keep,
+                 "Rotated recording files kept (FILE.1 the newest ... FILE.N)")
+      ->capture_default_str();
+  app.add_option("--record-interval", record_interval,
+                 "Seconds between recorded snapshots of a target (the latest is recorded)")
+      ->capture_default_str();
   app.add_option("--tls-reload-interval", tls_reload,
                  "Seconds between checks of the TLS files for rotation")
       ->capture_default_str();
@@ -381,6 +396,13 @@ CommandLine ParseCommandLine(std::span<const char* const> args) {
     options.max_targets = Count("--max-targets", max_targets, 1, 100'000);
     options.max_streams = Count("--max-streams", max_streams, 1, 1'000'000);
     options.max_metadata_bytes = Count("--max-metadata-bytes", max_metadata_bytes, 256, 1 << 20);
+    options.record_file = record_file;
+    // Up to 1 GiB: replay reads files of at most 1 GiB of text, and the recorder
+    // rotates before that anyway.
+    options.record_max_bytes = Count("--record-max-bytes", record_max_bytes, 64 << 10, 1 << 30);
+    options.record_keep = Count("--record-keep", record_keep, 0, 1000);
+    options.record_interval_seconds = Number("--record-interval", record_interval, 0.01, false,
+                                             3600, "expected seconds in [0.01, 3600]");
     result.options = std::move(options);
   } catch (const BadValue& bad) {
     result.exit_code = 2;

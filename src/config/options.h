@@ -77,6 +77,17 @@ struct Options {
   unsigned kube_watch_seconds = 300;
   // Port of each worker pod's own /metrics (the operator's system port).
   int worker_metrics_port = 9090;
+  // Recording of every target's fleet (src/recording/): the file (empty: off), the
+  // compressed size at which it is rotated, and how many rotated files are kept.
+  std::string record_file;
+  uint64_t record_max_bytes = 64 << 20;
+  size_t record_keep = 4;
+  // At most one snapshot per target per this many seconds, the latest. A second
+  // resolves every scaling decision (the HPA reads metrics every 15 s, KEDA polls
+  // every 30 s by default) and the time a request takes to fill or leave a worker,
+  // while events may publish snapshots a hundred times a second; at one a second a
+  // 1,000-unit fleet writes about 15 KB/s compressed.
+  double record_interval_seconds = 1;
 };
 
 // Either options to run with, or an exit: --help/--version text (code 0) or an

@@ -327,6 +327,38 @@ TEST_F(OptionsTest, RejectsBadKubernetesSettings) {
   ExpectRejected({"--kube-watch-timeout", "3601"}, "--kube-watch-timeout");
 }
 
+TEST_F(OptionsTest, RecordingIsOffUntilAFileIsNamed) {
+  const Options options = Parsed({});
+  EXPECT_EQ(options.record_file, "");
+  EXPECT_EQ(options.record_max_bytes, 64u << 20);
+  EXPECT_EQ(options.record_keep, 4u);
+  EXPECT_EQ(options.record_interval_seconds, 1);
+}
+
+TEST_F(OptionsTest, ParsesTheRecordingFlags) {
+  const Options options = Parsed({"--record-file", "/var/lib/mk/fleet.csv.gz", "--record-max-bytes",
+                                  "1048576", "--record-keep", "0", "--record-interval", "0.25"});
+  EXPECT_EQ(options.record_file, "/var/lib/mk/fleet.csv.gz");
+  EXPECT_EQ(options.record_max_bytes, 1048576u);
+  EXPECT_EQ(options.record_keep, 0u);
+  EXPECT_EQ(options.record_interval_seconds, 0.25);
+  EXPECT_EQ(Parsed({"--record-max-bytes", "65536"}).record_max_bytes, 65536u);
+  EXPECT_EQ(Parsed({"--record-max-bytes", "1073741824"}).record_max_bytes, 1u << 30);
+  EXPECT_EQ(Parsed({"--record-keep", "1000"}).record_keep, 1000u);
+}
+
+TEST_F(OptionsTest, RejectsBadRecordingSettings) {
+  for (const char* bytes : {"65535", "1073741825", "64MiB", "1e6", "-1", ""}) {
+    ExpectRejected({"--record-max-bytes", bytes}, "--record-max-bytes");
+  }
+  for (const char* keep : {"-1", "1001", "2.5", "many"}) {
+    ExpectRejected({"--record-keep", keep}, "--record-keep");
+  }
+  for (const char* interval : {"0", "0.001", "3601", "nan", "1s"}) {
+    ExpectRejected({"--record-interval", interval}, "--record-interval");
+  }
+}
+
 TEST_F(OptionsTest, EtcdCredentialsComeFromDynamosVariables) {
   setenv("ETCD_AUTH_USERNAME", "dynamo", 1);
   setenv("ETCD_AUTH_PASSWORD", "secret", 1);

@@ -73,4 +73,33 @@ std::optional<Integer> ReadInteger(od::value value, FieldError& error) {
   return integer;
 }
 
+void Fail(std::string what) { throw Invalid{std::move(what)}; }
+
+od::object Document::Root() {
+  od::object root;
+  if (parser_.iterate(padded_).get(document_) || document_.get_object().get(root)) {
+    Fail("not a JSON object");
+  }
+  return root;
+}
+
+void Document::ExpectEnd() {
+  const char* trailing = nullptr;
+  if (document_.current_location().get(trailing) != simdjson::OUT_OF_BOUNDS) {
+    Fail("bytes after the JSON object");
+  }
+}
+
+od::object ObjectOf(od::value value, std::string_view what) {
+  od::object object;
+  if (value.get_object().get(object)) Fail(std::string(what) + " is not an object");
+  return object;
+}
+
+std::string StringOf(od::value value, std::string_view what) {
+  std::string_view text;
+  if (value.get_string().get(text)) Fail(std::string(what) + " is not a string");
+  return std::string(text);
+}
+
 }  // namespace mk::dynamo::json

@@ -1,9 +1,11 @@
 // The simdjson on-demand reading every JSON decoder of this directory shares: one
 // reused parser that reads a message as exactly one JSON object, a loop over an
-// object's fields, and strict readers of counts and 64-bit integers. Not a public
-// interface of the library: callers are decoders in src/dynamo/, and the Kubernetes
-// API's objects (src/kubernetes/) use its field loop. A JsonObjectParser
-// is not thread-safe (one per decoder); the functions are pure.
+// object's fields, and strict readers of counts and 64-bit integers; and, for
+// documents read whole whose first problem is reported in words (the Kubernetes
+// API's objects, src/kubernetes/; Prometheus API answers, src/replay/), readers that
+// say what is wrong. Not a public interface of the library: callers are decoders in
+// src/dynamo/ and those two. A JsonObjectParser or a Document is not thread-safe
+// (one per decoder or document); the functions are pure.
 #ifndef METRICS_KEDA_DYNAMO_JSON_READER_H_
 #define METRICS_KEDA_DYNAMO_JSON_READER_H_
 
@@ -15,6 +17,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/status/statusor.h"
 #include "dynamo/drop_reason.h"
 
 namespace mk::dynamo::json {
@@ -100,6 +103,60 @@ class JsonObjectParser {
   od::parser parser_;
   std::string padded_;
 };
+
+// ---- Documents read whole, with the reason for their first problem ----
+
+// Thrown by the readers below on anything unexpected, naming it; ParseDocument
+// answers it as INVALID_ARGUMENT.
+struct Invalid {
+  std::string what;
+};
+[[noreturn]] void Fail(std::string what);
+
+// One JSON object read from its own padded copy of the text.
+class Document {
+ public:
+  explicit Document(std::string_view text) : padded_(text) {}
+  od::object Root();
+  // After the root has been read: nothing but white space may follow it.
+  void ExpectEnd();
+
+ private:
+  simdjson::padded_string padded_;
+  od::parser parser_;
+  od::document document_;
+};
+
+// Calls `visit(element)` for each element of the array `value` (`what` names it).
+template <typename Visit>
+void ForEachElement(od::value value, std::string_view what, Visit&& visit) {
+  od::array array;
+  if (value.get_array().get(array)) Fail(std::string(what) + " is not an array");
+  for (auto entry : array) {
+    od::value element;
+    if (entry.get(element)) Fail("malformed JSON in " + std::string(what));
+    visit(element);
+  }
+}
+
+od::object ObjectOf(od::value value, std::string_view what);
+std::string StringOf(od::value value, std::string_view what);
+
+// `read(root)` of the one JSON object in `text`, or INVALID_ARGUMENT "<what>: <why>".
+template <typename Read>
+auto ParseDocument(std::string_view text, std::string_view what, Read&& read)
+    -> absl::StatusOr<decltype(read(std::declval<od::object>()))> {
+  try {
+    Document document(text);
+    auto result = read(document.Root());
+    document.ExpectEnd();
+    return result;
+  } catch (const Invalid& invalid) {
+    return absl::InvalidArgumentError(std::string(what) + ": " + invalid.what);
+  } catch (const MalformedJson&) {
+    return absl::InvalidArgumentError(std::string(what) + ": malformed JSON");
+  }
+}
 
 }  // namespace mk::dynamo::json
 

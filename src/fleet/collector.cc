@@ -280,11 +280,12 @@ void Collector::Run() {
   auto next_due = Clock::now();
   std::unique_lock lock(mutex_);
   while (true) {
-    const auto until = publish_due_ ? std::min(next_due, *publish_due_) : next_due;
-    wake_.wait_until(lock, until, [&] {
-      return stopping_ || !waiters_.empty() || Clock::now() >= next_due ||
-             (publish_due_ && Clock::now() >= *publish_due_);
-    });
+    // The deadline is taken again after every wake-up: a publish deferred meanwhile
+    // (publish_due_) may have brought it nearer.
+    while (!(stopping_ || !waiters_.empty() || Clock::now() >= next_due ||
+             (publish_due_ && Clock::now() >= *publish_due_))) {
+      wake_.wait_until(lock, publish_due_ ? std::min(next_due, *publish_due_) : next_due);
+    }
     if (stopping_) return;
     if (publish_due_ && Clock::now() >= *publish_due_ && waiters_.empty() &&
         Clock::now() < next_due) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "absl/status/status.h"
 
@@ -548,6 +549,32 @@ TEST_F(CollectorTest, BackgroundRoundsRunEveryCheckInterval) {
   std::this_thread::sleep_for(300ms);
   // Not a timing assertion: only that rounds repeat without any caller.
   EXPECT_GE(shared_->rounds.load(), 3);
+}
+
+// Events come faster than snapshots may be taken: the publishes deferred meanwhile
+// are taken by the collector's thread within milliseconds, not at its next check
+// interval.
+TEST(CollectorPublishTest, DeferredPublishesAreTakenWithinMilliseconds) {
+  CollectorSettings settings;
+  settings.check_interval = 1h;
+  settings.max_staleness = 1h;
+  settings.events = true;
+  Collector collector(Target{"dynamo", "backend", "generate"}, settings, nullptr);
+  for (uint64_t used = 1; used <= 300; ++used) {
+    dynamo::WorkerLoad load = Unit(0xa1, used % 100);
+    collector.ApplyLoadReport(load);
+    collector.Publish();
+    const auto deadline = std::chrono::steady_clock::now() + 2s;
+    SnapshotPtr latest = collector.Latest();
+    while (!(latest && latest->units.size() == 1 && latest->units[0].report &&
+             latest->units[0].report->kv_active_blocks == used % 100) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(100us);
+      latest = collector.Latest();
+    }
+    ASSERT_TRUE(latest && latest->units[0].report->kv_active_blocks == used % 100)
+        << "change " << used << " not published within 2 s";
+  }
 }
 
 }  // namespace

@@ -14,65 +14,13 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-// Thrown by the readers below on anything unexpected; caught at the top of each
-// parse, which answers INVALID_ARGUMENT with `what`.
-struct Bad {
-  std::string what;
-};
-
-[[noreturn]] void Fail(std::string what) { throw Bad{std::move(what)}; }
-
-// One parser per call: these run a few times a second at most (lists, watch
-// events), so reusing parsers is not worth sharing state between threads.
-class Document {
- public:
-  explicit Document(std::string_view text) : padded_(text) {}
-  od::object Root() {
-    od::object root;
-    if (parser_.iterate(padded_).get(document_) || document_.get_object().get(root)) {
-      Fail("not a JSON object");
-    }
-    return root;
-  }
-  // After the root has been read: nothing but white space may follow it.
-  void ExpectEnd() {
-    const char* trailing = nullptr;
-    if (document_.current_location().get(trailing) != simdjson::OUT_OF_BOUNDS) {
-      Fail("bytes after the JSON object");
-    }
-  }
-
- private:
-  simdjson::padded_string padded_;
-  od::parser parser_;
-  od::document document_;
-};
-
+using dynamo::json::Document;
+using dynamo::json::Fail;
+using dynamo::json::ForEachElement;
 using dynamo::json::ForEachField;
-
-// Calls `visit(element)` for each element of the array `value` (`what` names it).
-template <typename Visit>
-void ForEachElement(od::value value, std::string_view what, Visit&& visit) {
-  od::array array;
-  if (value.get_array().get(array)) Fail(std::string(what) + " is not an array");
-  for (auto entry : array) {
-    od::value element;
-    if (entry.get(element)) Fail("malformed JSON in " + std::string(what));
-    visit(element);
-  }
-}
-
-od::object ObjectOf(od::value value, std::string_view what) {
-  od::object object;
-  if (value.get_object().get(object)) Fail(std::string(what) + " is not an object");
-  return object;
-}
-
-std::string StringOf(od::value value, std::string_view what) {
-  std::string_view text;
-  if (value.get_string().get(text)) Fail(std::string(what) + " is not a string");
-  return std::string(text);
-}
+using dynamo::json::ObjectOf;
+using dynamo::json::ParseDocument;
+using dynamo::json::StringOf;
 
 std::string RawObject(od::value value, std::string_view what) {
   std::string_view raw;
@@ -102,21 +50,6 @@ ObjectMeta ReadMeta(od::value value) {
   return meta;
 }
 
-template <typename Read>
-auto Parse(std::string_view text, std::string_view what, Read&& read)
-    -> absl::StatusOr<decltype(read(std::declval<od::object>()))> {
-  try {
-    Document document(text);
-    auto result = read(document.Root());
-    document.ExpectEnd();
-    return result;
-  } catch (const Bad& bad) {
-    return absl::InvalidArgumentError(std::string(what) + ": " + bad.what);
-  } catch (const dynamo::json::MalformedJson&) {
-    return absl::InvalidArgumentError(std::string(what) + ": malformed JSON");
-  }
-}
-
 // The instance_id of a discovery record's JSON text, if it has a readable one (the
 // record's decoder says what is wrong with it otherwise).
 std::optional<uint64_t> InstanceIdOf(std::string_view record) {
@@ -128,7 +61,7 @@ std::optional<uint64_t> InstanceIdOf(std::string_view record) {
       if (key == "instance_id" && !field.get_uint64().get(value)) id = value;
     });
     return id;
-  } catch (const Bad&) {
+  } catch (const dynamo::json::Invalid&) {
     return std::nullopt;
   } catch (const dynamo::json::MalformedJson&) {
     return std::nullopt;
@@ -166,7 +99,7 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 3> kRecordMa
 }  // namespace
 
 absl::StatusOr<ListPage> ParseListPage(std::string_view body) {
-  return Parse(body, "list", [](od::object root) {
+  return ParseDocument(body, "list", [](od::object root) {
     ListPage page;
     ForEachField(root, [&](std::string_view key, od::value field) {
       if (key == "metadata") {
@@ -188,7 +121,7 @@ absl::StatusOr<ListPage> ParseListPage(std::string_view body) {
 }
 
 absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
-  return Parse(line, "watch event", [](od::object root) {
+  return ParseDocument(line, "watch event", [](od::object root) {
     WatchEvent event;
     std::optional<std::string> type;
     ForEachField(root, [&](std::string_view key, od::value field) {
@@ -210,7 +143,7 @@ absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
     if (event.object.empty()) Fail("no object");
     // The object's metadata (or, for an error, its Status fields), read again from
     // its own text: the event's fields may come in any order.
-    auto inner = Parse(event.object, "object", [&](od::object object) {
+    auto inner = ParseDocument(event.object, "object", [&](od::object object) {
       ForEachField(object, [&](std::string_view key, od::value field) {
         if (key == "metadata") event.meta = ReadMeta(field);
         if (event.type != WatchEventType::kError) return;
@@ -232,7 +165,7 @@ absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
 }
 
 absl::StatusOr<WorkerMetadata> ParseWorkerMetadata(std::string_view object) {
-  return Parse(object, "DynamoWorkerMetadata", [](od::object root) {
+  return ParseDocument(object, "DynamoWorkerMetadata", [](od::object root) {
     WorkerMetadata metadata;
     ForEachField(root, [&](std::string_view key, od::value field) {
       if (key == "metadata") metadata.meta = ReadMeta(field);
@@ -270,7 +203,7 @@ absl::StatusOr<WorkerMetadata> ParseWorkerMetadata(std::string_view object) {
 }
 
 absl::StatusOr<EndpointSlice> ParseEndpointSlice(std::string_view object) {
-  return Parse(object, "EndpointSlice", [](od::object root) {
+  return ParseDocument(object, "EndpointSlice", [](od::object root) {
     EndpointSlice slice;
     ForEachField(root, [&](std::string_view key, od::value field) {
       if (key == "metadata") slice.meta = ReadMeta(field);
@@ -312,14 +245,15 @@ absl::StatusOr<EndpointSlice> ParseEndpointSlice(std::string_view object) {
 }
 
 std::optional<std::string> StatusMessage(std::string_view body) {
-  absl::StatusOr<std::optional<std::string>> message = Parse(body, "Status", [](od::object root) {
-    std::optional<std::string> kind, text;
-    ForEachField(root, [&](std::string_view key, od::value field) {
-      if (key == "kind") kind = StringOf(field, "kind");
-      if (key == "message") text = StringOf(field, "message").substr(0, 512);
-    });
-    return kind == "Status" ? text : std::nullopt;
-  });
+  absl::StatusOr<std::optional<std::string>> message =
+      ParseDocument(body, "Status", [](od::object root) {
+        std::optional<std::string> kind, text;
+        ForEachField(root, [&](std::string_view key, od::value field) {
+          if (key == "kind") kind = StringOf(field, "kind");
+          if (key == "message") text = StringOf(field, "message").substr(0, 512);
+        });
+        return kind == "Status" ? text : std::nullopt;
+      });
   return message.ok() ? *message : std::nullopt;
 }
 

@@ -4,6 +4,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <limits>
+#include <tuple>
 
 #include "dynamo/drop_reason.h"
 #include "dynamo/worker_load.h"
@@ -247,6 +248,25 @@ std::string RenderPrometheusText(const ScalerState& state) {
       out.Histogram("metrics_keda_grpc_request_duration_seconds",
                     "Latency of unary gRPC requests, until the answer", {{"method", method}},
                     state.rpc.Latency(rpc).Read());
+    }
+  }
+  if (state.recorder != nullptr) {
+    const recording::RecorderStats stats = state.recorder->Stats();
+    for (const auto& [name, help, value] : {
+             std::tuple{"snapshots",
+                        "Snapshots recorded (--record-file), and moments a target had "
+                        "none servable",
+                        stats.snapshots},
+             std::tuple{"rows", "Rows written to the recording", stats.rows},
+             std::tuple{"bytes", "Compressed bytes written to the recording", stats.bytes},
+             std::tuple{"rotations", "Recording files rotated at their size", stats.rotations},
+             std::tuple{"dropped", "Snapshots not recorded: the writer's queue was full",
+                        stats.dropped},
+             std::tuple{"errors", "Recording writes that failed (retried with the next snapshot)",
+                        stats.errors},
+         }) {
+      out.Counter(std::string("metrics_keda_recording_") + name + "_total", help, {},
+                  static_cast<double>(value));
     }
   }
   const std::string limit_help = "Requests refused at a limit (RESOURCE_EXHAUSTED)";

@@ -1,8 +1,8 @@
 // The Prometheus text exposition of everything the scaler knows, rendered at
 // scrape time from the live objects: fleet figures per target and per worker
 // (so a worker's series vanish with it, and a target's figures vanish while no
-// servable snapshot exists), scrape and RPC counters and histograms, NATS state
-// and push streams. Thread-safe; reads only.
+// servable snapshot exists), scrape and RPC counters and histograms, NATS state,
+// push streams and the recording. Thread-safe; reads only.
 #ifndef METRICS_KEDA_OBSERVABILITY_EXPOSITION_H_
 #define METRICS_KEDA_OBSERVABILITY_EXPOSITION_H_
 
@@ -15,6 +15,7 @@
 #include "keda/activation_streams.h"
 #include "keda/rpc_counters.h"
 #include "nats/nats_connection.h"
+#include "recording/recorder.h"
 
 namespace mk::observability {
 
@@ -35,6 +36,7 @@ struct ScalerState {
   const nats::NatsConnection* nats;  // null when no source uses NATS
   std::string version;
   std::function<std::vector<SourceHealth>()> sources;  // may be empty
+  const recording::Recorder* recorder = nullptr;       // null when not recording
 };
 
 std::string RenderPrometheusText(const ScalerState& state);
