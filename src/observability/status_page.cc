@@ -247,6 +247,7 @@ StatusModel GatherStatus(const ScalerState& state, const keda::TriggerLog& trigg
   StatusModel model;
   model.version = state.version;
   if (state.nats != nullptr) {
+    model.nats_used = true;
     model.nats_connected = state.nats->connected();
     model.nats_reconnects = state.nats->reconnects();
   }
@@ -303,6 +304,13 @@ std::string StatusJson(const StatusModel& model) {
 }
 
 std::string StatusHtml(const StatusModel& model, const keda::FigureHistoryView& history) {
+  // Today's Dynamo needs no NATS: no connection then, and nothing wrong with that.
+  const std::string nats =
+      model.nats_used
+          ? fmt::format("<b class=\"{}\">{}</b> (reconnects: {})",
+                        model.nats_connected ? "" : "bad",
+                        model.nats_connected ? "connected" : "disconnected", model.nats_reconnects)
+          : "not used";
   std::string html = fmt::format(
       "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>metrics-keda</title>"
       "<meta http-equiv=\"refresh\" content=\"5\"><style>body{{font-family:sans-serif;margin:1em}}"
@@ -311,11 +319,9 @@ std::string StatusHtml(const StatusModel& model, const keda::FigureHistoryView& 
       ".bad{{color:#b00}}#charts{{display:grid;grid-template-columns:repeat(auto-fill,"
       "minmax(560px,1fr));gap:1em;margin-bottom:1.5em}}#charts figure{{position:relative;"
       "height:340px;margin:0}}</style></head><body><h1>metrics-keda {}</h1>"
-      "<p>NATS: <b class=\"{}\">{}</b> (reconnects: {}) &middot; activation streams: {} &middot; "
+      "<p>NATS: {} &middot; activation streams: {} &middot; "
       "<a href=\"/status\">JSON</a> &middot; <a href=\"/metrics\">metrics</a></p>",
-      Html(model.version), model.nats_connected ? "" : "bad",
-      model.nats_connected ? "connected" : "disconnected", model.nats_reconnects,
-      model.open_streams);
+      Html(model.version), nats, model.open_streams);
 
   html +=
       "<h2>Targets</h2><table><tr><th>target</th><th>workers</th><th>unreadable</th><th>load</th>"

@@ -27,6 +27,7 @@ struct TargetStatus {
 
 struct StatusModel {
   std::string version;
+  bool nats_used = false;  // whether a source reads NATS
   bool nats_connected = false;
   uint64_t nats_reconnects = 0;
   std::vector<SourceHealth> sources;

@@ -58,6 +58,14 @@ TEST(StatusHtmlTest, ANameCannotEndTheScriptThatCarriesIt) {
               HasSubstr("prod/\\u003c/script>\\u003cscript>alert(1)\\u003c/script>\\u003c!--"));
 }
 
+TEST(StatusHtmlTest, NatsIsDisconnectedOnlyWhereASourceReadsIt) {
+  const keda::FigureHistoryView none{.now = kNow, .series = {}};
+  EXPECT_THAT(StatusHtml(StatusModel{}, none), HasSubstr("NATS: not used"));
+  StatusModel model;
+  model.nats_used = true;
+  EXPECT_THAT(StatusHtml(model, none), HasSubstr("NATS: <b class=\"bad\">disconnected</b>"));
+}
+
 TEST(StatusHtmlTest, WithoutTriggersNoCharts) {
   const std::string page = StatusHtml(StatusModel{}, {.now = kNow, .series = {}});
   EXPECT_THAT(page, HasSubstr("No trigger was asked about in the last hour."));
