@@ -5,24 +5,33 @@
 # publishing their load over ZMQ, no NATS at all. Stops on Ctrl-C, or after SECONDS
 # if given.
 #
-#   scripts/demo.sh [--generation today|nats|stats] [SECONDS]
+#   scripts/demo.sh [--generation today|nats|stats] [--period SECONDS] [SECONDS]
 #     today  Dynamo 1.4 on: etcd discovery, load events over ZMQ (the default)
 #     nats   Dynamo 0.9 - 1.3: etcd discovery, load events over NATS
 #     stats  Dynamo 0.1 - 0.5: $SRV.STATS scrapes over NATS
+#   --period: of the load's sine wave, 60 s by default (longer ones read better on the
+#   status page's charts, which have a point per 10 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage() { echo "usage: scripts/demo.sh [--generation today|nats|stats] [SECONDS]" >&2; exit 2; }
+usage() {
+  echo "usage: scripts/demo.sh [--generation today|nats|stats] [--period SECONDS] [SECONDS]" >&2
+  exit 2
+}
 generation=today
+period=60
 duration=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --generation) [ $# -ge 2 ] || usage; generation=$2; shift 2 ;;
     --generation=*) generation=${1#*=}; shift ;;
+    --period) [ $# -ge 2 ] || usage; period=$2; shift 2 ;;
+    --period=*) period=${1#*=}; shift ;;
     ''|*[!0-9]*) usage ;;
     *) duration=$1; shift ;;
   esac
 done
 case "$generation" in today|nats|stats) ;; *) usage ;; esac
+case "$period" in ''|*[!0-9]*|0) usage ;; esac
 
 scripts/install-deps.sh
 scripts/build.sh >/dev/null
@@ -31,7 +40,7 @@ source scripts/lib/processes.sh
 trap 'exit 0' INT TERM
 
 workers=4
-pattern=sine:0.05:0.95:60
+pattern=sine:0.05:0.95:$period
 common=(--workers "$workers" --pattern "$pattern" --spread 0.2 --component backend
         --endpoint generate)
 case "$generation" in
@@ -73,7 +82,7 @@ http_port=$(wait_for "$work/scaler.log" 'HTTP on port [0-9]+' | grep -oE '[0-9]+
 
 cat <<INFO
 $workers simulated Dynamo workers of dynamo/backend/generate ($generation generation), $where.
-Load follows a 60 s sine wave between 0.05 and 0.95; metrics-keda on 127.0.0.1:$scaler_port,
+Load follows a $period s sine wave between 0.05 and 0.95; metrics-keda on 127.0.0.1:$scaler_port,
 its status page on http://127.0.0.1:$http_port/.
 Trigger: llm_load_avg, threshold 0.7, activationThreshold 0.2; replicas as the HPA would set
 them from $workers current (min 0, max 10). Ctrl-C stops.

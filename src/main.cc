@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -39,6 +40,7 @@
 #include "observability/health.h"
 #include "observability/http_server.h"
 #include "observability/logging.h"
+#include "observability/static_files.h"
 #include "observability/status_page.h"
 #include "recording/recorder.h"
 #include "worker_pages/page_poller.h"
@@ -343,30 +345,37 @@ int main(int argc, char** argv) {
         return sources;
       },
       recorder.get()};
+  std::map<std::string, observability::HttpRoute> routes = observability::StaticFileRoutes();
+  routes.insert({{"/metrics",
+                  [&] {
+                    std::string page = observability::RenderPrometheusText(state);
+                    // A page of every unit of a large fleet builds megabytes of series
+                    // that are freed by now: hand them back rather than keep the peak.
+                    constexpr size_t kLargePage = 1 << 20;
+                    if (page.size() > kLargePage) malloc_trim(0);
+                    return observability::HttpResponse{"text/plain; version=0.0.4; charset=utf-8",
+                                                       std::move(page)};
+                  }},
+                 {"/status",
+                  [&] {
+                    return observability::HttpResponse{
+                        "application/json",
+                        observability::StatusJson(observability::GatherStatus(state, trigger_log))};
+                  }},
+                 {"/status/history",
+                  [&] {
+                    return observability::HttpResponse{
+                        "application/json", observability::HistoryJson(trigger_log.History())};
+                  }},
+                 {"/", [&] {
+                    return observability::HttpResponse{
+                        "text/html; charset=utf-8",
+                        observability::StatusHtml(observability::GatherStatus(state, trigger_log),
+                                                  trigger_log.History())};
+                  }}});
   absl::StatusOr<std::unique_ptr<observability::HttpServer>> http =
-      observability::HttpServer::Start(
-          options.host.address, options.metrics_port,
-          {{"/metrics",
-            [&] {
-              std::string page = observability::RenderPrometheusText(state);
-              // A page of every unit of a large fleet builds megabytes of series
-              // that are freed by now: hand them back rather than keep the peak.
-              constexpr size_t kLargePage = 1 << 20;
-              if (page.size() > kLargePage) malloc_trim(0);
-              return observability::HttpResponse{"text/plain; version=0.0.4; charset=utf-8",
-                                                 std::move(page)};
-            }},
-           {"/status",
-            [&] {
-              return observability::HttpResponse{
-                  "application/json",
-                  observability::StatusJson(observability::GatherStatus(state, trigger_log))};
-            }},
-           {"/", [&] {
-              return observability::HttpResponse{
-                  "text/html; charset=utf-8",
-                  observability::StatusHtml(observability::GatherStatus(state, trigger_log))};
-            }}});
+      observability::HttpServer::Start(options.host.address, options.metrics_port,
+                                       std::move(routes));
   if (!http.ok()) return Fail(1, "--metrics-port: " + std::string(http.status().message()));
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -98,6 +98,10 @@ absl::Status ReadName(const Metadata& metadata, Key key, std::string& out) {
 
 std::span<const std::string_view> KnownMetadataKeys() { return kKnownKeys; }
 
+std::string_view MetricTypeName(MetricType type) {
+  return type == MetricType::kValue ? "Value" : "AverageValue";
+}
+
 absl::StatusOr<TriggerConfig> ParseTriggerMetadata(const Metadata& metadata,
                                                    const TriggerDefaults& defaults) {
   size_t bytes = 0;
@@ -157,9 +161,9 @@ absl::StatusOr<TriggerConfig> ParseTriggerMetadata(const Metadata& metadata,
   }
 
   if (const std::string* type = Find(metadata, Key::kMetricType)) {
-    if (*type == "AverageValue") {
+    if (*type == MetricTypeName(MetricType::kAverageValue)) {
       config.metric_type = MetricType::kAverageValue;
-    } else if (*type == "Value") {
+    } else if (*type == MetricTypeName(MetricType::kValue)) {
       config.metric_type = MetricType::kValue;
     } else {
       return Invalid(Name(Key::kMetricType), *type, "must be AverageValue or Value");

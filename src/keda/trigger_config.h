@@ -22,6 +22,8 @@
 namespace mk::keda {
 
 enum class MetricType { kAverageValue, kValue };
+// "AverageValue" or "Value", as metadata `metricType` names it.
+std::string_view MetricTypeName(MetricType type);
 
 // The process's --source, which a trigger's `source` must agree with.
 enum class SourceChoice { kAuto, kStats, kEvents, kMetrics };

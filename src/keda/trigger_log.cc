@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iterator>
 #include <span>
+#include <utility>
 
 #include "keda/hpa.h"
 
@@ -106,12 +107,15 @@ int64_t DesiredReplicas(const TriggerConfig& config, const MetricAnswer& answer)
 
 }  // namespace
 
+TriggerLog::TriggerLog(Clock clock) : clock_(std::move(clock)) {}
+
 void TriggerLog::Record(const std::string& scaled_object, const Metadata& metadata, Rpc rpc,
                         const absl::StatusOr<TriggerConfig>& config, const absl::Status& status,
                         const std::optional<MetricAnswer>& answer) {
   const std::string key = Key(scaled_object, metadata);
-  const auto now = std::chrono::system_clock::now();
+  const auto now = clock_();
   std::optional<bool> flipped_from;
+  std::optional<FigureSample> sample;
   {
     std::lock_guard lock(mutex_);
     auto it = records_.find(key);
@@ -142,7 +146,13 @@ void TriggerLog::Record(const std::string& scaled_object, const Metadata& metada
       record.workers = answer->units;
       record.desired_replicas = DesiredReplicas(*config, *answer);
       record.answer = answer;
+      sample = FigureSample{.figure = answer->figure,
+                            .units = answer->units,
+                            .desired_replicas = *record.desired_replicas};
     }
+  }
+  if (config.ok() && rpc != Rpc::kGetMetricSpec) {
+    history_.Add(key, scaled_object, *config, now, sample);
   }
   if (flipped_from) {
     spdlog::info("trigger {}: activation {} -> {}", scaled_object, *flipped_from, !*flipped_from);
@@ -164,5 +174,7 @@ std::vector<TriggerRecord> TriggerLog::Recent() const {
             [](const auto& a, const auto& b) { return a.last_seen > b.last_seen; });
   return recent;
 }
+
+FigureHistoryView TriggerLog::History() const { return history_.Read(clock_()); }
 
 }  // namespace mk::keda

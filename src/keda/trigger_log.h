@@ -2,13 +2,15 @@
 // the reason, for /status. A trigger is one ScaledObject (namespace/name) with
 // one metadata map. Logs a line when a trigger's activation flips. Bounded:
 // triggers unheard of for an hour are forgotten, and at most kMaxTriggers kept.
-// Thread-safe. Record() is on the path of every RPC, so it only stores; the
-// explanations are written when /status asks for them (Recent()).
+// Keeps the last hour of each trigger's answers for the status page's charts
+// (History()). Thread-safe. Record() is on the path of every RPC, so it only
+// stores; the explanations are written when /status asks for them (Recent()).
 #ifndef METRICS_KEDA_KEDA_TRIGGER_LOG_H_
 #define METRICS_KEDA_KEDA_TRIGGER_LOG_H_
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "keda/figure_history.h"
 #include "keda/metric_answer.h"
 #include "keda/rpc_counters.h"
 #include "keda/trigger_config.h"
@@ -46,6 +49,10 @@ class TriggerLog {
   static constexpr size_t kMaxTriggers = 1000;
   static constexpr std::chrono::hours kForgetAfter{1};
 
+  using Clock = std::function<std::chrono::system_clock::time_point()>;
+  // `clock`: the time of each record (tests set it).
+  explicit TriggerLog(Clock clock = std::chrono::system_clock::now);
+
   // An RPC answered from `answer`, or failed with `status`.
   void Record(const std::string& scaled_object, const Metadata& metadata, Rpc rpc,
               const absl::StatusOr<TriggerConfig>& config, const absl::Status& status,
@@ -53,9 +60,15 @@ class TriggerLog {
 
   std::vector<TriggerRecord> Recent() const;
 
+  // The last hour of answers of each trigger with valid metadata: a point for each
+  // RPC that read the fleet (every one but GetMetricSpec).
+  FigureHistoryView History() const;
+
  private:
+  const Clock clock_;
   mutable std::mutex mutex_;
   std::map<std::string, TriggerRecord> records_;  // by scaled object + metadata
+  FigureHistory history_{kMaxTriggers};           // by the same key
 };
 
 }  // namespace mk::keda

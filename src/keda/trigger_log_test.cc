@@ -204,5 +204,43 @@ TEST_F(TriggerLogTest, DesiredReplicasFollowTheHpaRule) {
   EXPECT_EQ(desired["prod/tolerance"], 4);
 }
 
+// The charts' history is fed from what the log records: a point for each RPC that
+// read the fleet, with F, N and the replicas the HPA aims at; a failed one is a gap.
+TEST(TriggerLogHistoryTest, APointPerFleetAnswerAGapPerFailure) {
+  std::chrono::system_clock::time_point now(std::chrono::seconds(1'700'000'000));
+  TriggerLog log([&] { return now; });
+  const Metadata metadata = Meta({});
+  const absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(metadata, Defaults());
+  // GetMetricSpec reads no fleet, and invalid metadata has no chart: no points.
+  log.Record("prod/llm", metadata, Rpc::kGetMetricSpec, config, absl::OkStatus(), std::nullopt);
+  const Metadata bad = Meta({{"threshold", "-1"}});
+  const absl::StatusOr<TriggerConfig> refused = ParseTriggerMetadata(bad, Defaults());
+  log.Record("prod/bad", bad, Rpc::kGetMetrics, refused, refused.status(), std::nullopt);
+  EXPECT_TRUE(log.History().series.empty());
+
+  log.Record("prod/llm", metadata, Rpc::kGetMetrics, config, absl::OkStatus(),
+             Answer(0.5, 4, true));
+  now += FigureHistory::kInterval;
+  log.Record("prod/llm", metadata, Rpc::kGetMetrics, config,
+             absl::UnavailableError("fleet picture is 31 s old"), std::nullopt);
+  now += FigureHistory::kInterval;
+  log.Record("prod/llm", metadata, Rpc::kIsActive, config, absl::OkStatus(), Answer(0.9, 4, true));
+  const FigureHistoryView view = log.History();
+  EXPECT_EQ(view.now, now);
+  ASSERT_EQ(view.series.size(), 1u);
+  const FigureSeries& series = view.series[0];
+  EXPECT_EQ(series.label.scaled_object, "prod/llm");
+  EXPECT_EQ(series.label.metric, "llm_load_avg");
+  EXPECT_DOUBLE_EQ(series.label.threshold, 0.7);
+  ASSERT_EQ(series.points.size(), 3u);
+  ASSERT_TRUE(series.points[0].sample.has_value());
+  EXPECT_DOUBLE_EQ(series.points[0].sample->figure, 0.5);
+  EXPECT_EQ(series.points[0].sample->units, 4u);
+  EXPECT_EQ(series.points[0].sample->desired_replicas, 3);  // ceil(4 x 0.5 / 0.7)
+  EXPECT_FALSE(series.points[1].sample.has_value());
+  ASSERT_TRUE(series.points[2].sample.has_value());
+  EXPECT_EQ(series.points[2].sample->desired_replicas, 6);  // ceil(4 x 0.9 / 0.7)
+}
+
 }  // namespace
 }  // namespace mk::keda

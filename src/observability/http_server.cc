@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
       return;
     }
     const HttpResponse answer = route->second();
+    if (!answer.cache_control.empty()) response.set_header("Cache-Control", answer.cache_control);
     response.set_content(answer.body, answer.content_type);
   });
 

@@ -23,6 +23,7 @@ namespace mk::observability {
 struct HttpResponse {
   std::string content_type;
   std::string body;
+  std::string cache_control = "";  // the Cache-Control header; empty: none
 };
 using HttpRoute = std::function<HttpResponse()>;
 

@@ -6,6 +6,7 @@
 
 #include "dynamo/drop_reason.h"
 #include "observability/json_writer.h"
+#include "observability/static_files.h"
 
 namespace mk::observability {
 namespace {
@@ -149,8 +150,7 @@ void WriteTrigger(JsonWriter& json, const keda::TriggerRecord& record) {
     json.Key("metric").String(fleet::MetricName(record.config->metric));
     json.Key("threshold").Number(record.config->threshold);
     json.Key("activation_threshold").Number(record.config->activation_threshold);
-    json.Key("metric_type")
-        .String(record.config->metric_type == keda::MetricType::kValue ? "Value" : "AverageValue");
+    json.Key("metric_type").String(keda::MetricTypeName(record.config->metric_type));
     json.Key("source").String(fleet::SourceViewName(record.config->source));
   }
   json.Key("last_rpc").String(keda::RpcName(record.last_rpc));
@@ -166,12 +166,88 @@ void WriteTrigger(JsonWriter& json, const keda::TriggerRecord& record) {
   json.EndObject();
 }
 
+int64_t UnixSeconds(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+}
+
+// One column of a series: `write` of each point's sample, null where the answer failed.
+template <typename Write>
+void WriteColumn(JsonWriter& json, std::string_view name, const keda::FigureSeries& series,
+                 Write write) {
+  json.Key(name).BeginArray();
+  for (const keda::FigurePoint& point : series.points) {
+    if (point.sample) {
+      write(*point.sample);
+    } else {
+      json.Null();
+    }
+  }
+  json.EndArray();
+}
+
+// The charts of the triggers in `history`, drawn by status_charts.js from the
+// history document carried in the page.
+std::string ChartsHtml(const keda::FigureHistoryView& history) {
+  std::string html = "<h2>Triggers, the last hour</h2>";
+  if (history.series.empty()) return html + "<p>No trigger was asked about in the last hour.</p>";
+  // In a script element only "</script" and "<!--" end or change the text; JSON has
+  // '<' only inside strings, where \u003c reads the same.
+  std::string json;
+  for (const char c : HistoryJson(history)) {
+    if (c == '<') {
+      json += "\\u003c";
+    } else {
+      json += c;
+    }
+  }
+  return html + fmt::format(
+                    "<p>Per trigger: the fleet figure F against the trigger's threshold (left "
+                    "axis), the present units N and the replicas the HPA aims at (right axis), one "
+                    "point per {} s; a gap where the answers failed, or where none was asked for. "
+                    "<a href=\"/status/history\">JSON</a></p><div id=\"charts\"></div>"
+                    "<script type=\"application/json\" id=\"history\">{}</script>"
+                    "<script src=\"{}\"></script><script src=\"{}\"></script>",
+                    keda::FigureHistory::kInterval.count(), json, Html(ChartJs().Url()),
+                    Html(StatusChartsJs().Url()));
+}
+
 }  // namespace
+
+std::string HistoryJson(const keda::FigureHistoryView& history) {
+  JsonWriter json;
+  json.BeginObject();
+  json.Key("interval_seconds").Integer(keda::FigureHistory::kInterval.count());
+  json.Key("span_seconds").Integer(keda::FigureHistory::kSpan.count());
+  json.Key("now").Integer(UnixSeconds(history.now));
+  json.Key("triggers").BeginArray();
+  for (const keda::FigureSeries& series : history.series) {
+    json.BeginObject();
+    json.Key("scaled_object").String(series.label.scaled_object);
+    json.Key("metric").String(series.label.metric);
+    json.Key("target").String(series.label.target);
+    json.Key("metric_type").String(series.label.metric_type);
+    json.Key("threshold").Number(series.label.threshold);
+    json.Key("time").BeginArray();
+    for (const keda::FigurePoint& point : series.points) json.Integer(UnixSeconds(point.slot));
+    json.EndArray();
+    WriteColumn(json, "figure", series,
+                [&](const keda::FigureSample& sample) { json.Number(sample.figure); });
+    WriteColumn(json, "units", series,
+                [&](const keda::FigureSample& sample) { json.Unsigned(sample.units); });
+    WriteColumn(json, "desired_replicas", series,
+                [&](const keda::FigureSample& sample) { json.Integer(sample.desired_replicas); });
+    json.EndObject();
+  }
+  json.EndArray();
+  json.EndObject();
+  return json.text() + "\n";
+}
 
 StatusModel GatherStatus(const ScalerState& state, const keda::TriggerLog& triggers) {
   StatusModel model;
   model.version = state.version;
   if (state.nats != nullptr) {
+    model.nats_used = true;
     model.nats_connected = state.nats->connected();
     model.nats_reconnects = state.nats->reconnects();
   }
@@ -227,18 +303,25 @@ std::string StatusJson(const StatusModel& model) {
   return json.text() + "\n";
 }
 
-std::string StatusHtml(const StatusModel& model) {
+std::string StatusHtml(const StatusModel& model, const keda::FigureHistoryView& history) {
+  // Today's Dynamo needs no NATS: no connection then, and nothing wrong with that.
+  const std::string nats =
+      model.nats_used
+          ? fmt::format("<b class=\"{}\">{}</b> (reconnects: {})",
+                        model.nats_connected ? "" : "bad",
+                        model.nats_connected ? "connected" : "disconnected", model.nats_reconnects)
+          : "not used";
   std::string html = fmt::format(
       "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>metrics-keda</title>"
       "<meta http-equiv=\"refresh\" content=\"5\"><style>body{{font-family:sans-serif;margin:1em}}"
       "table{{border-collapse:collapse;margin-bottom:1.5em}}td,th{{border:1px solid #ccc;"
       "padding:3px 8px;text-align:right}}th{{background:#eee}}td.l{{text-align:left}}"
-      ".bad{{color:#b00}}</style></head><body><h1>metrics-keda {}</h1>"
-      "<p>NATS: <b class=\"{}\">{}</b> (reconnects: {}) &middot; activation streams: {} &middot; "
+      ".bad{{color:#b00}}#charts{{display:grid;grid-template-columns:repeat(auto-fill,"
+      "minmax(560px,1fr));gap:1em;margin-bottom:1.5em}}#charts figure{{position:relative;"
+      "height:340px;margin:0}}</style></head><body><h1>metrics-keda {}</h1>"
+      "<p>NATS: {} &middot; activation streams: {} &middot; "
       "<a href=\"/status\">JSON</a> &middot; <a href=\"/metrics\">metrics</a></p>",
-      Html(model.version), model.nats_connected ? "" : "bad",
-      model.nats_connected ? "connected" : "disconnected", model.nats_reconnects,
-      model.open_streams);
+      Html(model.version), nats, model.open_streams);
 
   html +=
       "<h2>Targets</h2><table><tr><th>target</th><th>workers</th><th>unreadable</th><th>load</th>"
@@ -267,6 +350,7 @@ std::string StatusHtml(const StatusModel& model) {
         Html(target.unavailable.empty() ? "serving" : target.unavailable));
   }
   html += "</table>";
+  html += ChartsHtml(history);
 
   for (const TargetStatus& target : model.targets) {
     if (!target.snapshot || target.snapshot->units.empty()) continue;

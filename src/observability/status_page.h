@@ -1,6 +1,8 @@
-// /status and /: what the scaler sees and why it answered what it did. One
-// model gathered from the live objects, rendered as JSON (for tools) or as an
-// HTML table (for a person with a browser). Thread-safe; reads only.
+// /status, /status/history and /: what the scaler sees and why it answered what it
+// did. One model gathered from the live objects, rendered as JSON (for tools) or as
+// HTML tables (for a person with a browser), and the last hour of each trigger's
+// answers (keda::FigureHistory), as JSON and as the page's charts. Called by the
+// HTTP server's worker threads; thread-safe; reads only.
 #ifndef METRICS_KEDA_OBSERVABILITY_STATUS_PAGE_H_
 #define METRICS_KEDA_OBSERVABILITY_STATUS_PAGE_H_
 
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "fleet/collector.h"
+#include "keda/figure_history.h"
 #include "keda/trigger_log.h"
 #include "observability/exposition.h"
 
@@ -24,6 +27,7 @@ struct TargetStatus {
 
 struct StatusModel {
   std::string version;
+  bool nats_used = false;  // whether a source reads NATS
   bool nats_connected = false;
   uint64_t nats_reconnects = 0;
   std::vector<SourceHealth> sources;
@@ -34,7 +38,10 @@ struct StatusModel {
 
 StatusModel GatherStatus(const ScalerState& state, const keda::TriggerLog& triggers);
 std::string StatusJson(const StatusModel& model);
-std::string StatusHtml(const StatusModel& model);
+// The page: the model's tables and a chart per trigger of `history`.
+std::string StatusHtml(const StatusModel& model, const keda::FigureHistoryView& history);
+// /status/history: per trigger, columns of equal length (README, "/status").
+std::string HistoryJson(const keda::FigureHistoryView& history);
 
 }  // namespace mk::observability
 
