@@ -13,7 +13,10 @@
 //   - with --metrics-port it serves each worker's Prometheus page, Dynamo's and vLLM's
 //     gauges per rank (metrics_page.h), as a worker's system port does: one HTTP port
 //     for the whole fleet, a path per worker.
-// The load follows --pattern and the control subject in every form.
+// The load follows --pattern and the control subject in every form. With
+// --write-trace it connects nowhere: it writes the per-unit trace the workers' figures
+// make over a day (or --trace-seconds) of --pattern (unit_trace.h), for replay, and
+// exits.
 #include <nats/nats.h>
 #include <signal.h>
 
@@ -28,6 +31,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <limits>
 #include <map>
@@ -52,6 +56,7 @@
 #include "mock_worker/event_plane.h"
 #include "mock_worker/load_pattern.h"
 #include "mock_worker/metrics_page.h"
+#include "mock_worker/unit_trace.h"
 #include "mock_worker/worker_payloads.h"
 #include "nats/nats_connection.h"
 #include "observability/http_server.h"
@@ -82,6 +87,11 @@ struct Config {
   bool legacy_names = false;
   std::string control_subject;
   double duration_seconds = 0;
+
+  // --write-trace: the file ("-": stdout), its times 0, step, 2 step, ... <= seconds.
+  std::string write_trace;
+  uint64_t trace_seconds = 86400;
+  uint64_t trace_step = 60;
 
   // The event plane (--events and what goes with it).
   EventForm events = EventForm::kNone;
@@ -264,6 +274,16 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
   app.add_flag("--no-revoke", c.no_revoke,
                "On SIGTERM/SIGINT leave the etcd keys and leases to expire, as after a crash");
+  app.add_option("--write-trace", c.write_trace,
+                 "Connect nowhere: write the workers' per-unit trace under --pattern to this "
+                 "file (-: stdout), time,unit,kv_used,kv_total,slots_used,slots_total,waiting, "
+                 "units named by their lease ids from --lease-base, and exit");
+  app.add_option(
+         "--trace-seconds", c.trace_seconds,
+         "--write-trace: seconds the trace covers, its times 0, step, 2 step, ... up to this")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1'000'000'000}));
+  app.add_option("--trace-step", c.trace_step, "--write-trace: seconds between the trace's times")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
 
   try {
     app.parse(argc, argv);
@@ -368,6 +388,31 @@ ParsedCommandLine ParseCommandLine(int argc, char** argv) {
     }
   } else if (c.no_revoke) {
     UsageError("--no-revoke: only with --etcd-endpoints");
+  }
+  if (c.write_trace.empty()) {
+    for (const char* flag : {"--trace-seconds", "--trace-step"}) {
+      if (app.count(flag) > 0) UsageError(std::string(flag) + ": only with --write-trace");
+    }
+  } else {
+    // Nothing runs live while a trace is written.
+    for (const char* flag : {"--events", "--metrics-port", "--control-subject", "--duration"}) {
+      if (app.count(flag) > 0) {
+        UsageError(std::string(flag) + ": not with --write-trace, which serves nothing and exits");
+      }
+    }
+    // Leases are granted at run time only; the trace names its units from --lease-base.
+    if (!c.etcd_endpoints.empty()) {
+      UsageError("--etcd-endpoints: not with --write-trace, whose unit ids come from --lease-base");
+    }
+    // Replay takes each unit of the trace for one replica; a worker's data-parallel
+    // ranks are units of their own but not replicas.
+    if (c.dp_ranks > 1) {
+      UsageError("--dp-ranks: --write-trace makes each worker one unit, so 1 rank only");
+    }
+    // A worker without block counts reports its KV usage as a fraction, which the
+    // trace has no column for; and its slot total converts waiting requests to demand.
+    if (c.kv_total_blocks == 0) UsageError("--kv-total-blocks: --write-trace needs > 0");
+    if (c.slots_total == 0) UsageError("--slots-total: --write-trace needs > 0");
   }
 
   ParsedCommandLine parsed{std::move(c), std::nullopt};
@@ -951,9 +996,52 @@ Connected ConnectNats(const Config& config, natsOptions* opts, const sigset_t& s
   }
 }
 
+// The worker ids when no etcd grants them: --lease-base + i.
+std::vector<uint64_t> LeaseBaseIds(const Config& config) {
+  std::vector<uint64_t> ids;
+  for (size_t i = 0; i < config.workers; ++i) ids.push_back(config.lease_base + i);
+  return ids;
+}
+
+// --write-trace: the header, then the rows of times 0, step, 2 step, ... <= seconds.
+// Returns the exit code; a file that could not be written whole is removed, so that
+// no truncated trace is taken for a whole one.
+int WriteTrace(const Config& config, const LoadPattern& pattern) {
+  const bool to_stdout = config.write_trace == "-";
+  const std::string where = to_stdout ? "stdout" : config.write_trace;
+  std::FILE* file = to_stdout ? stdout : std::fopen(config.write_trace.c_str(), "w");
+  if (file == nullptr) {
+    std::fprintf(stderr, "%s: --write-trace: cannot create %s: %s\n", kProgram, where.c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
+  const UnitTraceFleet fleet{LeaseBaseIds(config), config.spread, config.kv_total_blocks,
+                             config.slots_total};
+  std::string rows(kUnitTraceHeader);
+  bool ok = true;
+  for (uint64_t t = 0; ok && t <= config.trace_seconds; t += config.trace_step) {
+    AppendUnitTraceRows(rows, t, pattern, fleet);
+    ok = std::fwrite(rows.data(), 1, rows.size(), file) == rows.size();
+    rows.clear();
+  }
+  int error = ok ? 0 : errno;
+  if ((to_stdout ? std::fflush(file) : std::fclose(file)) != 0 && ok) {
+    ok = false;
+    error = errno;
+  }
+  if (!ok) {
+    std::fprintf(stderr, "%s: --write-trace: cannot write %s: %s\n", kProgram, where.c_str(),
+                 std::strerror(error));
+    if (!to_stdout) std::remove(config.write_trace.c_str());
+    return 1;
+  }
+  return 0;
+}
+
 int Run(int argc, char** argv) {
   ParsedCommandLine parsed = ParseCommandLine(argc, argv);
   const Config& config = parsed.config;
+  if (!config.write_trace.empty()) return WriteTrace(config, *parsed.pattern);
 
   // Block the stop signals before the NATS, ZMQ and gRPC libraries start their
   // threads, so they all inherit the mask and the main thread alone collects the
@@ -1021,7 +1109,7 @@ int Run(int argc, char** argv) {
       return 1;
     }
   } else {
-    for (size_t i = 0; i < config.workers; ++i) ids.worker_ids.push_back(config.lease_base + i);
+    ids.worker_ids = LeaseBaseIds(config);
   }
   ChoosePublisherIds(config, ids);
   const int64_t lease_ttl = etcd ? etcd->granted_ttl_seconds() : 0;
