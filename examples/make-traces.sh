@@ -103,3 +103,23 @@ pattern spiky-day 86400 30 "$diurnal"'
     return v
   }'
 trace spiky-day 4 86400 30
+
+# workday: no traffic from 20:00 to 07:00, so that a ScaledObject with
+# minReplicaCount 0 can go to zero; between, a half sine of demand up to 3.5 worker
+# capacities at 13:30. Written directly as demand (time,load in worker capacities),
+# with the column scale-to-zero.yaml's Prometheus trigger reads: frontend_queue,
+# the requests queued at the frontend, taken as ceil(10 x demand) while requests
+# arrive (at least 2, enough to wake a fleet at zero) and 0 when none do. A stand-in:
+# a real frontend's queue also depends on the replicas there are, a trace cannot.
+awk 'BEGIN {
+  print "time,load,frontend_queue"
+  for (t = 0; t <= 86400; t += 60) {
+    demand = t >= 25200 && t < 72000 ? 0.2 + 3.3 * sin(3.141592653589793 * (t - 25200) / 46800) : 0
+    queue = demand > 0 ? int(10 * demand + 0.999999) : 0
+    if (demand > 0 && queue < 2) queue = 2
+    printf "%d,%.6f,%d\n", t, demand, queue
+  }
+}' | gzip -9n >"$work/workday.csv.gz"
+mv "$work/workday.csv.gz" "$out/workday.csv.gz"
+printf '%-10s time,load %6d rows %7d bytes  demand 0 to 3.50 worker capacities\n' workday \
+  "$(zcat "$out/workday.csv.gz" | tail -n +2 | wc -l)" "$(wc -c <"$out/workday.csv.gz")"

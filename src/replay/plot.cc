@@ -15,12 +15,6 @@ std::string Quoted(const std::string& text) {
   return absl::StrCat("'", absl::StrReplaceAll(text, {{"'", "''"}}), "'");
 }
 
-// Labels are set in enhanced text: escape the characters it would interpret.
-std::string Plain(const std::string& text) {
-  return absl::StrReplaceAll(text,
-                             {{"_", "\\\\_"}, {"^", "\\\\^"}, {"@", "\\\\@"}, {"&", "\\\\&"}});
-}
-
 std::string FigureName(const autoscaling::TriggerSpec& trigger) {
   if (trigger.scaler) return std::string(fleet::MetricName(trigger.scaler->metric));
   return trigger.name;
@@ -45,23 +39,27 @@ std::string GnuplotScript(std::span<const PlotPanel> panels, const std::string& 
   if (format == PlotFormat::kSvg) {
     absl::StrAppendFormat(
         &script,
-        "set terminal svg size %d,%d dynamic enhanced font 'sans,11' background '#ffffff'\n", width,
-        kHeight);
+        "set terminal svg size %d,%d dynamic noenhanced font 'sans,11' background '#ffffff'\n",
+        width, kHeight);
   } else {
-    absl::StrAppendFormat(&script, "set terminal pngcairo size %d,%d enhanced font 'sans,10'\n",
+    absl::StrAppendFormat(&script, "set terminal pngcairo size %d,%d noenhanced font 'sans,10'\n",
                           width, kHeight);
   }
   absl::StrAppend(&script, "set output ", Quoted(output_path), "\n");
   absl::StrAppend(&script,
                   "set datafile separator ','\n"
                   "set grid lc rgb '#dddddd'\n"
-                  "set key top left opaque box lc rgb '#cccccc' samplen 2\n"
+                  // Above each panel, in a row: a key inside would hide the lines it names.
+                  "set key above horizontal samplen 2\n"
                   "set style line 1 lc rgb '#1f77b4' lw 2\n"       // figure
                   "set style line 2 lc rgb '#d62728' lw 2 dt 2\n"  // target
                   "set style line 3 lc rgb '#2ca02c' lw 2.5\n"     // replicas
                   "set style line 4 lc rgb '#98df8a' lw 1.5\n"     // ready
                   "set style line 5 lc rgb '#555555' lw 1.5\n"     // demand
                   "set style fill transparent solid 0.25 noborder\n");
+  // The trace's span exactly, so that side-by-side panels share their time axis.
+  absl::StrAppendFormat(&script, "set xrange [0:%g]\n",
+                        static_cast<double>(std::max<int64_t>(duration - 1, 1)) / scale);
   absl::StrAppendFormat(&script, "set multiplot layout 2,%d columnsfirst\n", columns);
   for (const PlotPanel& panel : panels) {
     const auto& trigger = panel.object->triggers.front();
@@ -69,25 +67,24 @@ std::string GnuplotScript(std::span<const PlotPanel> panels, const std::string& 
     const std::string x = absl::StrFormat("($1/%g)", scale);
     absl::StrAppend(
         &script, "set title ",
-        Quoted(Plain(absl::StrCat(panel.result->name, ": ", FigureName(trigger), " vs target"))),
-        "\n");
+        Quoted(absl::StrCat(panel.result->name, ": ", FigureName(trigger), " vs target")), "\n");
     absl::StrAppend(&script, "unset y2tics\nunset y2label\nset ytics nomirror\n");
     absl::StrAppend(&script, "set xlabel ", Quoted(unit), "\nset ylabel ",
-                    Quoted(Plain(FigureName(trigger))), "\nset yrange [0:*]\n");
+                    Quoted(FigureName(trigger)), "\nset yrange [0:*]\n");
     absl::StrAppend(&script, "plot ", data, " every ::1 using ", x, ":7 with lines ls 1 title ",
-                    Quoted(Plain(FigureName(trigger) + " (per pod)")), ", ", data,
-                    " every ::1 using ", x, ":8 with lines ls 2 title 'target'\n");
-    absl::StrAppend(&script, "set title ",
-                    Quoted(Plain(absl::StrCat(panel.result->name, ": pods"))), "\n");
+                    Quoted(FigureName(trigger) + " (per pod)"), ", ", data, " every ::1 using ", x,
+                    ":8 with lines ls 2 title 'target'\n");
+    absl::StrAppend(&script, "set title ", Quoted(absl::StrCat(panel.result->name, ": pods")),
+                    "\n");
     absl::StrAppend(&script,
                     "set ylabel 'pods'\nset y2label 'waiting requests'\nset y2tics\n"
-                    "set y2range [0:*]\n");
-    absl::StrAppend(
-        &script, "plot ", data, " every ::1 using ", x,
-        ":6 axes x1y2 with filledcurves y1=0 lc rgb '#ff9896' title 'waiting requests', ", data,
-        " every ::1 using ", x, ":2 with lines ls 5 title 'demand (pods at full load)', ", data,
-        " every ::1 using ", x, ":4 with steps ls 4 title 'ready', ", data, " every ::1 using ", x,
-        ":3 with steps ls 3 title 'replicas'\n");
+                    "set y2range [0:1<*]\n");
+    absl::StrAppend(&script, "plot ", data, " every ::1 using ", x,
+                    ":6 axes x1y2 with filledcurves x1 lc rgb '#ff9896' title 'waiting requests', ",
+                    data, " every ::1 using ", x,
+                    ":2 with lines ls 5 title 'demand (pods at full load)', ", data,
+                    " every ::1 using ", x, ":4 with steps ls 4 title 'ready', ", data,
+                    " every ::1 using ", x, ":3 with steps ls 3 title 'replicas'\n");
   }
   script += "unset multiplot\n";
   return script;

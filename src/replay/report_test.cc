@@ -61,7 +61,7 @@ TEST(PlotTest, OneColumnPerSettingWithQuotedNames) {
   EXPECT_NE(script.find("set terminal svg size 1120,"), std::string::npos);
   EXPECT_NE(script.find("set multiplot layout 2,2 columnsfirst"), std::string::npos);
   EXPECT_NE(script.find("'/tmp/it''s.csv'"), std::string::npos);
-  EXPECT_NE(script.find("'it''s: llm\\\\_load\\\\_avg vs target'"), std::string::npos) << script;
+  EXPECT_NE(script.find("'it''s: llm_load_avg vs target'"), std::string::npos) << script;
   EXPECT_NE(script.find("title 'replicas'"), std::string::npos);
   EXPECT_NE(script.find("title 'waiting requests'"), std::string::npos);
   EXPECT_NE(GnuplotScript(panels, "/tmp/out.png", PlotFormat::kPng).find("set terminal pngcairo"),
