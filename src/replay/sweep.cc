@@ -170,7 +170,7 @@ std::string SweepReport(std::span<const SweepRow> rows, size_t max_rows) {
     absl::StrAppendFormat(&text, "cheapest within the limits: %s (%.3f replica-hours)\n",
                           rows.front().label, rows.front().summary.replica_hours);
   } else {
-    text += "no combination stays within the limits; the closest are listed\n";
+    text += "no combination stays within the limits; all are listed, cheapest first\n";
   }
   absl::StrAppendFormat(&text, "%-6s %13s %13s %10s %9s %8s  %s\n", "limits", "replica-hours",
                         "above target", "worst wait", "p95 wait", "flaps/h", "setting");
