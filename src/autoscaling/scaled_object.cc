@@ -219,6 +219,12 @@ absl::StatusOr<ScaledObjectSpec> ParseOne(const YAML::Node& document, size_t ind
 
   if (const YAML::Node fallback = spec["fallback"]; fallback && !fallback.IsNull()) {
     Fallback parsed;
+    // KEDA's CRD requires both: a fallback without them is refused by the API server.
+    for (const char* field : {"failureThreshold", "replicas"}) {
+      if (!fallback[field] || fallback[field].IsNull()) {
+        return reader.Error(std::string("spec.fallback.") + field, "is required");
+      }
+    }
     value = reader.Int(fallback["failureThreshold"], "spec.fallback.failureThreshold", -1, 0,
                        kMaxInt32);
     if (!value.ok()) return value.status();

@@ -167,6 +167,10 @@ TEST(ScaledObjectTest, RefusesWhatKedaOrKubernetesWouldRefuse) {
       error(behavior + "{policies: [{type: Pods, value: 1, periodSeconds: 1801}]}}}}\n" + trigger)
           .find("periodSeconds"),
       std::string::npos);
+  EXPECT_NE(error("  fallback: {replicas: 6}\n" + trigger).find("fallback.failureThreshold"),
+            std::string::npos);
+  EXPECT_NE(error("  fallback: {failureThreshold: 3}\n" + trigger).find("fallback.replicas"),
+            std::string::npos);
   EXPECT_NE(error("  fallback: {failureThreshold: 3, replicas: 2, behavior: sometimes}\n" + trigger)
                 .find("fallback.behavior"),
             std::string::npos);

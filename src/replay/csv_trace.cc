@@ -68,6 +68,12 @@ absl::Status Missing(const std::string& name, std::string_view column, std::stri
       fmt::format("{}: line 1: the header names no `{}` column ({})", name, column, what));
 }
 
+// A gzip stream without its end: a recorder killed mid-file (its last snapshot is
+// whole, flushed), or a copy cut short. Its rows are read up to the last whole one.
+std::string CutShort(const std::string& name) {
+  return name + ": the gzip stream is cut short; read up to its last whole row";
+}
+
 }  // namespace
 
 absl::StatusOr<Trace> LoadCsvTrace(const std::string& name, const recording::FileText& file,
@@ -109,6 +115,7 @@ absl::StatusOr<Trace> LoadCsvTrace(const std::string& name, const recording::Fil
   });
   if (!read.ok()) return read;
   if (trace.samples.empty()) return rows.Error("no rows after the header");
+  if (file.truncated) trace.warnings.push_back(CutShort(name));
   StartAtZero(trace.samples);
   return trace;
 }
@@ -187,12 +194,13 @@ struct UnitTraceBuilder::State {
   std::map<std::string, TargetTotals> targets;
   TimeColumn times;   // one form across the files
   std::string names;  // of the files read, for messages
+  std::vector<std::string> warnings;
 
   absl::Status Read(const std::string& name, const recording::FileText& file);
 };
 
 UnitTraceBuilder::UnitTraceBuilder(UnitCsvOptions options)
-    : state_(std::make_unique<State>(State{std::move(options), {}, {}, {}})) {}
+    : state_(std::make_unique<State>(State{std::move(options), {}, {}, {}, {}})) {}
 UnitTraceBuilder::~UnitTraceBuilder() = default;
 UnitTraceBuilder::UnitTraceBuilder(UnitTraceBuilder&&) noexcept = default;
 UnitTraceBuilder& UnitTraceBuilder::operator=(UnitTraceBuilder&&) noexcept = default;
@@ -294,6 +302,7 @@ void CloseMoment(TargetMoments& moments, const LoadModel& model) {
 
 absl::Status UnitTraceBuilder::State::Read(const std::string& name,
                                            const recording::FileText& file) {
+  if (file.truncated) warnings.push_back(CutShort(name));
   CsvRows rows(name, file.text, file.truncated, options.limits.max_rows);
   absl::StatusOr<std::vector<std::string>> header = rows.Header();
   if (!header.ok()) return header.status();
@@ -434,6 +443,7 @@ absl::StatusOr<Trace> UnitTraceBuilder::Finish() {
   auto most = std::max_element(totals.slot_totals.begin(), totals.slot_totals.end(),
                                [](const auto& a, const auto& b) { return a.second < b.second; });
   if (most != totals.slot_totals.end()) trace.slots_per_unit = static_cast<double>(most->first);
+  trace.warnings = state_->warnings;
   StartAtZero(trace.samples);
   return trace;
 }

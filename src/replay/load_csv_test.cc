@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "recording/gzip.h"
 #include "replay/trace_readers.h"
 #include "replay/trace_test_util.h"
 
@@ -25,6 +26,26 @@ TEST(LoadCsvTest, RelativeSecondsWithAnotherTriggersColumn) {
   EXPECT_EQ(trace->samples[2].columns.at("queue_depth"), 7);
   EXPECT_EQ(trace->samples[3].columns.at("queue_depth"), 0);
   EXPECT_EQ(trace->slots_per_unit, std::nullopt);
+}
+
+// A gzip stream without its end (a writer killed, a copy cut short) is read up to
+// its last whole row, and the trace says so.
+TEST(LoadCsvTest, ACutShortGzipStreamIsReadToItsLastWholeRowWithAWarning) {
+  recording::GzipEncoder encoder;
+  std::string bytes;
+  ASSERT_TRUE(encoder.Write("time,load\n0,1\n1,0.5\n2,0.", /*sync=*/true, bytes).ok());
+  absl::StatusOr<Trace> cut = ParseLoadCsv(bytes);
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  EXPECT_EQ(Times(*cut), (std::vector<double>{0, 1}));
+  ASSERT_EQ(cut->warnings.size(), 1u);
+  EXPECT_THAT(cut->warnings[0], HasSubstr("cut short"));
+
+  ASSERT_TRUE(encoder.Write("25\n", /*sync=*/false, bytes).ok());
+  ASSERT_TRUE(encoder.Finish(bytes).ok());
+  absl::StatusOr<Trace> whole = ParseLoadCsv(bytes);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ(Times(*whole), (std::vector<double>{0, 1, 2}));
+  EXPECT_TRUE(whole->warnings.empty());
 }
 
 TEST(LoadCsvTest, Rfc3339TimestampsStartAtZero) {

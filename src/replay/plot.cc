@@ -56,7 +56,9 @@ std::string GnuplotScript(std::span<const PlotPanel> panels, const std::string& 
                   "set style line 3 lc rgb '#2ca02c' lw 2.5\n"     // replicas
                   "set style line 4 lc rgb '#98df8a' lw 1.5\n"     // ready
                   "set style line 5 lc rgb '#555555' lw 1.5\n"     // demand
-                  "set style fill transparent solid 0.25 noborder\n");
+                  "set style fill transparent solid 0.3 noborder\n"
+                  // Headroom, so that lines at their maximum do not sit on the frame.
+                  "set offsets 0, 0, graph 0.06, 0\n");
   // The trace's span exactly, so that side-by-side panels share their time axis.
   absl::StrAppendFormat(&script, "set xrange [0:%g]\n",
                         static_cast<double>(std::max<int64_t>(duration - 1, 1)) / scale);
@@ -79,9 +81,13 @@ std::string GnuplotScript(std::span<const PlotPanel> panels, const std::string& 
     absl::StrAppend(&script,
                     "set ylabel 'pods'\nset y2label 'waiting requests'\nset y2tics\n"
                     "set y2range [0:1<*]\n");
+    // The queue filled, and drawn again as a line where it is not empty: a queue of
+    // a minute is under a pixel wide on a day's plot, and must still show.
     absl::StrAppend(&script, "plot ", data, " every ::1 using ", x,
                     ":6 axes x1y2 with filledcurves x1 lc rgb '#ff9896' title 'waiting requests', ",
                     data, " every ::1 using ", x,
+                    ":($6 > 0 ? $6 : 1/0) axes x1y2 with impulses lc rgb '#d62728' notitle, ", data,
+                    " every ::1 using ", x,
                     ":2 with lines ls 5 title 'demand (pods at full load)', ", data,
                     " every ::1 using ", x, ":4 with steps ls 4 title 'ready', ", data,
                     " every ::1 using ", x, ":3 with steps ls 3 title 'replicas'\n");

@@ -19,7 +19,7 @@ autoscaling::ScaledObjectSpec Object(const std::string& name) {
 ReplayResult Replayed(const autoscaling::ScaledObjectSpec& object) {
   Trace trace;
   trace.samples = {TraceSample{0, 1.4, {}}, TraceSample{60, std::nullopt, {}},
-                   TraceSample{61, 0.7, {}}};
+                   TraceSample{61, 0.7, {}}, TraceSample{90, 0.7, {}}};
   return *Replay(trace, object, ReplayOptions{});
 }
 

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "autoscaling/horizontal_controller.h"
 #include "fleet/fleet_figures.h"
 #include "fleet/unit.h"
 #include "keda/metric_answer.h"
@@ -87,13 +89,17 @@ std::vector<autoscaling::TriggerAnswer> Answers(const std::vector<TriggerReading
   return answers;
 }
 
+// Compared in thousandths, as quantities reach the HPA: 4.2 over 6 pods is 0.7, not
+// 0.7000000000000001 above a target of 0.7.
 bool AboveTarget(const TriggerSpec& trigger, const TriggerReading& reading, int32_t replicas) {
   if (!reading.figure) return false;
-  if (trigger.scaler) return *reading.figure > trigger.scaler->threshold;
+  if (trigger.scaler) {
+    return autoscaling::ToMilli(*reading.figure) > autoscaling::ToMilli(trigger.scaler->threshold);
+  }
   const double per_replica = trigger.metric_type == MetricTargetType::kAverageValue
                                  ? *reading.figure / std::max(replicas, 1)
                                  : *reading.figure;
-  return per_replica > trigger.threshold;
+  return autoscaling::ToMilli(per_replica) > autoscaling::ToMilli(trigger.threshold);
 }
 
 std::vector<std::string> Warnings(const ScaledObjectSpec& object) {
@@ -140,6 +146,19 @@ absl::StatusOr<ReplayResult> Replay(const Trace& trace, const ScaledObjectSpec& 
                                                      "\" for its ", trigger.type, " trigger"));
     }
   }
+  const double span = trace.samples.back().time;
+  if (!(span >= 0 && span <= kMaxReplaySeconds)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("the trace spans %g s; replay covers at most %d s (31 days): cut the trace",
+                        span, kMaxReplaySeconds));
+  }
+  for (const TraceSample& sample : trace.samples) {
+    if (sample.demand && !(*sample.demand >= 0 && *sample.demand <= kMaxDemand)) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("the trace's demand %g at %g s is not between 0 and %g worker capacities",
+                          *sample.demand, sample.time, kMaxDemand));
+    }
+  }
   if (options.hpa_sync_period_seconds <= 0) {
     return absl::InvalidArgumentError("the HPA sync period must be > 0 seconds");
   }
@@ -152,9 +171,11 @@ absl::StatusOr<ReplayResult> Replay(const Trace& trace, const ScaledObjectSpec& 
   autoscaling::HorizontalController hpa(keda.Hpa(object.behavior));
   Pods pods(options.initial_replicas.value_or(std::max(object.keda.min_replica_count, 1)));
 
-  const auto end = static_cast<int64_t>(std::floor(trace.samples.back().time));
+  // The last sample marks the trace's end (each sample holds until the next): a
+  // trace from 0 to 1800 is 1800 seconds, 0 to 1799. A lone sample is one second.
+  const int64_t end = std::max<int64_t>(static_cast<int64_t>(std::ceil(span)), 1);
   size_t cursor = 0;
-  for (int64_t t = 0; t <= end; ++t) {
+  for (int64_t t = 0; t < end; ++t) {
     const auto now = static_cast<double>(t);
     const TraceSample& sample = SampleAt(trace, now, cursor);
     // The readings as the pods are now; read again after each change of the count.
@@ -192,6 +213,14 @@ absl::StatusOr<ReplayResult> Replay(const Trace& trace, const ScaledObjectSpec& 
                                     .triggers = readings});
   }
   result.summary = Summarize(result.seconds, result.events, object);
+  const auto unread = std::count_if(result.seconds.begin(), result.seconds.end(),
+                                    [](const Second& second) { return !second.demand; });
+  if (unread > 0) {
+    result.warnings.push_back(absl::StrFormat(
+        "the trace has no reading of the fleet for %d of its %d s: the scaler answered errors "
+        "then, and no figure is above or below target",
+        unread, result.seconds.size()));
+  }
   return result;
 }
 

@@ -86,7 +86,14 @@ struct ReplayResult {
   std::vector<std::string> warnings;  // settings that make the replay say less than it seems
 };
 
-// INVALID_ARGUMENT for an empty trace or a trigger whose column the trace lacks.
+// The longest trace replayed, in seconds: a second of replay holds ~150 bytes per
+// setting, so a month is some 400 MB, and a longer what-if is better cut.
+inline constexpr int32_t kMaxReplaySeconds = 31 * 86400;
+// The largest demand, in worker capacities: beyond, a trace is not a fleet's.
+inline constexpr double kMaxDemand = 1e6;
+
+// INVALID_ARGUMENT for an empty trace, one longer than kMaxReplaySeconds, a demand
+// beyond [0, kMaxDemand], or a trigger whose column the trace lacks.
 absl::StatusOr<ReplayResult> Replay(const Trace& trace,
                                     const autoscaling::ScaledObjectSpec& scaled_object,
                                     const ReplayOptions& options);

@@ -65,12 +65,13 @@ TEST(ReplayTest, ScaleUpAtOnceScaleDownAfterTheStabilizationWindow) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(Events(*result),
             (std::vector<Event>{{0, 1, 2, Actor::kHpa}, {405, 2, 1, Actor::kHpa}}));
-  EXPECT_EQ(result->seconds.size(), 501u);
-  EXPECT_NEAR(result->summary.replica_hours, (405 * 2 + 96 * 1) / 3600.0, 1e-12);
+  // Seconds 0 to 499: the last sample marks the end.
+  EXPECT_EQ(result->seconds.size(), 500u);
+  EXPECT_NEAR(result->summary.replica_hours, (405 * 2 + 95 * 1) / 3600.0, 1e-12);
   EXPECT_EQ(result->summary.scale_ups, 1);
   EXPECT_EQ(result->summary.scale_downs, 1);
   EXPECT_EQ(result->summary.seconds_above_target, 0);  // 2 pods ready from t=0
-  EXPECT_NEAR(result->summary.flaps_per_hour, 1 / (501 / 3600.0), 1e-9);
+  EXPECT_NEAR(result->summary.flaps_per_hour, 1 / (500 / 3600.0), 1e-9);
 }
 
 // With a 60 s start-up the second pod serves from t=60: until then the one ready pod
@@ -170,6 +171,41 @@ TEST(ReplayTest, DemandIsConservedEverySecond) {
                 *second.demand, 1e-9)
         << second.time;
   }
+}
+
+// 4.2 over 6 pods is 0.7000000000000001 in doubles; the HPA is handed 0.700, at
+// its target, and so is the summary.
+TEST(ReplayTest, AtTargetIsNotAboveItInThousandths) {
+  const Trace trace{{At(0, 4.2), At(600, 4.2)}};
+  absl::StatusOr<ReplayResult> result =
+      Replay(trace, Parse(kLoadAvg), ReplayOptions{.initial_replicas = 6});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->events.empty());
+  EXPECT_EQ(result->summary.seconds_above_target, 0);
+}
+
+TEST(ReplayTest, SecondsWithoutAReadingAreWarnedOf) {
+  const Trace trace{{At(0, 0.7), At(100, std::nullopt), At(400, 0.7)}};
+  absl::StatusOr<ReplayResult> result = Replay(trace, Parse(kLoadAvg), ReplayOptions{});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->warnings.size(), 1u);
+  EXPECT_NE(result->warnings[0].find("300 of its 400 s"), std::string::npos) << result->warnings[0];
+}
+
+// Replay holds every second: a trace beyond a month, or a demand no fleet has, is
+// refused before any of it is held.
+TEST(ReplayTest, TracesTooLongOrDemandsOutOfRangeAreRefused) {
+  for (const Trace& trace : {Trace{{At(0, 1), At(1e12, 1)}}, Trace{{At(0, 1), At(1e308, 1)}},
+                             Trace{{At(0, 1), At(31 * 86400 + 1, 1)}}}) {
+    absl::StatusOr<ReplayResult> result = Replay(trace, Parse(kLoadAvg), ReplayOptions{});
+    ASSERT_FALSE(result.ok());
+    EXPECT_NE(result.status().message().find("at most 2678400 s"), std::string::npos)
+        << result.status();
+  }
+  absl::StatusOr<ReplayResult> huge =
+      Replay(Trace{{At(0, 1e308), At(60, 1)}}, Parse(kLoadAvg), ReplayOptions{});
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.status().message().find("worker capacities"), std::string::npos);
 }
 
 TEST(ReplayTest, ATriggerWithoutItsColumnIsRefused) {

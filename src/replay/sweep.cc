@@ -28,6 +28,10 @@ double Percent(const Summary& summary) {
                                       : 0;
 }
 
+absl::Status Refuse(const std::string& setting, const std::string& values, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat("sweep ", setting, "=", values, ": ", why));
+}
+
 }  // namespace
 
 absl::StatusOr<SweepAxis> ParseSweepAxis(std::string_view text) {
@@ -38,18 +42,20 @@ absl::StatusOr<SweepAxis> ParseSweepAxis(std::string_view text) {
   }
   SweepAxis axis{std::string(text.substr(0, equals)), {}};
   const std::string values(text.substr(equals + 1));
-  const auto bad = [&] {
-    return absl::InvalidArgumentError(absl::StrCat("sweep ", axis.setting, ": \"", values,
-                                                   "\" is not v1,v2,... or from:to:step"));
-  };
+  const auto bad = [&] { return Refuse(axis.setting, values, "not v1,v2,... or from:to:step"); };
   if (values.find(':') != std::string::npos) {
     const std::vector<std::string> parts = absl::StrSplit(values, ':');
     if (parts.size() != 3) return bad();
     const std::optional<double> from = ParseDecimal(parts[0]);
     const std::optional<double> to = ParseDecimal(parts[1]);
     const std::optional<double> step = ParseDecimal(parts[2]);
-    if (!from || !to || !step || *step <= 0 || *to < *from || (*to - *from) / *step > 1000)
-      return bad();
+    if (!from || !to || !step) return bad();
+    if (*step <= 0) return Refuse(axis.setting, values, "the step must be above 0");
+    if (*to < *from) return Refuse(axis.setting, values, "`to` is below `from`");
+    if ((*to - *from) / *step >= kMaxAxisValues) {
+      return Refuse(axis.setting, values,
+                    absl::StrCat("more than ", kMaxAxisValues, " values; take a larger step"));
+    }
     // Counted in steps, so that 0.1 increments do not drift past `to`.
     const auto count = static_cast<int64_t>(std::floor((*to - *from) / *step + 1e-9));
     for (int64_t i = 0; i <= count; ++i)

@@ -26,7 +26,9 @@ struct SweepAxis {
   std::vector<double> values;
 };
 
-// "setting=v1,v2,..." or "setting=from:to:step" (to included).
+// "setting=v1,v2,..." or "setting=from:to:step" (to included), at most
+// kMaxAxisValues values; INVALID_ARGUMENT naming what is wrong.
+inline constexpr size_t kMaxAxisValues = 1000;
 absl::StatusOr<SweepAxis> ParseSweepAxis(std::string_view text);
 
 // `object` with `setting` set to `value`; INVALID_ARGUMENT for an unknown setting or

@@ -1,9 +1,12 @@
 #include "replay/sweep.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace mk::replay {
 namespace {
+
+using ::testing::HasSubstr;
 
 autoscaling::ScaledObjectSpec Base() {
   keda::TriggerDefaults defaults;
@@ -32,6 +35,12 @@ TEST(SweepAxisTest, ListsAndRanges) {
                           "threshold=0:1:0", "threshold=0:1", "threshold=0:100000:1"}) {
     EXPECT_FALSE(ParseSweepAxis(bad).ok()) << bad;
   }
+  // The message says what is wrong with a range.
+  EXPECT_THAT(ParseSweepAxis("threshold=1:0:0.1").status().message(), HasSubstr("below"));
+  EXPECT_THAT(ParseSweepAxis("threshold=0:1:0").status().message(), HasSubstr("step"));
+  EXPECT_THAT(ParseSweepAxis("threshold=0.1:100:0.01").status().message(),
+              HasSubstr("more than 1000 values"));
+  EXPECT_TRUE(ParseSweepAxis("threshold=0.1:100:0.1").ok());
 }
 
 TEST(SweepAxisTest, SettingsAreCheckedAsTheScaledObjectWouldBe) {

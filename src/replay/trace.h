@@ -30,6 +30,9 @@ struct Trace {
   // Per-unit traces carry each unit's request slots: waiting requests then convert
   // to demand at that many requests per worker capacity.
   std::optional<double> slots_per_unit = std::nullopt;
+  // What the reader let pass but a user should know (a file cut short, read up to
+  // its last whole row).
+  std::vector<std::string> warnings{};
 };
 
 }  // namespace mk::replay

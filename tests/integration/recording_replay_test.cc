@@ -6,7 +6,6 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <thread>
 
@@ -16,23 +15,6 @@ namespace mk::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr char kScaledObject[] = R"(apiVersion: keda.sh/v1alpha1
-kind: ScaledObject
-metadata:
-  name: recorded
-spec:
-  scaleTargetRef:
-    name: decode
-  minReplicaCount: 1
-  maxReplicaCount: 8
-  triggers:
-    - type: external
-      metadata:
-        scalerAddress: metrics-keda:9090
-        metricName: llm_load_avg
-        threshold: "0.7"
-)";
 
 TEST(RecordingReplayTest, ARecordedFleetReplaysAsItsDemand) {
   TempDir dir;
@@ -53,8 +35,7 @@ TEST(RecordingReplayTest, ARecordedFleetReplaysAsItsDemand) {
   }
   ASSERT_TRUE(std::filesystem::exists(recording));
 
-  const std::string object = dir.path() + "/recorded.yaml";
-  std::ofstream(object) << kScaledObject;
+  const std::string object = std::string(MK_SOURCE_DIR) + "/tests/data/replay/baseline.yaml";
   const std::string log = dir.path() + "/replay.log";
   Process replay({BinaryPath("metrics-keda-replay"), "--trace", recording, "--scaled-object",
                   object, "--every", "1"},

@@ -19,24 +19,8 @@ namespace {
 
 using std::chrono::seconds;
 
-// The baseline ScaledObject: threshold 0.7 on llm_load_avg, 1 to 12 replicas, the
-// HPA's default behavior (no `behavior`: the 300 s downscale window).
-constexpr char kBaseline[] = R"(apiVersion: keda.sh/v1alpha1
-kind: ScaledObject
-metadata:
-  name: baseline
-spec:
-  scaleTargetRef:
-    name: decode
-  minReplicaCount: 1
-  maxReplicaCount: 12
-  triggers:
-    - type: external
-      metadata:
-        scalerAddress: metrics-keda:9090
-        metricName: llm_load_avg
-        threshold: "0.7"
-)";
+// The ScaledObject worked out by hand: llm_load_avg against 0.7, 1 to 8 replicas.
+std::string Baseline() { return std::string(MK_SOURCE_DIR) + "/tests/data/replay/baseline.yaml"; }
 
 // 1.4 worker capacities for ten minutes, then 0.35 until 30 minutes.
 constexpr char kStepDown[] = "time,load\n0,1.4\n600,0.35\n1800,0.35\n";
@@ -75,11 +59,12 @@ ToolRun Replay(const TempDir& dir, std::vector<std::string> args) {
 // ready at once (no start-up delay): 0.7 each, within the tolerance from then on.
 // t=600: 0.35 over 2 pods is 0.175, a recommendation of 1; the 300 s window still
 // holds the 2 recommended at 585, until the sync at 900 (whose window starts at 600).
-// Replica-hours: 2 x 900 s + 1 x 901 s (seconds 0 to 1800 inclusive) = 0.750.
+// Replica-hours: 2 x 900 s + 1 x 900 s (seconds 0 to 1799: the last sample marks the
+// end) = 0.750.
 TEST(ReplayToolTest, PrintsTheTimelineAndSummaryWorkedByHand) {
   TempDir dir;
-  const ToolRun run = Replay(dir, {"--trace", Write(dir, "step.csv", kStepDown), "--scaled-object",
-                                   Write(dir, "baseline.yaml", kBaseline)});
+  const ToolRun run =
+      Replay(dir, {"--trace", Write(dir, "step.csv", kStepDown), "--scaled-object", Baseline()});
   ASSERT_EQ(run.exit_status, 0) << run.output;
   EXPECT_NE(run.output.find("== baseline =="), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("00:00:00  HPA    1 -> 2"), std::string::npos) << run.output;
@@ -107,7 +92,7 @@ TEST(ReplayToolTest, ReplaysTheExamplesAndDrawsThePlots) {
     EXPECT_EQ(csv.rfind("time,demand,replicas,ready,unit_load,waiting,trigger0_figure", 0), 0u)
         << name;
     // A row per second of the day, and the header.
-    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 86401 + 1) << name;
+    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 86400 + 1) << name;
   }
   // The workday has no traffic at night: the ScaledObject allowed to go to zero does.
   EXPECT_NE(run.output.find("KEDA   1 -> 0   deactivated after cooldown"), std::string::npos)
@@ -130,11 +115,10 @@ TEST(ReplayToolTest, SweepNamesTheCheapestSettingWithinTheLimits) {
   TempDir dir;
   // Lower thresholds buy more pods; at 0.3 the first scale-up is capped at 4 pods
   // (the HPA's max(2 x 1, 4)) and 1.4 / 4 = 0.35 sits above target until the next
-  // sync, 15 s of the 1801: 0.8 %, over a limit of 0.5 %.
-  const ToolRun run =
-      Replay(dir, {"--trace", Write(dir, "step.csv", kStepDown), "--scaled-object",
-                   Write(dir, "baseline.yaml", kBaseline), "--sweep", "threshold=0.3,0.5,0.7",
-                   "--sweep", "minReplicaCount=1:2:1", "--max-above-target", "0.5"});
+  // sync, 15 s of the 1800: 0.8 %, over a limit of 0.5 %.
+  const ToolRun run = Replay(dir, {"--trace", Write(dir, "step.csv", kStepDown), "--scaled-object",
+                                   Baseline(), "--sweep", "threshold=0.3,0.5,0.7", "--sweep",
+                                   "minReplicaCount=1:2:1", "--max-above-target", "0.5"});
   ASSERT_EQ(run.exit_status, 0) << run.output;
   EXPECT_NE(run.output.find("cheapest within the limits: threshold=0.7 minReplicaCount=1 (0.750 "
                             "replica-hours)"),
@@ -145,7 +129,7 @@ TEST(ReplayToolTest, SweepNamesTheCheapestSettingWithinTheLimits) {
 
 TEST(ReplayToolTest, RefusesBadFilesNamingThem) {
   TempDir dir;
-  const std::string object = Write(dir, "baseline.yaml", kBaseline);
+  const std::string object = Baseline();
   const std::string garbage = Write(dir, "garbage.csv", "time,load\n0,1\n0,2\n");
   ToolRun run = Replay(dir, {"--trace", garbage, "--scaled-object", object});
   EXPECT_EQ(run.exit_status, 2) << run.output;

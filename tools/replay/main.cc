@@ -5,6 +5,9 @@
 // summary side by side; writes per-second CSVs and plots (gnuplot) on request; or
 // sweeps settings for the cheapest that stays within limits.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -49,6 +52,18 @@ bool RunGnuplot(const std::string& script) {
   return pclose(gnuplot) == 0;
 }
 
+// CLI11's ranges let NaN through (every comparison with it is false).
+CLI::Validator Finite() {
+  return CLI::Validator(
+      [](const std::string& text) {
+        double value = 0;
+        return CLI::detail::lexical_cast(text, value) && std::isfinite(value)
+                   ? std::string()
+                   : "not a finite number: " + text;
+      },
+      "FINITE");
+}
+
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "metrics-keda-replay: %s\n", std::string(status.message()).c_str());
   return 2;
@@ -86,7 +101,7 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--startup-delay", options.startup_delay_seconds,
                  "Seconds from a pod's creation until it serves")
-      ->check(CLI::Range(0.0, 86400.0));
+      ->check(Finite() & CLI::Range(0.0, 86400.0));
   app.add_option("--initial-replicas", options.initial_replicas,
                  "Replicas when the trace starts (default max(minReplicaCount, 1))")
       ->check(CLI::Range(0, 100000));
@@ -95,10 +110,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600));
   app.add_option("--slots-per-unit", options.load.slots_per_unit,
                  "Requests one pod runs at full load; converts queued demand into waiting requests")
-      ->check(CLI::Range(1.0, 1e6));
+      ->check(Finite() & CLI::Range(1.0, 1e6));
   app.add_option("--threshold", threshold,
                  "The scaler's --threshold, for triggers whose metadata sets none")
-      ->check(CLI::Range(0.001, 1e9));
+      ->check(Finite() & CLI::Range(0.001, 1e9));
   app.add_option(
       "--out", out_dir,
       "Directory for each setting's per-second CSV and replay.svg / replay.png (gnuplot)");
@@ -108,12 +123,12 @@ int main(int argc, char** argv) {
       "ScaledObject");
   app.add_option("--max-above-target", limits.max_above_target_percent,
                  "Sweep limit: percent of the time above target")
-      ->check(CLI::Range(0.0, 100.0));
+      ->check(Finite() & CLI::Range(0.0, 100.0));
   app.add_option("--max-p95-waiting", limits.max_p95_waiting, "Sweep limit: p95 waiting requests")
-      ->check(CLI::NonNegativeNumber);
+      ->check(Finite() & CLI::NonNegativeNumber);
   app.add_option("--max-worst-waiting", limits.max_worst_waiting,
                  "Sweep limit: worst waiting requests")
-      ->check(CLI::NonNegativeNumber);
+      ->check(Finite() & CLI::NonNegativeNumber);
   app.add_option("--sweep-rows", sweep_rows, "Sweep rows to print")->check(CLI::Range(1, 100000));
   app.add_option("--every", every,
                  "Also print each setting's replicas, load and waiting every this many seconds")
@@ -131,13 +146,26 @@ int main(int argc, char** argv) {
         mk::autoscaling::ParseScaledObjects(*text, defaults);
     if (!parsed.ok())
       return Fail(absl::InvalidArgumentError(path + ": " + std::string(parsed.status().message())));
-    objects.insert(objects.end(), parsed->begin(), parsed->end());
+    for (ScaledObjectSpec& object : *parsed) {
+      // Each one's CSV is named after it.
+      const bool taken = std::any_of(objects.begin(), objects.end(), [&](const auto& other) {
+        return FileStem(other.name) == FileStem(object.name);
+      });
+      if (taken) {
+        return Fail(absl::InvalidArgumentError(path + ": a second ScaledObject named " +
+                                               object.name + ": give each its own name"));
+      }
+      objects.push_back(std::move(object));
+    }
   }
   mk::replay::TraceOptions trace_options{.target = target};
   if (app.count("--slots-per-unit") > 0) trace_options.slots_per_unit = options.load.slots_per_unit;
   if (!model.empty()) trace_options.model = model;
   absl::StatusOr<mk::replay::Trace> trace = mk::replay::ReadTrace(trace_paths, trace_options);
   if (!trace.ok()) return Fail(trace.status());
+  for (const std::string& warning : trace->warnings) {
+    std::fprintf(stderr, "metrics-keda-replay: warning: %s\n", warning.c_str());
+  }
   if (trace->slots_per_unit && app.count("--slots-per-unit") == 0) {
     options.load.slots_per_unit = *trace->slots_per_unit;
   }
