@@ -120,6 +120,33 @@ std::vector<std::string> Warnings(const ScaledObjectSpec& object) {
                        "the value as the trigger's metricType says"));
     }
   }
+  // A pod's load and usages stop at full (1, or 100 %): a threshold whose tolerance
+  // band reaches that ceiling is one the HPA can never scale up past.
+  const double up_tolerance =
+      object.behavior ? autoscaling::ScaleUpRules(object.behavior->scale_up, 0.1).tolerance : 0.1;
+  for (size_t i = 0; i < object.triggers.size(); ++i) {
+    const TriggerSpec& trigger = object.triggers[i];
+    if (!trigger.scaler) continue;
+    std::optional<double> ceiling;
+    switch (trigger.scaler->metric) {
+      case fleet::FleetMetric::kLoadAvg:
+        ceiling = 1;
+        break;
+      case fleet::FleetMetric::kKvBlocksUsagePercent:
+      case fleet::FleetMetric::kRequestSlotsUsagePercent:
+        ceiling = 100;
+        break;
+      default:
+        break;
+    }
+    if (ceiling && trigger.scaler->threshold * (1 + up_tolerance) >= *ceiling) {
+      warnings.push_back(absl::StrFormat(
+          "trigger %d: %s is at most %g per pod, and the HPA scales up only above %g x %.2f: "
+          "it never scales up on this trigger",
+          i, fleet::MetricName(trigger.scaler->metric), *ceiling, trigger.scaler->threshold,
+          1 + up_tolerance));
+    }
+  }
   if (object.keda.min_replica_count == 0 && !other_trigger) {
     warnings.push_back(
         "minReplicaCount 0 with only this scaler's triggers: at zero replicas no worker reports, "

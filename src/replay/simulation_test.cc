@@ -208,6 +208,20 @@ TEST(ReplayTest, TracesTooLongOrDemandsOutOfRangeAreRefused) {
   EXPECT_NE(huge.status().message().find("worker capacities"), std::string::npos);
 }
 
+// llm_load_avg stops at 1 per pod, and 0.95 x 1.1 is above it: this never scales up.
+TEST(ReplayTest, WarnsOfAThresholdTheFigureCannotPassOutOfTolerance) {
+  std::string yaml = kLoadAvg;
+  yaml.replace(yaml.find("\"0.7\""), 5, "\"0.95\"");
+  absl::StatusOr<ReplayResult> result =
+      Replay(Trace{{At(0, 3), At(300, 3)}}, Parse(yaml), ReplayOptions{});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->warnings.size(), 1u);
+  EXPECT_NE(result->warnings[0].find("never scales up"), std::string::npos);
+  EXPECT_TRUE(result->events.empty());  // 3 capacities queue on 1 pod, as warned
+  EXPECT_TRUE(
+      Replay(Trace{{At(0, 3), At(300, 3)}}, Parse(kLoadAvg), ReplayOptions{})->warnings.empty());
+}
+
 TEST(ReplayTest, ATriggerWithoutItsColumnIsRefused) {
   const Trace trace{{At(0, 1)}};
   absl::StatusOr<ReplayResult> result = Replay(trace, Parse(kToZero), ReplayOptions{});
