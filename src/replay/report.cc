@@ -1,5 +1,8 @@
 #include "replay/report.h"
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -72,22 +75,31 @@ std::string SummaryTable(std::span<const ReplayResult> results) {
   return text;
 }
 
-std::string TimelineCsv(const ReplayResult& result, const autoscaling::ScaledObjectSpec& object) {
+std::string TimelineCsv(const ReplayResult& result, const autoscaling::ScaledObjectSpec& object,
+                        TimelineRows rows) {
   std::string text = "time,demand,replicas,ready,unit_load,waiting";
   for (size_t i = 0; i < object.triggers.size(); ++i) {
     absl::StrAppend(&text, ",trigger", i, "_figure,trigger", i, "_target");
   }
   text += "\n";
+  // Each second's cells after its time: equal cells, an unchanged second.
+  std::vector<std::string> values;
+  values.reserve(result.seconds.size());
   for (const Second& second : result.seconds) {
-    absl::StrAppend(&text, second.time, ",", Cell(second.demand), ",", second.replicas, ",",
-                    second.ready, ",", Cell(second.unit_load), ",", Cell(second.waiting));
+    std::string& cells = values.emplace_back();
+    absl::StrAppend(&cells, ",", Cell(second.demand), ",", second.replicas, ",", second.ready, ",",
+                    Cell(second.unit_load), ",", Cell(second.waiting));
     for (size_t i = 0; i < object.triggers.size(); ++i) {
       const std::string figure = i < second.triggers.size() ? Cell(second.triggers[i].figure) : "";
       const autoscaling::TriggerSpec& trigger = object.triggers[i];
-      absl::StrAppend(&text, ",", figure, ",",
+      absl::StrAppend(&cells, ",", figure, ",",
                       Cell(trigger.scaler ? trigger.scaler->threshold : trigger.threshold));
     }
-    text += "\n";
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    const bool kept = rows == TimelineRows::kEverySecond || i == 0 || i + 1 == values.size() ||
+                      values[i] != values[i - 1] || values[i] != values[i + 1];
+    if (kept) absl::StrAppend(&text, result.seconds[i].time, values[i], "\n");
   }
   return text;
 }

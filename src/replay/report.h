@@ -27,10 +27,16 @@ std::string SampledTimeline(const ReplayResult& result, int64_t every);
 // worst and p95 waiting requests, scale events, flapping, largest count.
 std::string SummaryTable(std::span<const ReplayResult> results);
 
+// Which seconds TimelineCsv writes: all, or only those where a value changes (the
+// rows on both sides of each change, and the first and last): the same lines and
+// steps when drawn, in a fraction of the rows (a day sampled each minute: 1/30).
+enum class TimelineRows { kEverySecond, kChanges };
+
 // One row per second: time,demand,replicas,ready,unit_load,waiting and, per
 // trigger i, trigger<i>_figure and trigger<i>_target (the threshold the figure is
 // held against). Empty cells where a value is unknown.
-std::string TimelineCsv(const ReplayResult& result, const autoscaling::ScaledObjectSpec& object);
+std::string TimelineCsv(const ReplayResult& result, const autoscaling::ScaledObjectSpec& object,
+                        TimelineRows rows = TimelineRows::kEverySecond);
 
 }  // namespace mk::replay
 

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/str_split.h"
 #include "replay/plot.h"
 
 namespace mk::replay {
@@ -51,16 +57,36 @@ TEST(ReportTest, CsvLeavesUnknownCellsEmpty) {
   EXPECT_NE(csv.find("\n61,0.7,2,2,0.35,0,0.35,0.7\n"), std::string::npos);
 }
 
+// Rows on both sides of each change, and the ends: lines and steps drawn the same.
+TEST(ReportTest, CsvOfChangesKeepsEachChangesEdges) {
+  const autoscaling::ScaledObjectSpec object = Object("decode");
+  const ReplayResult result = Replayed(object);
+  const std::string all = TimelineCsv(result, object);
+  const std::string changes = TimelineCsv(result, object, TimelineRows::kChanges);
+  EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 1 + 90);
+  // 0 and 59 (1.4 on the 2 pods scaled to at 0), 60 (no reading), 61 and 89 (0.7).
+  std::vector<std::string> times;
+  for (const std::string& line :
+       std::vector<std::string>(absl::StrSplit(changes, '\n', absl::SkipEmpty()))) {
+    times.emplace_back(line.substr(0, line.find(',')));
+  }
+  EXPECT_EQ(times, (std::vector<std::string>{"time", "0", "59", "60", "61", "89"})) << changes;
+}
+
 TEST(PlotTest, OneColumnPerSettingWithQuotedNames) {
   const autoscaling::ScaledObjectSpec a = Object("it's");
   const autoscaling::ScaledObjectSpec b = Object("b_2");
   const ReplayResult ra = Replayed(a);
   const ReplayResult rb = Replayed(b);
-  const PlotPanel panels[] = {{&ra, &a, "/tmp/a.csv"}, {&rb, &b, "/tmp/it's.csv"}};
-  const std::string script = GnuplotScript(panels, "/tmp/out.svg", PlotFormat::kSvg);
+  const PlotPanel panels[] = {{&ra, &a}, {&rb, &b}};
+  const std::string script = GnuplotScript(panels, "/tmp/it's.svg", PlotFormat::kSvg);
   EXPECT_NE(script.find("set terminal svg size 1120,"), std::string::npos);
   EXPECT_NE(script.find("set multiplot layout 2,2 columnsfirst"), std::string::npos);
-  EXPECT_NE(script.find("'/tmp/it''s.csv'"), std::string::npos);
+  EXPECT_NE(script.find("set output '/tmp/it''s.svg'"), std::string::npos);
+  // Each panel's data inline, its changes only.
+  EXPECT_NE(script.find("$panel1 << EOD\n" + TimelineCsv(rb, b, TimelineRows::kChanges) + "EOD\n"),
+            std::string::npos);
+  EXPECT_NE(script.find("plot $panel1 every ::1"), std::string::npos);
   EXPECT_NE(script.find("'it''s: llm_load_avg vs target'"), std::string::npos) << script;
   EXPECT_NE(script.find("title 'replicas'"), std::string::npos);
   EXPECT_NE(script.find("title 'waiting requests'"), std::string::npos);

@@ -205,7 +205,7 @@ int main(int argc, char** argv) {
     std::ofstream csv(path);
     csv << mk::replay::TimelineCsv(results[i], objects[i]);
     if (!csv) return Fail(absl::InternalError("cannot write " + path));
-    panels.push_back({&results[i], &objects[i], path});
+    panels.push_back({&results[i], &objects[i]});
   }
   for (const auto& [format_name, plot_format] : {std::pair{"svg", mk::replay::PlotFormat::kSvg},
                                                  std::pair{"png", mk::replay::PlotFormat::kPng}}) {
