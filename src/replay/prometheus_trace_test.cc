@@ -73,6 +73,13 @@ TEST(PrometheusTraceTest, ReadTraceTellsJsonFromCsv) {
       ReadTrace(DataPaths({"prometheus_kv_usage.json", "prometheus_waiting.json"}));
   ASSERT_TRUE(trace.ok()) << trace.status();
   EXPECT_EQ(trace->samples.size(), 3u);
+  // Options another format's file has no use for are refused, not ignored.
+  EXPECT_THAT(ReadTrace(DataPaths({"prometheus_kv_usage.json"}), {.target = "dynamo/backend/x"})
+                  .status()
+                  .message(),
+              HasSubstr("a target is chosen in a per-unit CSV"));
+  EXPECT_THAT(ReadTrace(DataPaths({"load_relative.csv"}), {.model = "llama"}).status().message(),
+              HasSubstr("a model is chosen among Prometheus series only"));
 }
 
 TEST(PrometheusTraceTest, AnswersThatAreNoRangeOfWorkerGaugesAreRefused) {

@@ -97,7 +97,20 @@ absl::StatusOr<Trace> ReadTrace(std::span<const std::string> paths, const TraceO
   absl::StatusOr<recording::FileText> first =
       recording::ReadMaybeGzipFile(paths[0], options.limits.max_bytes);
   if (!first.ok()) return first.status();
-  switch (FormatOf(first->text)) {
+  const Format format = FormatOf(first->text);
+  // A setting the file's format has no use for is a mistake to say, not to ignore.
+  if (options.model && format != Format::kPrometheus) {
+    return absl::InvalidArgumentError(paths[0] +
+                                      ": a model is chosen among Prometheus series only; this "
+                                      "is a CSV trace");
+  }
+  if (!options.target.empty() && format != Format::kUnitCsv) {
+    return absl::InvalidArgumentError(
+        paths[0] +
+        ": a target is chosen in a per-unit CSV (a recording) only; this trace holds "
+        "one fleet");
+  }
+  switch (format) {
     case Format::kLoadCsv:
       if (paths.size() > 1) {
         return absl::InvalidArgumentError(paths[0] + ": a time,load trace is one file; " +
