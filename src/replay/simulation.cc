@@ -229,7 +229,11 @@ absl::StatusOr<ReplayResult> Replay(const Trace& trace, const ScaledObjectSpec& 
       const std::vector<autoscaling::HpaMetric> metrics =
           keda.HpaMetrics(pods.count(), pods.Ready(now), Answers(readings));
       const autoscaling::HpaSync sync = hpa.Sync(now, pods.count(), pods.Ready(now), metrics);
-      if (sync.rescaled) scale(sync.replicas, Actor::kHpa, sync.reason);
+      if (sync.rescaled) {
+        // The HPA cannot tell a fallback value from a reading; the event should.
+        scale(sync.replicas, Actor::kHpa,
+              keda.in_fallback() ? sync.reason + ", a trigger in fallback" : sync.reason);
+      }
     }
     result.seconds.push_back(Second{.time = t,
                                     .demand = sample.demand,

@@ -155,6 +155,7 @@ TEST(ReplayTest, FallbackOnceFailuresPassTheThreshold) {
   absl::StatusOr<ReplayResult> result = Replay(trace, Parse(kFallback), ReplayOptions{});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(Events(*result), (std::vector<Event>{{135, 1, 4, Actor::kHpa}}));
+  EXPECT_EQ(result->events[0].reason, "metric above target, a trigger in fallback");
 }
 
 // Whatever the replica count does, served demand plus waiting requests is the demand.
