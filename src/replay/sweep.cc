@@ -127,6 +127,14 @@ absl::StatusOr<std::vector<SweepRow>> Sweep(const Trace& trace, const ScaledObje
                                             std::span<const SweepAxis> axes,
                                             const ReplayOptions& options,
                                             const SweepLimits& limits) {
+  for (size_t a = 0; a < axes.size(); ++a) {
+    for (size_t b = 0; b < a; ++b) {
+      if (axes[a].setting == axes[b].setting) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("sweep ", axes[a].setting, " is given twice: give its values once"));
+      }
+    }
+  }
   size_t runs = 1;
   for (const SweepAxis& axis : axes) {
     runs *= axis.values.size();

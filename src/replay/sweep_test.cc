@@ -86,11 +86,20 @@ TEST(SweepTest, TheCheapestWithinTheLimitsComesFirst) {
 }
 
 TEST(SweepTest, CombinationsAreBounded) {
-  const SweepAxis big{"cooldownPeriod", std::vector<double>(200, 60)};
-  const SweepAxis axes[] = {big, big};
+  const SweepAxis axes[] = {{"cooldownPeriod", std::vector<double>(200, 60)},
+                            {"pollingInterval", std::vector<double>(200, 15)}};
   Trace trace;
   trace.samples = {TraceSample{0, 1.0, {}}};
-  EXPECT_FALSE(Sweep(trace, Base(), axes, ReplayOptions{}, SweepLimits{}).ok());
+  EXPECT_THAT(Sweep(trace, Base(), axes, ReplayOptions{}, SweepLimits{}).status().message(),
+              HasSubstr("more than 10000 combinations"));
+}
+
+TEST(SweepTest, ASettingSweptTwiceIsRefused) {
+  const SweepAxis axes[] = {{"threshold", {0.5}}, {"threshold", {0.6}}};
+  Trace trace;
+  trace.samples = {TraceSample{0, 1.0, {}}};
+  EXPECT_THAT(Sweep(trace, Base(), axes, ReplayOptions{}, SweepLimits{}).status().message(),
+              HasSubstr("threshold is given twice"));
 }
 
 }  // namespace
