@@ -74,6 +74,11 @@ std::string WorkerOf(const prometheus::Sample& sample) {
   return std::string(sample.LabelValue("instance").value_or(""));
 }
 
+[[noreturn]] void NotMatrix(const std::string& result_type) {
+  Fail("resultType \"" + result_type.substr(0, 32) +
+       "\", not matrix: give the answers of query_range");
+}
+
 }  // namespace
 
 struct PrometheusTraceBuilder::State {
@@ -168,19 +173,20 @@ absl::Status PrometheusTraceBuilder::Add(const std::string& name, const recordin
           ForEachField(ObjectOf(value, "data"), [&](std::string_view field, od::value v) {
             if (field == "resultType") result_type = StringOf(v, "data.resultType");
             if (field != "result") return;
+            // Prometheus writes resultType first: a scalar's or a vector's result is
+            // better refused for its type than for its shape.
+            if (!result_type.empty() && result_type != "matrix") NotMatrix(result_type);
             ForEachElement(v, "data.result", [&](od::value series) {
               found.push_back(state_->ReadSeries(series, found.size(), points));
             });
           });
         });
+        if (status.empty()) Fail("no \"status\": not an answer of Prometheus' HTTP API");
         if (status != "success") {
           Fail(fmt::format("Prometheus answered status \"{}\" ({}: {})", status.substr(0, 32),
                            error_type.substr(0, 64), error.substr(0, 256)));
         }
-        if (result_type != "matrix") {
-          Fail("resultType \"" + result_type.substr(0, 32) +
-               "\", not matrix: give the answers of query_range");
-        }
+        if (result_type != "matrix") NotMatrix(result_type);
         return found;
       });
   if (!read.ok()) {

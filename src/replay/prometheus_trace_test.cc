@@ -87,7 +87,7 @@ TEST(PrometheusTraceTest, AnswersThatAreNoRangeOfWorkerGaugesAreRefused) {
               HasSubstr("prometheus_error.json: Prometheus answered status \"error\" (bad_data: "
                         "invalid parameter"));
   EXPECT_THAT(Read({"prometheus_vector.json"}).status().message(),
-              HasSubstr("series 1: an instant vector's sample"));
+              HasSubstr("resultType \"vector\", not matrix: give the answers of query_range"));
   struct Case {
     std::string text;
     std::string error;
@@ -99,7 +99,8 @@ TEST(PrometheusTraceTest, AnswersThatAreNoRangeOfWorkerGaugesAreRefused) {
           {"metric":{"__name__":"vllm:num_requests_waiting"},"values":[[1,"1"]]}]}} {})",
        "bytes after the JSON object"},
       {R"({"status":"success","data":{"resultType":"scalar","result":[1767225600,"1"]}})",
-       "series 1 is not an object"},
+       "resultType \"scalar\", not matrix"},
+      {"{}", "no \"status\": not an answer of Prometheus' HTTP API"},
       {R"({"status":"success","data":{"resultType":"streams","result":[]}})",
        "resultType \"streams\", not matrix"},
       {R"({"status":"success","data":{"resultType":"matrix","result":[]}})",
