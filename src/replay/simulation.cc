@@ -114,10 +114,13 @@ std::vector<std::string> Warnings(const ScaledObjectSpec& object) {
     const bool mirrored = (trigger.metric_type == MetricTargetType::kValue) ==
                           (trigger.scaler->metric_type == keda::MetricType::kValue);
     if (!mirrored) {
+      const bool value = trigger.metric_type == MetricTargetType::kValue;
       warnings.push_back(
-          absl::StrCat("trigger ", i,
-                       ": its metricType and its metadata metricType differ; the HPA reads "
-                       "the value as the trigger's metricType says"));
+          absl::StrCat("trigger ", i, ": its metricType is ", value ? "Value" : "AverageValue",
+                       " but its metadata's is ", value ? "AverageValue" : "Value",
+                       ": the scaler answers ", value ? "N x F" : "F", " and the HPA reads it as ",
+                       value ? "one value" : "a total over the pods",
+                       "; set metadata metricType: ", value ? "Value" : "AverageValue", " too"));
     }
   }
   // A pod's load and usages stop at full (1, or 100 %): a threshold whose tolerance

@@ -223,6 +223,21 @@ TEST(ReplayTest, WarnsOfAThresholdTheFigureCannotPassOutOfTolerance) {
       Replay(Trace{{At(0, 3), At(300, 3)}}, Parse(kLoadAvg), ReplayOptions{})->warnings.empty());
 }
 
+// The trigger's metricType tells the HPA how to read the answer; the metadata's
+// tells the scaler what to answer. Apart, the HPA reads N x F as one value.
+TEST(ReplayTest, WarnsOfAMetricTypeTheMetadataDoesNotShare) {
+  std::string yaml = kLoadAvg;
+  yaml.replace(yaml.find("  - type: external\n"), 19,
+               "  - type: external\n    metricType: Value\n");
+  absl::StatusOr<ReplayResult> result =
+      Replay(Trace{{At(0, 1), At(60, 1)}}, Parse(yaml), ReplayOptions{});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->warnings.size(), 1u);
+  EXPECT_EQ(result->warnings[0],
+            "trigger 0: its metricType is Value but its metadata's is AverageValue: the scaler "
+            "answers N x F and the HPA reads it as one value; set metadata metricType: Value too");
+}
+
 TEST(ReplayTest, ATriggerWithoutItsColumnIsRefused) {
   const Trace trace{{At(0, 1)}};
   absl::StatusOr<ReplayResult> result = Replay(trace, Parse(kToZero), ReplayOptions{});
