@@ -105,11 +105,10 @@ std::optional<int32_t> HorizontalController::ComputeReplicasForMetrics(
       ++invalid;
       continue;
     }
-    const bool average = metric.type == MetricTargetType::kAverageValue;
     keda::HpaInputs inputs{
         .total = static_cast<double>(*metric.value_milli),
         .target = static_cast<double>(metric.target_milli),
-        .metric_type = average ? keda::MetricType::kAverageValue : keda::MetricType::kValue,
+        .metric_type = metric.type,
         .current_replicas = spec_replicas,
         .tolerance = spec_.behavior ? down_.tolerance : spec_.tolerance,
         .scale_up_tolerance = spec_.behavior ? std::optional(up_.tolerance) : std::nullopt,

@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-namespace mk::autoscaling {
+#include "keda/trigger_config.h"
 
-enum class MetricTargetType { kAverageValue, kValue };
+namespace mk::autoscaling {
 
 enum class PolicyType { kPods, kPercent };
 struct ScalingPolicy {
@@ -71,7 +71,7 @@ struct HpaSpec {
 // One metric of the HPA as one sync reads it, in thousandths as the external
 // metrics API carries them (Quantity.MilliValue()).
 struct HpaMetric {
-  MetricTargetType type = MetricTargetType::kAverageValue;
+  keda::MetricType type = keda::MetricType::kAverageValue;
   int64_t target_milli = 1000;
   std::optional<int64_t> value_milli =
       std::nullopt;  // the sum of the values; none: the metric failed

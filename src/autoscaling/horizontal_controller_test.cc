@@ -12,9 +12,9 @@ namespace mk::autoscaling {
 namespace {
 
 HpaMetric Average(int64_t value_milli, int64_t target_milli = 1000) {
-  return HpaMetric{MetricTargetType::kAverageValue, target_milli, value_milli};
+  return HpaMetric{keda::MetricType::kAverageValue, target_milli, value_milli};
 }
-HpaMetric Failed() { return HpaMetric{MetricTargetType::kAverageValue, 1000, std::nullopt}; }
+HpaMetric Failed() { return HpaMetric{keda::MetricType::kAverageValue, 1000, std::nullopt}; }
 
 // Syncs every 15 s from `start`, the count carried over, with the same metric each
 // time; returns the count after each sync.
@@ -46,10 +46,10 @@ TEST(HorizontalControllerTest, WithinTheToleranceTheCountIsKept) {
 TEST(HorizontalControllerTest, ValueMetricsMultiplyTheRatioByReadyPods) {
   HorizontalController hpa(HpaSpec{.min_replicas = 1, .max_replicas = 100});
   // Value 1.5 against target 1: ratio 1.5 x 2 ready pods (of 4) = 3.
-  const HpaMetric metrics[] = {HpaMetric{MetricTargetType::kValue, 1000, 1500}};
+  const HpaMetric metrics[] = {HpaMetric{keda::MetricType::kValue, 1000, 1500}};
   EXPECT_EQ(hpa.Sync(0, 4, 2, metrics).replicas, 4);  // 3 < 4: scale-down stabilized
   HorizontalController up(HpaSpec{.min_replicas = 1, .max_replicas = 100});
-  const HpaMetric high[] = {HpaMetric{MetricTargetType::kValue, 1000, 3000}};
+  const HpaMetric high[] = {HpaMetric{keda::MetricType::kValue, 1000, 3000}};
   EXPECT_EQ(up.Sync(0, 4, 3, high).replicas, 8);  // ceil(3 x 3) = 9, at most 2 x 4 = 8
 }
 

@@ -44,7 +44,7 @@ KedaScalingLoop::Read KedaScalingLoop::ReadWithFallback(size_t trigger, const Tr
       break;
   }
   const TriggerTarget& target = targets_[trigger];
-  if (target.type == MetricTargetType::kValue) {
+  if (target.type == keda::MetricType::kValue) {
     // The HPA multiplies a Value ratio by the ready pods; with none, KEDA gives up.
     if (ready_pods == 0) return Read{};
     replicas /= ready_pods;

@@ -47,7 +47,7 @@ struct KedaSpec {
 // How the HPA reads one trigger's metric: its type (the trigger's metricType) and
 // target (what GetMetricSpec answered).
 struct TriggerTarget {
-  MetricTargetType type = MetricTargetType::kAverageValue;
+  keda::MetricType type = keda::MetricType::kAverageValue;
   double target = 1;
 };
 

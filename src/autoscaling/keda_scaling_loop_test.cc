@@ -13,7 +13,7 @@ const TriggerAnswer kIdle{.value = 0.0, .active = false};
 const TriggerAnswer kFailing{.value = std::nullopt, .active = false};
 
 KedaScalingLoop Loop(KedaSpec spec) {
-  return KedaScalingLoop(spec, {TriggerTarget{MetricTargetType::kAverageValue, 0.7}});
+  return KedaScalingLoop(spec, {TriggerTarget{keda::MetricType::kAverageValue, 0.7}});
 }
 
 PollResult Poll(KedaScalingLoop& loop, double now, int32_t replicas, const TriggerAnswer& answer) {
@@ -106,26 +106,26 @@ TEST(KedaScalingLoopTest, FallbackAfterMoreFailuresThanTheThreshold) {
 
 TEST(KedaScalingLoopTest, FallbackBehaviorsAndValueMetrics) {
   const TriggerAnswer failing[] = {kFailing};
-  const auto fallback_value = [&](FallbackBehavior behavior, MetricTargetType type, int32_t current,
+  const auto fallback_value = [&](FallbackBehavior behavior, keda::MetricType type, int32_t current,
                                   int32_t ready) {
     KedaScalingLoop loop(
         KedaSpec{.fallback = Fallback{.failure_threshold = 0, .replicas = 4, .behavior = behavior}},
         {TriggerTarget{type, 0.5}});
     return loop.HpaMetrics(current, ready, failing)[0].value_milli;
   };
-  EXPECT_EQ(fallback_value(FallbackBehavior::kStatic, MetricTargetType::kAverageValue, 6, 6), 2000);
+  EXPECT_EQ(fallback_value(FallbackBehavior::kStatic, keda::MetricType::kAverageValue, 6, 6), 2000);
   EXPECT_EQ(
-      fallback_value(FallbackBehavior::kCurrentReplicas, MetricTargetType::kAverageValue, 6, 6),
+      fallback_value(FallbackBehavior::kCurrentReplicas, keda::MetricType::kAverageValue, 6, 6),
       3000);
   EXPECT_EQ(fallback_value(FallbackBehavior::kCurrentReplicasIfHigher,
-                           MetricTargetType::kAverageValue, 6, 6),
+                           keda::MetricType::kAverageValue, 6, 6),
             3000);
   EXPECT_EQ(fallback_value(FallbackBehavior::kCurrentReplicasIfLower,
-                           MetricTargetType::kAverageValue, 6, 6),
+                           keda::MetricType::kAverageValue, 6, 6),
             2000);
   // Value: the HPA multiplies by the ready pods, so KEDA divides by them first.
-  EXPECT_EQ(fallback_value(FallbackBehavior::kStatic, MetricTargetType::kValue, 6, 2), 1000);
-  EXPECT_FALSE(fallback_value(FallbackBehavior::kStatic, MetricTargetType::kValue, 6, 0));
+  EXPECT_EQ(fallback_value(FallbackBehavior::kStatic, keda::MetricType::kValue, 6, 2), 1000);
+  EXPECT_FALSE(fallback_value(FallbackBehavior::kStatic, keda::MetricType::kValue, 6, 0));
 }
 
 TEST(KedaScalingLoopTest, TheHpaKedaCreatesHasAMinimumOfOne) {

@@ -4,7 +4,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
+#include <optional>
+#include <string_view>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/decimal.h"
@@ -21,10 +25,14 @@ class Reader {
     return absl::InvalidArgumentError(absl::StrCat(where_, ": ", field, " ", rule));
   }
 
-  // An integer field in [low, high], or `fallback` when absent.
-  absl::StatusOr<int32_t> Int(const YAML::Node& node, const std::string& field, int32_t fallback,
-                              int64_t low, int64_t high) const {
-    if (!node || node.IsNull()) return fallback;
+  // An integer field in [low, high]; when absent `fallback`, or an error without one
+  // (a field the CRD requires).
+  absl::StatusOr<int32_t> Int(const YAML::Node& node, const std::string& field,
+                              std::optional<int32_t> fallback, int64_t low, int64_t high) const {
+    if (!node || node.IsNull()) {
+      if (fallback) return *fallback;
+      return Error(field, "is required");
+    }
     const std::optional<double> value =
         node.IsScalar() ? ParseDecimal(node.Scalar()) : std::nullopt;
     if (!value || *value < static_cast<double>(low) || *value > static_cast<double>(high) ||
@@ -55,13 +63,26 @@ class Reader {
     return *value;
   }
 
-  absl::StatusOr<MetricTargetType> TargetType(const YAML::Node& node,
-                                              const std::string& field) const {
-    if (!node || node.IsNull()) return MetricTargetType::kAverageValue;
+  // One of the names `choices` lists, as its value; when absent `absent`, or an error
+  // without one. `note` follows the list in the error.
+  template <typename T>
+  absl::StatusOr<T> OneOf(const YAML::Node& node, const std::string& field,
+                          std::initializer_list<std::pair<std::string_view, T>> choices,
+                          std::optional<T> absent, std::string_view note = "") const {
+    if (!node || node.IsNull()) {
+      if (absent) return *absent;
+      return Error(field, "is required");
+    }
     const std::string text = node.IsScalar() ? node.Scalar() : "";
-    if (text == "AverageValue") return MetricTargetType::kAverageValue;
-    if (text == "Value") return MetricTargetType::kValue;
-    return Error(field, "must be AverageValue or Value (Utilization is for CPU and memory)");
+    std::string names;
+    size_t at = 0;
+    for (const auto& [name, value] : choices) {
+      if (text == name) return value;
+      if (at > 0) names += at + 1 == choices.size() ? " or " : ", ";
+      names += name;
+      ++at;
+    }
+    return Error(field, absl::StrCat("must be ", names, std::string(note)));
   }
 
   absl::StatusOr<ScalingRules> Rules(const YAML::Node& node, const std::string& field) const {
@@ -74,16 +95,14 @@ class Reader {
     if (!window.ok()) return window.status();
     rules.stabilization_window_seconds = *window;
     if (const YAML::Node select = node["selectPolicy"]; select && !select.IsNull()) {
-      const std::string text = select.IsScalar() ? select.Scalar() : "";
-      if (text == "Max") {
-        rules.select_policy = SelectPolicy::kMax;
-      } else if (text == "Min") {
-        rules.select_policy = SelectPolicy::kMin;
-      } else if (text == "Disabled") {
-        rules.select_policy = SelectPolicy::kDisabled;
-      } else {
-        return Error(prefix + ".selectPolicy", "must be Max, Min or Disabled");
-      }
+      absl::StatusOr<SelectPolicy> policy =
+          OneOf<SelectPolicy>(select, prefix + ".selectPolicy",
+                              {{"Max", SelectPolicy::kMax},
+                               {"Min", SelectPolicy::kMin},
+                               {"Disabled", SelectPolicy::kDisabled}},
+                              SelectPolicy::kMax);
+      if (!policy.ok()) return policy.status();
+      rules.select_policy = *policy;
     }
     if (const YAML::Node tolerance = node["tolerance"]; tolerance && !tolerance.IsNull()) {
       absl::StatusOr<double> value = Decimal(tolerance, prefix + ".tolerance", std::nullopt);
@@ -100,21 +119,17 @@ class Reader {
         const YAML::Node policy = policies[i];
         if (!policy.IsMap()) return Error(at, "must be a map");
         ScalingPolicy parsed;
-        const std::string type =
-            policy["type"] && policy["type"].IsScalar() ? policy["type"].Scalar() : "";
-        if (type == "Pods") {
-          parsed.type = PolicyType::kPods;
-        } else if (type == "Percent") {
-          parsed.type = PolicyType::kPercent;
-        } else {
-          return Error(at + ".type", "must be Pods or Percent");
-        }
-        absl::StatusOr<int32_t> value =
-            Int(policy["value"], at + ".value", -1, 1, std::numeric_limits<int32_t>::max());
+        absl::StatusOr<PolicyType> type = OneOf<PolicyType>(
+            policy["type"], at + ".type",
+            {{"Pods", PolicyType::kPods}, {"Percent", PolicyType::kPercent}}, std::nullopt);
+        if (!type.ok()) return type.status();
+        absl::StatusOr<int32_t> value = Int(policy["value"], at + ".value", std::nullopt, 1,
+                                            std::numeric_limits<int32_t>::max());
         if (!value.ok()) return value.status();
         absl::StatusOr<int32_t> period =
-            Int(policy["periodSeconds"], at + ".periodSeconds", -1, 1, 1800);
+            Int(policy["periodSeconds"], at + ".periodSeconds", std::nullopt, 1, 1800);
         if (!period.ok()) return period.status();
+        parsed.type = *type;
         parsed.value = *value;
         parsed.period_seconds = *period;
         list.push_back(parsed);
@@ -136,7 +151,11 @@ absl::StatusOr<TriggerSpec> ParseTrigger(const Reader& reader, const YAML::Node&
   trigger.type = node["type"] && node["type"].IsScalar() ? node["type"].Scalar() : "";
   if (trigger.type.empty()) return reader.Error(at + ".type", "is required");
   trigger.name = node["name"] && node["name"].IsScalar() ? node["name"].Scalar() : "";
-  absl::StatusOr<MetricTargetType> type = reader.TargetType(node["metricType"], at + ".metricType");
+  absl::StatusOr<keda::MetricType> type = reader.OneOf<keda::MetricType>(
+      node["metricType"], at + ".metricType",
+      {{keda::MetricTypeName(keda::MetricType::kAverageValue), keda::MetricType::kAverageValue},
+       {keda::MetricTypeName(keda::MetricType::kValue), keda::MetricType::kValue}},
+      keda::MetricType::kAverageValue, " (Utilization is for CPU and memory)");
   if (!type.ok()) return type.status();
   trigger.metric_type = *type;
   const YAML::Node metadata = node["metadata"];
@@ -219,35 +238,23 @@ absl::StatusOr<ScaledObjectSpec> ParseOne(const YAML::Node& document, size_t ind
 
   if (const YAML::Node fallback = spec["fallback"]; fallback && !fallback.IsNull()) {
     Fallback parsed;
-    // KEDA's CRD requires both: a fallback without them is refused by the API server.
-    for (const char* field : {"failureThreshold", "replicas"}) {
-      if (!fallback[field] || fallback[field].IsNull()) {
-        return reader.Error(std::string("spec.fallback.") + field, "is required");
-      }
-    }
-    value = reader.Int(fallback["failureThreshold"], "spec.fallback.failureThreshold", -1, 0,
-                       kMaxInt32);
+    // KEDA's CRD requires both counts: a fallback without them is refused by the API.
+    value = reader.Int(fallback["failureThreshold"], "spec.fallback.failureThreshold", std::nullopt,
+                       0, kMaxInt32);
     if (!value.ok()) return value.status();
     parsed.failure_threshold = *value;
-    value = reader.Int(fallback["replicas"], "spec.fallback.replicas", -1, 0, kMaxInt32);
+    value = reader.Int(fallback["replicas"], "spec.fallback.replicas", std::nullopt, 0, kMaxInt32);
     if (!value.ok()) return value.status();
     parsed.replicas = *value;
-    const std::string behavior = fallback["behavior"] && fallback["behavior"].IsScalar()
-                                     ? fallback["behavior"].Scalar()
-                                     : "static";
-    if (behavior == "static") {
-      parsed.behavior = FallbackBehavior::kStatic;
-    } else if (behavior == "currentReplicas") {
-      parsed.behavior = FallbackBehavior::kCurrentReplicas;
-    } else if (behavior == "currentReplicasIfHigher") {
-      parsed.behavior = FallbackBehavior::kCurrentReplicasIfHigher;
-    } else if (behavior == "currentReplicasIfLower") {
-      parsed.behavior = FallbackBehavior::kCurrentReplicasIfLower;
-    } else {
-      return reader.Error("spec.fallback.behavior",
-                          "must be static, currentReplicas, currentReplicasIfHigher or "
-                          "currentReplicasIfLower");
-    }
+    absl::StatusOr<FallbackBehavior> behavior = reader.OneOf<FallbackBehavior>(
+        fallback["behavior"], "spec.fallback.behavior",
+        {{"static", FallbackBehavior::kStatic},
+         {"currentReplicas", FallbackBehavior::kCurrentReplicas},
+         {"currentReplicasIfHigher", FallbackBehavior::kCurrentReplicasIfHigher},
+         {"currentReplicasIfLower", FallbackBehavior::kCurrentReplicasIfLower}},
+        FallbackBehavior::kStatic);
+    if (!behavior.ok()) return behavior.status();
+    parsed.behavior = *behavior;
     keda.fallback = parsed;
   }
 

@@ -24,7 +24,7 @@ struct TriggerSpec {
   std::string name;  // the trigger's `name`; for other scalers, the trace column
   // The trigger's own `metricType`: how the HPA reads the metric. This scaler's
   // metadata `metricType` says what GetMetrics returns; users mirror the two.
-  MetricTargetType metric_type = MetricTargetType::kAverageValue;
+  keda::MetricType metric_type = keda::MetricType::kAverageValue;
   std::optional<keda::TriggerConfig> scaler = std::nullopt;  // set for this scaler's triggers
   // Other scalers: metadata `threshold` and `activationThreshold`.
   double threshold = 0;

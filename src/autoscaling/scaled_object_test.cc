@@ -90,7 +90,7 @@ TEST(ScaledObjectTest, ReadsEveryFieldReplayUses) {
   const TriggerSpec& other = object.triggers[1];
   EXPECT_FALSE(other.scaler);
   EXPECT_EQ(other.name, "frontend_queue");
-  EXPECT_EQ(other.metric_type, MetricTargetType::kValue);
+  EXPECT_EQ(other.metric_type, keda::MetricType::kValue);
   EXPECT_DOUBLE_EQ(other.Target().target, 20);
 }
 
@@ -157,7 +157,17 @@ TEST(ScaledObjectTest, RefusesWhatKedaOrKubernetesWouldRefuse) {
       error("  advanced: {scalingModifiers: {formula: x}}\n" + trigger).find("scalingModifiers"),
       std::string::npos);
   const std::string behavior = "  advanced: {horizontalPodAutoscalerConfig: {behavior: {scaleUp: ";
-  EXPECT_NE(error(behavior + "{selectPolicy: Most}}}}\n" + trigger).find("selectPolicy"),
+  EXPECT_NE(error(behavior + "{selectPolicy: Most}}}}\n" + trigger)
+                .find("selectPolicy must be Max, Min or Disabled"),
+            std::string::npos);
+  EXPECT_NE(error(behavior + "{policies: [{type: Pods, periodSeconds: 15}]}}}}\n" + trigger)
+                .find("policies[0].value is required"),
+            std::string::npos);
+  EXPECT_NE(error(behavior + "{policies: [{value: 1, periodSeconds: 15}]}}}}\n" + trigger)
+                .find("policies[0].type is required"),
+            std::string::npos);
+  EXPECT_NE(error("  triggers: [{type: external, metricType: Utilization}]\n")
+                .find("metricType must be AverageValue or Value (Utilization is for CPU"),
             std::string::npos);
   EXPECT_NE(
       error(behavior + "{policies: [{type: Pods, value: 0, periodSeconds: 15}]}}}}\n" + trigger)

@@ -13,12 +13,6 @@ std::string Cell(const std::optional<double>& value) {
   return value ? absl::StrFormat("%.6g", *value) : std::string();
 }
 
-double Share(const Summary& summary) {
-  return summary.duration_seconds > 0 ? 100.0 * static_cast<double>(summary.seconds_above_target) /
-                                            static_cast<double>(summary.duration_seconds)
-                                      : 0;
-}
-
 }  // namespace
 
 std::string ClockTime(int64_t seconds) {
@@ -40,9 +34,9 @@ std::string TimelineText(const ReplayResult& result) {
                         "  replica-hours %.3f | above target %d s (%.1f %%) | waiting worst %.1f, "
                         "p95 %.1f | scale events %d (%d up, %d down) | flapping %.2f /h | most "
                         "replicas %d\n",
-                        s.replica_hours, s.seconds_above_target, Share(s), s.worst_waiting,
-                        s.p95_waiting, s.scale_ups + s.scale_downs, s.scale_ups, s.scale_downs,
-                        s.flaps_per_hour, s.max_replicas);
+                        s.replica_hours, s.seconds_above_target, s.above_target_percent(),
+                        s.worst_waiting, s.p95_waiting, s.scale_ups + s.scale_downs, s.scale_ups,
+                        s.scale_downs, s.flaps_per_hour, s.max_replicas);
   return text;
 }
 
@@ -68,9 +62,9 @@ std::string SummaryTable(std::span<const ReplayResult> results) {
   for (const ReplayResult& result : results) {
     const Summary& s = result.summary;
     absl::StrAppendFormat(&text, "%-24s %13.3f %9d s %5.1f%% %10.1f %9.1f %7d %8.2f %5d\n",
-                          result.name, s.replica_hours, s.seconds_above_target, Share(s),
-                          s.worst_waiting, s.p95_waiting, s.scale_ups + s.scale_downs,
-                          s.flaps_per_hour, s.max_replicas);
+                          result.name, s.replica_hours, s.seconds_above_target,
+                          s.above_target_percent(), s.worst_waiting, s.p95_waiting,
+                          s.scale_ups + s.scale_downs, s.flaps_per_hour, s.max_replicas);
   }
   return text;
 }

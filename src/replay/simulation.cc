@@ -13,7 +13,6 @@
 namespace mk::replay {
 namespace {
 
-using autoscaling::MetricTargetType;
 using autoscaling::ScaledObjectSpec;
 using autoscaling::TriggerSpec;
 
@@ -96,7 +95,7 @@ bool AboveTarget(const TriggerSpec& trigger, const TriggerReading& reading, int3
   if (trigger.scaler) {
     return autoscaling::ToMilli(*reading.figure) > autoscaling::ToMilli(trigger.scaler->threshold);
   }
-  const double per_replica = trigger.metric_type == MetricTargetType::kAverageValue
+  const double per_replica = trigger.metric_type == keda::MetricType::kAverageValue
                                  ? *reading.figure / std::max(replicas, 1)
                                  : *reading.figure;
   return autoscaling::ToMilli(per_replica) > autoscaling::ToMilli(trigger.threshold);
@@ -111,16 +110,15 @@ std::vector<std::string> Warnings(const ScaledObjectSpec& object) {
       other_trigger = true;
       continue;
     }
-    const bool mirrored = (trigger.metric_type == MetricTargetType::kValue) ==
-                          (trigger.scaler->metric_type == keda::MetricType::kValue);
-    if (!mirrored) {
-      const bool value = trigger.metric_type == MetricTargetType::kValue;
+    if (trigger.metric_type != trigger.scaler->metric_type) {
+      const bool value = trigger.metric_type == keda::MetricType::kValue;
+      const std::string type(keda::MetricTypeName(trigger.metric_type));
       warnings.push_back(
-          absl::StrCat("trigger ", i, ": its metricType is ", value ? "Value" : "AverageValue",
-                       " but its metadata's is ", value ? "AverageValue" : "Value",
+          absl::StrCat("trigger ", i, ": its metricType is ", type, " but its metadata's is ",
+                       std::string(keda::MetricTypeName(trigger.scaler->metric_type)),
                        ": the scaler answers ", value ? "N x F" : "F", " and the HPA reads it as ",
                        value ? "one value" : "a total over the pods",
-                       "; set metadata metricType: ", value ? "Value" : "AverageValue", " too"));
+                       "; set metadata metricType: ", type, " too"));
     }
   }
   // A pod's load and usages stop at full (1, or 100 %): a threshold whose tolerance

@@ -76,6 +76,13 @@ struct Summary {
   double flaps_per_hour = 0;  // changes of scaling direction per hour
   int32_t max_replicas = 0;
   int64_t duration_seconds = 0;
+
+  // seconds_above_target as a percentage of the duration.
+  double above_target_percent() const {
+    return duration_seconds > 0 ? 100.0 * static_cast<double>(seconds_above_target) /
+                                      static_cast<double>(duration_seconds)
+                                : 0;
+  }
 };
 
 struct ReplayResult {

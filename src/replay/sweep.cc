@@ -22,12 +22,6 @@ absl::StatusOr<int32_t> Whole(const std::string& setting, double value, double l
   return static_cast<int32_t>(value);
 }
 
-double Percent(const Summary& summary) {
-  return summary.duration_seconds > 0 ? 100.0 * static_cast<double>(summary.seconds_above_target) /
-                                            static_cast<double>(summary.duration_seconds)
-                                      : 0;
-}
-
 absl::Status Refuse(const std::string& setting, const std::string& values, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat("sweep ", setting, "=", values, ": ", why));
 }
@@ -160,10 +154,10 @@ absl::StatusOr<std::vector<SweepRow>> Sweep(const Trace& trace, const ScaledObje
     absl::StatusOr<ReplayResult> result = Replay(trace, object, options);
     if (!result.ok()) return result.status();
     const Summary& s = result->summary;
-    const bool within =
-        (!limits.max_above_target_percent || Percent(s) <= *limits.max_above_target_percent) &&
-        (!limits.max_p95_waiting || s.p95_waiting <= *limits.max_p95_waiting) &&
-        (!limits.max_worst_waiting || s.worst_waiting <= *limits.max_worst_waiting);
+    const bool within = (!limits.max_above_target_percent ||
+                         s.above_target_percent() <= *limits.max_above_target_percent) &&
+                        (!limits.max_p95_waiting || s.p95_waiting <= *limits.max_p95_waiting) &&
+                        (!limits.max_worst_waiting || s.worst_waiting <= *limits.max_worst_waiting);
     rows.push_back(SweepRow{label, s, within});
     // The next combination: the last axis turns fastest.
     for (size_t a = axes.size(); a-- > 0;) {
@@ -192,8 +186,8 @@ std::string SweepReport(std::span<const SweepRow> rows, size_t max_rows) {
     const SweepRow& row = rows[i];
     absl::StrAppendFormat(&text, "%-6s %13.3f %12.1f%% %10.1f %9.1f %8.2f  %s\n",
                           row.within_limits ? "ok" : "over", row.summary.replica_hours,
-                          Percent(row.summary), row.summary.worst_waiting, row.summary.p95_waiting,
-                          row.summary.flaps_per_hour, row.label);
+                          row.summary.above_target_percent(), row.summary.worst_waiting,
+                          row.summary.p95_waiting, row.summary.flaps_per_hour, row.label);
   }
   return text;
 }

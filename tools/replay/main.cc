@@ -8,15 +8,16 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "autoscaling/scaled_object.h"
+#include "recording/gzip.h"
 #include "replay/plot.h"
 #include "replay/report.h"
 #include "replay/simulation.h"
@@ -28,13 +29,8 @@ namespace {
 namespace fs = std::filesystem;
 using mk::autoscaling::ScaledObjectSpec;
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError("cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+// ScaledObject YAML is a few kilobytes; a file beyond this is not one.
+constexpr uint64_t kMaxScaledObjectBytes = 16 << 20;
 
 // A file name from a setting's name: letters, digits, '-', '_' and '.' kept.
 std::string FileStem(const std::string& name) {
@@ -140,10 +136,11 @@ int main(int argc, char** argv) {
   defaults.threshold = threshold;
   std::vector<ScaledObjectSpec> objects;
   for (const std::string& path : object_paths) {
-    absl::StatusOr<std::string> text = ReadFile(path);
-    if (!text.ok()) return Fail(text.status());
+    absl::StatusOr<mk::recording::FileText> file =
+        mk::recording::ReadMaybeGzipFile(path, kMaxScaledObjectBytes);
+    if (!file.ok()) return Fail(file.status());
     absl::StatusOr<std::vector<ScaledObjectSpec>> parsed =
-        mk::autoscaling::ParseScaledObjects(*text, defaults);
+        mk::autoscaling::ParseScaledObjects(file->text, defaults);
     if (!parsed.ok())
       return Fail(absl::InvalidArgumentError(path + ": " + std::string(parsed.status().message())));
     for (ScaledObjectSpec& object : *parsed) {
