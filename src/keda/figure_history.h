@@ -1,25 +1,20 @@
-// The last hour of each trigger's answers, for the status page's charts: one point
+// One trigger's answers over the last hour, for the status page's charts: one point
 // per 10 s slot with the fleet figure F, the present units N and the replicas the
-// HPA would aim at (as TriggerLog computes them), beside the trigger's threshold.
-// An answer that failed is a point without values, never zeros, so that a chart
-// shows a gap where the scaler could not say. Bounded: at most `max_series` triggers
-// (the one heard of least recently goes first), each with at most kPoints points.
-// Thread-safe. TriggerLog::Record feeds it on the path of every RPC, so Add only
-// stores; the status page reads it (Read). Time is passed in by the caller: no
-// clock inside.
+// HPA would aim at (as TriggerLog computes them). An answer that failed is a point
+// without values, never zeros, so that a chart shows a gap where the scaler could not
+// say. Bounded: at most kPoints points. Not thread-safe: TriggerLog keeps one per
+// trigger beside its record and adds to it under its own lock, in the same lookup
+// as the record (Record is on the path of every RPC). Time is passed in by the
+// caller: no clock inside.
 #ifndef METRICS_KEDA_KEDA_FIGURE_HISTORY_H_
 #define METRICS_KEDA_KEDA_FIGURE_HISTORY_H_
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "keda/trigger_config.h"
 
 namespace mk::keda {
 
@@ -64,25 +59,15 @@ class FigureHistory {
   static constexpr std::chrono::seconds kSpan{3600};
   static constexpr size_t kPoints = kSpan / kInterval;
 
-  explicit FigureHistory(size_t max_series);
+  // An answer at `now`, or a failed one (`sample` none). The last answer in a slot
+  // stands for it.
+  void Add(std::chrono::system_clock::time_point now, const std::optional<FigureSample>& sample);
 
-  // An answer at `now` for the trigger `key` (of `scaled_object`, with `config`), or
-  // a failed one (`sample` none). The last answer in a slot stands for it.
-  void Add(const std::string& key, const std::string& scaled_object, const TriggerConfig& config,
-           std::chrono::system_clock::time_point now, const std::optional<FigureSample>& sample);
-
-  // The points of the hour before `now`; triggers with none are left out.
-  FigureHistoryView Read(std::chrono::system_clock::time_point now) const;
+  // The points of the hour before `now`, oldest first; empty when there are none.
+  std::vector<FigurePoint> Read(std::chrono::system_clock::time_point now) const;
 
  private:
-  struct Series {
-    SeriesLabel label;
-    std::deque<FigurePoint> points;
-  };
-
-  const size_t max_series_;
-  mutable std::mutex mutex_;
-  std::map<std::string, Series> series_;
+  std::deque<FigurePoint> points_;
 };
 
 }  // namespace mk::keda

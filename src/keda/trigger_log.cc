@@ -115,30 +115,31 @@ void TriggerLog::Record(const std::string& scaled_object, const Metadata& metada
   const std::string key = Key(scaled_object, metadata);
   const auto now = clock_();
   std::optional<bool> flipped_from;
-  std::optional<FigureSample> sample;
   {
     std::lock_guard lock(mutex_);
-    auto it = records_.find(key);
-    if (it == records_.end()) {
-      if (records_.size() >= kMaxTriggers) {
+    auto it = triggers_.find(key);
+    if (it == triggers_.end()) {
+      if (triggers_.size() >= kMaxTriggers) {
         // Make room: the trigger heard of least recently goes.
-        auto oldest = std::min_element(records_.begin(), records_.end(), [](auto& a, auto& b) {
-          return a.second.last_seen < b.second.last_seen;
+        auto oldest = std::min_element(triggers_.begin(), triggers_.end(), [](auto& a, auto& b) {
+          return a.second.record.last_seen < b.second.record.last_seen;
         });
-        records_.erase(oldest);
+        triggers_.erase(oldest);
       }
-      std::erase_if(records_,
-                    [&](const auto& entry) { return now - entry.second.last_seen > kForgetAfter; });
-      it = records_.emplace(key, TriggerRecord{}).first;
-      it->second.scaled_object = scaled_object;
-      it->second.metadata = Shown(metadata);
+      std::erase_if(triggers_, [&](const auto& entry) {
+        return now - entry.second.record.last_seen > kForgetAfter;
+      });
+      it = triggers_.emplace(key, Trigger{}).first;
+      it->second.record.scaled_object = scaled_object;
+      it->second.record.metadata = Shown(metadata);
       // The same metadata always parses the same way: set once.
-      if (config.ok()) it->second.config = *config;
+      if (config.ok()) it->second.record.config = *config;
     }
-    TriggerRecord& record = it->second;
+    TriggerRecord& record = it->second.record;
     record.last_rpc = rpc;
     record.last_seen = now;
     record.last_status = config.ok() ? status : config.status();
+    std::optional<FigureSample> sample;
     if (record.last_status.ok() && answer && config.ok()) {
       if (rpc == Rpc::kGetMetrics) record.value = answer->value;
       if (record.active && *record.active != answer->active) flipped_from = record.active;
@@ -150,9 +151,8 @@ void TriggerLog::Record(const std::string& scaled_object, const Metadata& metada
                             .units = answer->units,
                             .desired_replicas = *record.desired_replicas};
     }
-  }
-  if (config.ok() && rpc != Rpc::kGetMetricSpec) {
-    history_.Add(key, scaled_object, *config, now, sample);
+    // GetMetricSpec reads no fleet, and invalid metadata has no chart.
+    if (config.ok() && rpc != Rpc::kGetMetricSpec) it->second.history.Add(now, sample);
   }
   if (flipped_from) {
     spdlog::info("trigger {}: activation {} -> {}", scaled_object, *flipped_from, !*flipped_from);
@@ -162,8 +162,8 @@ void TriggerLog::Record(const std::string& scaled_object, const Metadata& metada
 std::vector<TriggerRecord> TriggerLog::Recent() const {
   std::lock_guard lock(mutex_);
   std::vector<TriggerRecord> recent;
-  for (const auto& [key, record] : records_) {
-    TriggerRecord& copy = recent.emplace_back(record);
+  for (const auto& [key, trigger] : triggers_) {
+    TriggerRecord& copy = recent.emplace_back(trigger.record);
     if (!copy.last_status.ok()) {
       copy.reason = std::string(copy.last_status.message());
     } else if (copy.config && copy.answer && copy.desired_replicas) {
@@ -175,6 +175,30 @@ std::vector<TriggerRecord> TriggerLog::Recent() const {
   return recent;
 }
 
-FigureHistoryView TriggerLog::History() const { return history_.Read(clock_()); }
+FigureHistoryView TriggerLog::History() const {
+  const auto now = clock_();
+  FigureHistoryView view{.now = now, .series = {}};
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, trigger] : triggers_) {
+      const std::optional<TriggerConfig>& config = trigger.record.config;
+      if (!config) continue;
+      std::vector<FigurePoint> points = trigger.history.Read(now);
+      if (points.empty()) continue;
+      view.series.push_back(
+          {.label = {.scaled_object = trigger.record.scaled_object,
+                     .metric = std::string(fleet::MetricName(config->metric)),
+                     .target = config->target.ToString(),
+                     .metric_type = std::string(MetricTypeName(config->metric_type)),
+                     .threshold = config->threshold},
+           .points = std::move(points)});
+    }
+  }
+  // The trigger heard of most recently first.
+  std::stable_sort(view.series.begin(), view.series.end(), [](const auto& a, const auto& b) {
+    return a.points.back().slot > b.points.back().slot;
+  });
+  return view;
+}
 
 }  // namespace mk::keda

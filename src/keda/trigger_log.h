@@ -66,9 +66,13 @@ class TriggerLog {
 
  private:
   const Clock clock_;
+  // A trigger's record and its chart's points, found with one lookup per RPC.
+  struct Trigger {
+    TriggerRecord record;
+    FigureHistory history;
+  };
   mutable std::mutex mutex_;
-  std::map<std::string, TriggerRecord> records_;  // by scaled object + metadata
-  FigureHistory history_{kMaxTriggers};           // by the same key
+  std::map<std::string, Trigger> triggers_;  // by scaled object + metadata
 };
 
 }  // namespace mk::keda

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -231,6 +232,8 @@ TEST(TriggerLogHistoryTest, APointPerFleetAnswerAGapPerFailure) {
   const FigureSeries& series = view.series[0];
   EXPECT_EQ(series.label.scaled_object, "prod/llm");
   EXPECT_EQ(series.label.metric, "llm_load_avg");
+  EXPECT_EQ(series.label.target, Defaults().target.ToString());
+  EXPECT_EQ(series.label.metric_type, "AverageValue");
   EXPECT_DOUBLE_EQ(series.label.threshold, 0.7);
   ASSERT_EQ(series.points.size(), 3u);
   ASSERT_TRUE(series.points[0].sample.has_value());
@@ -240,6 +243,54 @@ TEST(TriggerLogHistoryTest, APointPerFleetAnswerAGapPerFailure) {
   EXPECT_FALSE(series.points[1].sample.has_value());
   ASSERT_TRUE(series.points[2].sample.has_value());
   EXPECT_EQ(series.points[2].sample->desired_replicas, 6);  // ceil(4 x 0.9 / 0.7)
+}
+
+// The charts' series are the log's triggers: the one heard of most recently first,
+// and a trigger unheard of for an hour is gone with its record.
+TEST(TriggerLogHistoryTest, SeriesFollowTheTriggersMostRecentFirst) {
+  std::chrono::system_clock::time_point now(std::chrono::seconds(1'700'000'000));
+  TriggerLog log([&] { return now; });
+  const auto answer = [&](const std::string& scaled_object) {
+    const Metadata metadata = Meta({});
+    log.Record(scaled_object, metadata, Rpc::kGetMetrics,
+               ParseTriggerMetadata(metadata, Defaults()), absl::OkStatus(), Answer(0.5, 4, true));
+    now += FigureHistory::kInterval;
+  };
+  answer("prod/a");
+  answer("prod/b");
+  answer("prod/c");
+  answer("prod/a");
+  std::vector<std::string> names;
+  for (const FigureSeries& series : log.History().series) {
+    names.push_back(series.label.scaled_object);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"prod/a", "prod/c", "prod/b"}));
+
+  now += TriggerLog::kForgetAfter;
+  answer("prod/d");  // makes room: the others are an hour old
+  ASSERT_EQ(log.History().series.size(), 1u);
+  EXPECT_EQ(log.History().series[0].label.scaled_object, "prod/d");
+}
+
+// Run under TSan by scripts/sanitize.sh thread: RPC threads record while a page reads.
+TEST(TriggerLogHistoryTest, RecordAndReadFromManyThreads) {
+  TriggerLog log;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const Metadata metadata = Meta({{"component", "c" + std::to_string(t)}});
+      const absl::StatusOr<TriggerConfig> config = ParseTriggerMetadata(metadata, Defaults());
+      for (int i = 0; i < 500; ++i) {
+        log.Record("prod/llm", metadata, Rpc::kGetMetrics, config, absl::OkStatus(),
+                   Answer(0.5, 4, true));
+        if (i % 50 == 0) log.History();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const FigureHistoryView view = log.History();
+  ASSERT_EQ(view.series.size(), 4u);
+  for (const FigureSeries& series : view.series) EXPECT_LE(series.points.size(), 360u);
 }
 
 }  // namespace
